@@ -1,0 +1,122 @@
+variable "project_name" {
+  description = "Short project name used as a prefix for every resource name (lowercase letters, digits and hyphens)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}[a-z0-9]$", var.project_name))
+    error_message = "project_name must be 3-32 characters of lowercase letters, digits and hyphens, starting with a letter."
+  }
+}
+
+variable "region" {
+  description = "AWS region that hosts the remote state and artifacts buckets."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must be an AWS region code such as us-east-1."
+  }
+}
+
+variable "owner" {
+  description = "Team or person accountable for these resources; written to the Owner tag."
+  type        = string
+
+  validation {
+    condition     = length(trimspace(var.owner)) > 0
+    error_message = "owner must not be empty."
+  }
+}
+
+variable "assume_role_arn" {
+  description = "IAM role Terraform assumes in the shared-services account. Null uses the caller's credentials as they are."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.assume_role_arn == null ? true : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", var.assume_role_arn))
+    error_message = "assume_role_arn must be an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>) or null."
+  }
+}
+
+variable "tags" {
+  description = "Extra tags added to every resource. Project, Environment, Owner, DataClassification, ManagedBy and Stage are always set by the stack."
+  type        = map(string)
+  default     = {}
+}
+
+variable "state_bucket_name" {
+  description = "Globally unique name of the S3 bucket that holds Terraform state."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.state_bucket_name)) && !can(regex("\\.\\.", var.state_bucket_name))
+    error_message = "state_bucket_name must be a valid S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens."
+  }
+}
+
+variable "artifact_bucket_name" {
+  description = "Globally unique name of the S3 bucket for CI logs, SBOMs and backups."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.artifact_bucket_name)) && !can(regex("\\.\\.", var.artifact_bucket_name))
+    error_message = "artifact_bucket_name must be a valid S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens."
+  }
+}
+
+variable "state_lock_retention_days" {
+  description = "Days each state object version stays immutable under the state bucket's S3 Object Lock default retention."
+  type        = number
+
+  validation {
+    condition     = var.state_lock_retention_days >= 1 && floor(var.state_lock_retention_days) == var.state_lock_retention_days
+    error_message = "state_lock_retention_days must be a whole number of at least 1."
+  }
+}
+
+variable "kms_key_alias" {
+  description = "Alias of the customer-managed KMS key that encrypts state and artifacts, e.g. alias/<project>/tf-state."
+  type        = string
+
+  validation {
+    condition     = can(regex("^alias/[a-zA-Z0-9/_-]+$", var.kms_key_alias)) && !startswith(var.kms_key_alias, "alias/aws/")
+    error_message = "kms_key_alias must start with \"alias/\", use only letters, digits, '/', '_' and '-', and must not be in the reserved alias/aws/ namespace."
+  }
+}
+
+variable "trusted_role_arns" {
+  description = "IAM role ARNs (Terraform runners, CI roles) allowed to read and write the state bucket and use the KMS key."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.trusted_role_arns) > 0 && alltrue([for arn in var.trusted_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", arn))])
+    error_message = "trusted_role_arns must contain at least one IAM role ARN of the form arn:aws:iam::<12 digits>:role/<name>."
+  }
+}
+
+variable "create_lock_table" {
+  description = "Create a DynamoDB table for state locking. Only needed for Terraform versions older than 1.10, which cannot lock with an S3 lock file."
+  type        = bool
+}
+
+variable "lock_table_name" {
+  description = "Name of the DynamoDB state lock table (used when create_lock_table is true)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9_.-]{3,255}$", var.lock_table_name))
+    error_message = "lock_table_name must be 3-255 characters of letters, digits, '_', '-' and '.'."
+  }
+}
+
+variable "artifact_retention_days" {
+  description = "Days after which current artifact objects expire (they move to colder storage classes before that)."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.artifact_retention_days >= 1 && floor(var.artifact_retention_days) == var.artifact_retention_days
+    error_message = "artifact_retention_days must be a whole number of at least 1."
+  }
+}

@@ -1,0 +1,16 @@
+provider "aws" {
+  region              = var.region
+  allowed_account_ids = [var.account_id]
+
+  dynamic "assume_role" {
+    for_each = var.assume_role_arn == null ? [] : [var.assume_role_arn]
+    content {
+      role_arn     = assume_role.value
+      session_name = "${var.project_name}-${var.environment}-foundation"
+    }
+  }
+
+  default_tags {
+    tags = local.tags
+  }
+}

@@ -1,0 +1,14 @@
+terraform {
+  required_version = ">= 1.6"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 6.0"
+    }
+  }
+
+  # Partial configuration: ecomctl renders backend.hcl with the state key
+  # <project>/<env>/foundation/terraform.tfstate.
+  backend "s3" {}
+}
