@@ -1,0 +1,129 @@
+# RDS: encryption, no public endpoint, multi-AZ and deletion protection in prod, backup floor.
+package terraform.rds
+
+import rego.v1
+
+# Rules of terraform.lib are read through this import; its functions are called by their full
+# path (data.terraform.lib.f(x)) because regorus does not resolve imported function names.
+import data.terraform.lib
+
+db_types := {"aws_db_instance", "aws_rds_cluster"}
+
+databases := [r | some r in lib.resources; r.type in db_types]
+
+instances := [r | some r in lib.resources; r.type == "aws_db_instance"]
+
+# Aurora instances take encryption, backups and multi-AZ from their cluster.
+aurora_member(r) if {
+	r.type == "aws_db_instance"
+	startswith(object.get(r.values, "engine", ""), "aurora")
+}
+
+# METADATA
+# title: RDS storage is encrypted
+# scope: rule
+# custom:
+#   id: ECOM-TF-RDS-001
+#   severity: high
+#   controls:
+#     pci_dss: ["3.5.1"]
+#     soc2: ["CC6.1", "CC6.7"]
+#   remediation: Set storage_encrypted = true and kms_key_id to the platform key.
+deny contains finding if {
+	some r in databases
+	not aurora_member(r)
+	not data.terraform.lib.enabled(r, "storage_encrypted")
+	finding := {
+		"id": "ECOM-TF-RDS-001",
+		"msg": sprintf("%s does not encrypt its storage (storage_encrypted is not true)", [r.address]),
+		"resource": r.address,
+	}
+}
+
+# METADATA
+# title: RDS instances are not publicly accessible
+# scope: rule
+# custom:
+#   id: ECOM-TF-RDS-002
+#   severity: high
+#   controls:
+#     pci_dss: ["1.3.1", "1.4.4"]
+#     soc2: ["CC6.6"]
+#   remediation: Set publicly_accessible = false and place the instance in private database subnets.
+deny contains finding if {
+	some r in instances
+	r.values.publicly_accessible == true
+	finding := {
+		"id": "ECOM-TF-RDS-002",
+		"msg": sprintf("%s is publicly accessible", [r.address]),
+		"resource": r.address,
+	}
+}
+
+# METADATA
+# title: Production RDS instances are multi-AZ
+# scope: rule
+# custom:
+#   id: ECOM-TF-RDS-003
+#   severity: medium
+#   controls:
+#     pci_dss: []
+#     soc2: ["A1.2"]
+#   remediation: Set multi_az = true for prod.
+deny contains finding if {
+	some r in instances
+	not aurora_member(r)
+	data.terraform.lib.is_prod(r)
+	not data.terraform.lib.enabled(r, "multi_az")
+	finding := {
+		"id": "ECOM-TF-RDS-003",
+		"msg": sprintf("%s is not multi-AZ in prod", [r.address]),
+		"resource": r.address,
+	}
+}
+
+# METADATA
+# title: Production databases have deletion protection
+# scope: rule
+# custom:
+#   id: ECOM-TF-RDS-004
+#   severity: medium
+#   controls:
+#     pci_dss: []
+#     soc2: ["A1.2", "CC6.1"]
+#   remediation: Set deletion_protection = true for prod.
+deny contains finding if {
+	some r in databases
+	not aurora_member(r)
+	data.terraform.lib.is_prod(r)
+	not data.terraform.lib.enabled(r, "deletion_protection")
+	finding := {
+		"id": "ECOM-TF-RDS-004",
+		"msg": sprintf("%s has no deletion protection in prod", [r.address]),
+		"resource": r.address,
+	}
+}
+
+# METADATA
+# title: Database backups are kept for at least the retention floor
+# description: backup_retention_period is at least data.ecomctl.min_backup_retention_days (default 7).
+# scope: rule
+# custom:
+#   id: ECOM-TF-RDS-005
+#   severity: medium
+#   controls:
+#     pci_dss: ["12.10.1"]
+#     soc2: ["A1.2", "A1.3"]
+#   remediation: Set backup_retention_period to at least the floor (7 days by default).
+deny contains finding if {
+	some r in databases
+	not aurora_member(r)
+	not data.terraform.lib.is_unknown(r, "backup_retention_period")
+	days := object.get(r.values, "backup_retention_period", 0)
+	days < lib.min_backup_retention_days
+	finding := {
+		"id": "ECOM-TF-RDS-005",
+		"msg": sprintf("%s keeps backups for %v days; the floor is %v", [r.address, days, lib.min_backup_retention_days]),
+		"resource": r.address,
+	}
+}

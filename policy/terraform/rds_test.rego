@@ -1,0 +1,76 @@
+package terraform.rds_test
+
+import rego.v1
+
+# Builders from terraform.lib_test (regorus resolves imported rules but not imported functions,
+# so they are wrapped here).
+rc(type, name, after) := data.terraform.lib_test.rc(type, name, after)
+
+rc_unknown(type, name, after, unknown) := data.terraform.lib_test.rc_unknown(type, name, after, unknown)
+
+plan(changes) := data.terraform.lib_test.plan(changes)
+
+has_id(findings, id) if data.terraform.lib_test.has_id(findings, id)
+
+good_values := {
+	"engine": "postgres",
+	"storage_encrypted": true,
+	"publicly_accessible": false,
+	"multi_az": true,
+	"deletion_protection": true,
+	"backup_retention_period": 14,
+}
+
+db(overrides) := rc("aws_db_instance", "main", object.union(good_values, overrides))
+
+deny(overrides) := d if {
+	d := data.terraform.rds.deny with input as plan([db(overrides)])
+		with data.ecomctl.environment as "prod"
+}
+
+test_compliant_instance_passes if {
+	count(deny({})) == 0
+}
+
+test_rds_001_unencrypted_denied if has_id(deny({"storage_encrypted": false}), "ECOM-TF-RDS-001")
+
+test_rds_001_unset_denied if has_id(deny({"storage_encrypted": null}), "ECOM-TF-RDS-001")
+
+test_rds_002_public_denied if has_id(deny({"publicly_accessible": true}), "ECOM-TF-RDS-002")
+
+test_rds_002_private_passes if not has_id(deny({}), "ECOM-TF-RDS-002")
+
+test_rds_003_single_az_prod_denied if has_id(deny({"multi_az": false}), "ECOM-TF-RDS-003")
+
+test_rds_003_single_az_nonprod_passes if {
+	findings := data.terraform.rds.deny with input as plan([db({"multi_az": false, "deletion_protection": false})])
+		with data.ecomctl.environment as "nonprod"
+	count(findings) == 0
+}
+
+test_rds_003_env_from_tag if {
+	findings := data.terraform.rds.deny with input as plan([db({"multi_az": false, "tags_all": {"environment": "prod"}})])
+	has_id(findings, "ECOM-TF-RDS-003")
+}
+
+test_rds_004_no_deletion_protection_prod_denied if has_id(deny({"deletion_protection": false}), "ECOM-TF-RDS-004")
+
+test_rds_004_cluster_checked if {
+	c := rc("aws_rds_cluster", "aurora", {"engine": "aurora-postgresql", "storage_encrypted": true, "deletion_protection": false, "backup_retention_period": 7})
+	findings := data.terraform.rds.deny with input as plan([c]) with data.ecomctl.environment as "prod"
+	has_id(findings, "ECOM-TF-RDS-004")
+}
+
+test_rds_005_short_retention_denied if has_id(deny({"backup_retention_period": 1}), "ECOM-TF-RDS-005")
+
+test_rds_005_floor_from_data if {
+	findings := data.terraform.rds.deny with input as plan([db({"backup_retention_period": 14})])
+		with data.ecomctl as {"environment": "prod", "min_backup_retention_days": 30}
+	has_id(findings, "ECOM-TF-RDS-005")
+}
+
+test_rds_aurora_member_skipped if {
+	m := rc("aws_db_instance", "member", {"engine": "aurora-postgresql", "publicly_accessible": false})
+	findings := data.terraform.rds.deny with input as plan([m]) with data.ecomctl.environment as "prod"
+	count(findings) == 0
+}
