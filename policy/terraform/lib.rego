@@ -206,7 +206,10 @@ statements(doc) := s if {
 # A string-or-list IAM field as a set.
 as_set(x) := {x} if is_string(x)
 
-as_set(x) := {v | some v in x} if is_array(x)
+as_set(x) := s if {
+	is_array(x)
+	s := {v | some v in x}
+}
 
 # A boolean attribute that is true, or computed at apply time (cannot be proven false).
 enabled(r, attr) if r.values[attr] == true
