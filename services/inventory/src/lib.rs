@@ -1,0 +1,124 @@
+//! inventory: stock per SKU, and reservations (reserve -> commit | release) with expiry.
+
+pub mod api;
+pub mod error;
+pub mod store;
+
+use std::time::Duration;
+
+use axum::routing::{get, post};
+use axum::Router;
+use ecom_shared::openapi::{ApiDoc, Security};
+use ecom_shared::settings::{CommonSettings, Env, SettingsError};
+use ecom_shared::{HasKit, Kit};
+use serde_json::json;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+pub const DEFAULT_PORT: u16 = 8083;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub kit: Kit,
+    pub reservation_ttl_seconds: i64,
+}
+
+impl HasKit for AppState {
+    fn kit(&self) -> &Kit {
+        &self.kit
+    }
+}
+
+pub struct Settings {
+    pub common: CommonSettings,
+    pub reservation_ttl_seconds: i64,
+    pub expiry_interval: Duration,
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
+        Ok(Self {
+            common: CommonSettings::from_env("inventory", DEFAULT_PORT, env)?,
+            reservation_ttl_seconds: env.parse_or("INVENTORY_RESERVATION_TTL_SECONDS", 900)?,
+            expiry_interval: Duration::from_secs(
+                env.parse_or("INVENTORY_EXPIRY_INTERVAL_SECONDS", 15)?,
+            ),
+        })
+    }
+}
+
+pub fn openapi() -> ApiDoc {
+    let line = json!({"type": "object", "required": ["sku", "quantity"],
+        "properties": {"sku": {"type": "string"}, "quantity": {"type": "integer", "minimum": 1}}});
+    ApiDoc::new("inventory", env!("CARGO_PKG_VERSION"))
+        .route("get", "/v1/stock/{sku}", "Stock of one SKU", Security::Public, &[200, 404, 422])
+        .route("put", "/v1/stock/{sku}", "Set the quantity on hand", Security::ServiceOrAdmin, &[200, 401, 403, 422])
+        .body(json!({"type": "object", "required": ["on_hand"], "properties": {"on_hand": {"type": "integer", "minimum": 0}}}))
+        .route("post", "/v1/reservations", "Reserve all lines or none (idempotent by id)", Security::Service, &[200, 201, 401, 404, 409, 422])
+        .body(json!({"type": "object", "required": ["id", "lines"], "properties": {
+            "id": {"type": "string", "format": "uuid"}, "lines": {"type": "array", "items": line},
+            "ttl_seconds": {"type": "integer"}}}))
+        .route("get", "/v1/reservations/{id}", "One reservation", Security::Service, &[200, 404])
+        .route("post", "/v1/reservations/{id}/commit", "Commit: the stock leaves", Security::Service, &[200, 404, 409])
+        .route("post", "/v1/reservations/{id}/release", "Release: the stock returns", Security::Service, &[200, 404, 409])
+}
+
+pub fn router(state: AppState) -> Router {
+    let doc = openapi();
+    let kit = state.kit.clone();
+    let reserve_limit = kit.limiter("/v1/reservations");
+    let api = Router::new()
+        .route("/v1/stock/{sku}", get(api::get_stock).put(api::put_stock))
+        .route(
+            "/v1/reservations",
+            post(api::reserve).route_layer(axum::middleware::from_fn_with_state(
+                reserve_limit,
+                ecom_shared::ratelimit::enforce,
+            )),
+        )
+        .route("/v1/reservations/{id}", get(api::get_reservation))
+        .route("/v1/reservations/{id}/commit", post(api::commit))
+        .route("/v1/reservations/{id}/release", post(api::release))
+        .with_state(state);
+    ecom_shared::app::finish(api, &kit, &doc)
+}
+
+/// Releases expired reservations every `interval` until the process stops.
+pub fn spawn_expiry(kit: Kit, interval: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        loop {
+            tick.tick().await;
+            match store::release_expired(&kit.pool).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    kit.metrics.incr("inventory_reservations_expired_total", n);
+                    tracing::info!(released = n, "released expired reservations");
+                }
+                Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+            }
+        }
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Kit(#[from] ecom_shared::KitError),
+}
+
+pub async fn run() -> Result<(), RunError> {
+    let env = Env::process();
+    ecom_shared::telemetry::init_logs(&env.get("LOG_LEVEL").unwrap_or_else(|| "info".into()));
+    let settings = Settings::from_env(&env)?;
+    let kit = Kit::start(settings.common, &MIGRATOR).await?;
+    let expiry = spawn_expiry(kit.clone(), settings.expiry_interval);
+    let state = AppState {
+        kit: kit.clone(),
+        reservation_ttl_seconds: settings.reservation_ttl_seconds,
+    };
+    let r = ecom_shared::app::serve(router(state), &kit, ecom_shared::app::shutdown_signal()).await;
+    expiry.abort();
+    Ok(r?)
+}

@@ -1,0 +1,271 @@
+//! Stock and reservations in PostgreSQL. Every change of `reserved` is a single conditional
+//! `UPDATE`, so concurrent reservations can never take stock below zero.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::{PgPool, Postgres, Row, Transaction};
+use uuid::Uuid;
+
+use crate::error::InventoryError;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Stock {
+    pub sku: String,
+    pub on_hand: i32,
+    pub reserved: i32,
+    pub available: i32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Line {
+    pub sku: String,
+    pub quantity: i32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Reservation {
+    pub id: Uuid,
+    pub status: String,
+    pub expires_at: DateTime<Utc>,
+    pub lines: Vec<Line>,
+}
+
+pub fn validate_sku(sku: &str) -> Result<(), InventoryError> {
+    let ok = !sku.is_empty()
+        && sku.len() <= 64
+        && sku
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(InventoryError::Invalid(format!(
+            "SKU must be 1-64 characters of A-Z, a-z, 0-9, '-', '_' or '.'; got {sku:?}"
+        )))
+    }
+}
+
+pub async fn get_stock(pool: &PgPool, sku: &str) -> Result<Stock, InventoryError> {
+    let row = sqlx::query("SELECT sku, on_hand, reserved FROM stock WHERE sku = $1")
+        .bind(sku)
+        .fetch_optional(pool)
+        .await?
+        .ok_or_else(|| InventoryError::UnknownSku(sku.to_string()))?;
+    let (on_hand, reserved): (i32, i32) = (row.try_get("on_hand")?, row.try_get("reserved")?);
+    Ok(Stock {
+        sku: row.try_get("sku")?,
+        on_hand,
+        reserved,
+        available: on_hand - reserved,
+    })
+}
+
+/// Sets the quantity on hand. It may not drop below what is currently reserved.
+pub async fn set_stock(pool: &PgPool, sku: &str, on_hand: i32) -> Result<Stock, InventoryError> {
+    validate_sku(sku)?;
+    if on_hand < 0 {
+        return Err(InventoryError::Invalid("on_hand must be >= 0".into()));
+    }
+    sqlx::query(
+        "INSERT INTO stock (sku, on_hand) VALUES ($1, $2)
+         ON CONFLICT (sku) DO UPDATE SET on_hand = EXCLUDED.on_hand, updated_at = now()",
+    )
+    .bind(sku)
+    .bind(on_hand)
+    .execute(pool)
+    .await?;
+    get_stock(pool, sku).await
+}
+
+async fn load_reservation(
+    conn: &mut sqlx::PgConnection,
+    id: Uuid,
+) -> Result<Reservation, InventoryError> {
+    let row = sqlx::query("SELECT id, status, expires_at FROM reservations WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or(InventoryError::ReservationNotFound(id))?;
+    let lines = sqlx::query(
+        "SELECT sku, quantity FROM reservation_lines WHERE reservation_id = $1 ORDER BY sku",
+    )
+    .bind(id)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .map(|r| {
+        Ok(Line {
+            sku: r.try_get("sku")?,
+            quantity: r.try_get("quantity")?,
+        })
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(Reservation {
+        id: row.try_get("id")?,
+        status: row.try_get("status")?,
+        expires_at: row.try_get("expires_at")?,
+        lines,
+    })
+}
+
+pub async fn get_reservation(pool: &PgPool, id: Uuid) -> Result<Reservation, InventoryError> {
+    let mut conn = pool.acquire().await?;
+    load_reservation(&mut conn, id).await
+}
+
+/// Merges duplicate SKUs and sorts lines so concurrent reservations lock rows in one order.
+fn normalise(lines: &[Line]) -> Result<Vec<Line>, InventoryError> {
+    if lines.is_empty() || lines.len() > 100 {
+        return Err(InventoryError::Invalid(
+            "a reservation has 1 to 100 lines".into(),
+        ));
+    }
+    let mut merged: std::collections::BTreeMap<&str, i64> = Default::default();
+    for l in lines {
+        validate_sku(&l.sku)?;
+        if l.quantity <= 0 || l.quantity > 10_000 {
+            return Err(InventoryError::Invalid(format!(
+                "quantity for {} must be between 1 and 10000",
+                l.sku
+            )));
+        }
+        *merged.entry(&l.sku).or_default() += i64::from(l.quantity);
+    }
+    merged
+        .into_iter()
+        .map(|(sku, q)| {
+            Ok(Line {
+                sku: sku.to_string(),
+                quantity: i32::try_from(q)
+                    .map_err(|_| InventoryError::Invalid("quantity too large".into()))?,
+            })
+        })
+        .collect()
+}
+
+/// Reserves every line or none. Idempotent by reservation id: reserving an id that exists
+/// returns that reservation as it is (`Ok((r, false))`).
+pub async fn reserve(
+    pool: &PgPool,
+    id: Uuid,
+    lines: &[Line],
+    ttl_seconds: i64,
+) -> Result<(Reservation, bool), InventoryError> {
+    let lines = normalise(lines)?;
+    let mut tx = pool.begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO reservations (id, status, expires_at)
+         VALUES ($1, 'held', now() + make_interval(secs => $2))
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(id)
+    .bind(ttl_seconds as f64)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        let existing = load_reservation(&mut tx, id).await?;
+        tx.rollback().await?;
+        return Ok((existing, false));
+    }
+    for line in &lines {
+        take(&mut tx, line).await?;
+        sqlx::query(
+            "INSERT INTO reservation_lines (reservation_id, sku, quantity) VALUES ($1, $2, $3)",
+        )
+        .bind(id)
+        .bind(&line.sku)
+        .bind(line.quantity)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let r = load_reservation(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok((r, true))
+}
+
+async fn take(tx: &mut Transaction<'_, Postgres>, line: &Line) -> Result<(), InventoryError> {
+    let taken = sqlx::query(
+        "UPDATE stock SET reserved = reserved + $2, updated_at = now()
+         WHERE sku = $1 AND on_hand - reserved >= $2",
+    )
+    .bind(&line.sku)
+    .bind(line.quantity)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if taken == 1 {
+        return Ok(());
+    }
+    let available: Option<i32> =
+        sqlx::query_scalar("SELECT on_hand - reserved FROM stock WHERE sku = $1")
+            .bind(&line.sku)
+            .fetch_optional(&mut **tx)
+            .await?;
+    match available {
+        None => Err(InventoryError::UnknownSku(line.sku.clone())),
+        Some(a) => Err(InventoryError::OutOfStock {
+            sku: line.sku.clone(),
+            available: i64::from(a.max(0)),
+            requested: i64::from(line.quantity),
+        }),
+    }
+}
+
+/// Moves a held reservation to `to` ("committed" or "released") and adjusts stock. Repeating
+/// the same transition is a no-op; the other transition after one is done is an error.
+pub async fn finish(pool: &PgPool, id: Uuid, to: &str) -> Result<Reservation, InventoryError> {
+    let mut tx = pool.begin().await?;
+    let moved = sqlx::query(
+        "UPDATE reservations SET status = $2, updated_at = now() WHERE id = $1 AND status = 'held'",
+    )
+    .bind(id)
+    .bind(to)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if moved == 0 {
+        let r = load_reservation(&mut tx, id).await?;
+        tx.rollback().await?;
+        return if r.status == to {
+            Ok(r)
+        } else {
+            Err(InventoryError::WrongState {
+                id,
+                status: r.status,
+            })
+        };
+    }
+    let sql = if to == "committed" {
+        "UPDATE stock s SET on_hand = s.on_hand - l.quantity, reserved = s.reserved - l.quantity,
+                updated_at = now()
+         FROM reservation_lines l WHERE l.reservation_id = $1 AND s.sku = l.sku"
+    } else {
+        "UPDATE stock s SET reserved = s.reserved - l.quantity, updated_at = now()
+         FROM reservation_lines l WHERE l.reservation_id = $1 AND s.sku = l.sku"
+    };
+    sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+    let r = load_reservation(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(r)
+}
+
+/// Releases held reservations whose time is up. Returns how many were released.
+pub async fn release_expired(pool: &PgPool) -> Result<u64, InventoryError> {
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM reservations WHERE status = 'held' AND expires_at < now()
+         ORDER BY expires_at LIMIT 500",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut released = 0;
+    for id in ids {
+        match finish(pool, id, "released").await {
+            Ok(_) => released += 1,
+            // Committed or released meanwhile by someone else: nothing to do.
+            Err(InventoryError::WrongState { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(released)
+}

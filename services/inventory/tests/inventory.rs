@@ -1,0 +1,381 @@
+use axum::http::{Method, StatusCode};
+use axum::Router;
+use ecom_inventory::{openapi, router, store, AppState, MIGRATOR};
+use ecom_shared::settings::CommonSettings;
+use ecom_shared::testing::{assert_documented_routes_exist, call, TestAuth, TestDb, SERVICE_TOKEN};
+use ecom_shared::Kit;
+use serde_json::json;
+
+struct App {
+    db: TestDb,
+    router: Router,
+    auth: TestAuth,
+}
+
+async fn app() -> App {
+    let db = TestDb::new().await.expect("PostgreSQL");
+    MIGRATOR.run(&db.pool).await.expect("migrate");
+    let auth = TestAuth::new();
+    let mut settings = CommonSettings::for_tests("inventory", &db.url);
+    auth.trust(&mut settings);
+    let kit = Kit::from_pool(settings, db.pool.clone()).expect("kit");
+    let router = router(AppState {
+        kit,
+        reservation_ttl_seconds: 900,
+    });
+    App { db, router, auth }
+}
+
+async fn set_stock(app: &App, sku: &str, n: i32) {
+    let (s, _, body) = call(
+        &app.router,
+        Method::PUT,
+        &format!("/v1/stock/{sku}"),
+        Some(SERVICE_TOKEN),
+        Some(json!({"on_hand": n})),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+}
+
+async fn reserve(
+    app: &App,
+    id: uuid::Uuid,
+    lines: serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
+    let (s, _, b) = call(
+        &app.router,
+        Method::POST,
+        "/v1/reservations",
+        Some(SERVICE_TOKEN),
+        Some(json!({"id": id, "lines": lines})),
+        &[],
+    )
+    .await;
+    (s, b)
+}
+
+#[tokio::test]
+async fn openapi_is_served_and_every_route_is_mounted() {
+    let app = app().await;
+    let (s, _, doc) = call(&app.router, Method::GET, "/openapi.json", None, None, &[]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(doc["paths"]["/v1/reservations/{id}/commit"]["post"].is_object());
+    assert_documented_routes_exist(&app.router, &openapi()).await;
+}
+
+#[tokio::test]
+async fn setting_stock_needs_service_or_admin() {
+    let app = app().await;
+    let put = |tok: Option<String>| {
+        let r = app.router.clone();
+        async move {
+            call(
+                &r,
+                Method::PUT,
+                "/v1/stock/SKU-1",
+                tok.as_deref(),
+                Some(json!({"on_hand": 5})),
+                &[],
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(put(None).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(put(Some("garbage".into())).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        put(Some(app.auth.token("u1", &["customer"]))).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        put(Some(app.auth.token("u2", &["admin"]))).await,
+        StatusCode::OK
+    );
+    assert_eq!(put(Some(SERVICE_TOKEN.into())).await, StatusCode::OK);
+    let (s, _, b) = call(&app.router, Method::GET, "/v1/stock/SKU-1", None, None, &[]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        b,
+        json!({"sku": "SKU-1", "on_hand": 5, "reserved": 0, "available": 5})
+    );
+}
+
+#[tokio::test]
+async fn input_is_validated() {
+    let app = app().await;
+    let (s, _, b) = call(
+        &app.router,
+        Method::GET,
+        "/v1/stock/bad%20sku",
+        None,
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (s, _, _) = call(&app.router, Method::GET, "/v1/stock/NOPE", None, None, &[]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = call(
+        &app.router,
+        Method::PUT,
+        "/v1/stock/A",
+        Some(SERVICE_TOKEN),
+        Some(json!({"on_hand": -1})),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    set_stock(&app, "A", 3).await;
+    let (s, _) = reserve(
+        &app,
+        uuid::Uuid::new_v4(),
+        json!([{"sku": "A", "quantity": 0}]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = reserve(&app, uuid::Uuid::new_v4(), json!([])).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, b) = reserve(
+        &app,
+        uuid::Uuid::new_v4(),
+        json!([{"sku": "ZZZ", "quantity": 1}]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
+    let (s, _, _) = call(
+        &app.router,
+        Method::POST,
+        "/v1/reservations/not-a-uuid/commit",
+        Some(SERVICE_TOKEN),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    // Users cannot reserve: only services can.
+    let user = app.auth.token("u1", &["admin"]);
+    let (s, _, _) = call(
+        &app.router,
+        Method::POST,
+        "/v1/reservations",
+        Some(&user),
+        Some(json!({"id": uuid::Uuid::new_v4(), "lines": [{"sku": "A", "quantity": 1}]})),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // Stock cannot be set below what is reserved.
+    let (s, _) = reserve(
+        &app,
+        uuid::Uuid::new_v4(),
+        json!([{"sku": "A", "quantity": 2}]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _, b) = call(
+        &app.router,
+        Method::PUT,
+        "/v1/stock/A",
+        Some(SERVICE_TOKEN),
+        Some(json!({"on_hand": 1})),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(
+        b["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("stock_reserved_within_on_hand"),
+        "{b}"
+    );
+}
+
+#[tokio::test]
+async fn reserve_commit_release_lifecycle() {
+    let app = app().await;
+    set_stock(&app, "A", 5).await;
+    set_stock(&app, "B", 1).await;
+    let id = uuid::Uuid::new_v4();
+    let (s, r) = reserve(
+        &app,
+        id,
+        json!([{"sku": "A", "quantity": 2}, {"sku": "B", "quantity": 1}]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{r}");
+    assert_eq!(r["status"], "held");
+    // Same id again: idempotent, same reservation, nothing more taken.
+    let (s, again) = reserve(
+        &app,
+        id,
+        json!([{"sku": "A", "quantity": 2}, {"sku": "B", "quantity": 1}]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(again, r);
+    let a = store::get_stock(&app.db.pool, "A").await.expect("stock");
+    assert_eq!((a.on_hand, a.reserved), (5, 2));
+    // All or nothing: B has none left, so A is not taken either.
+    let (s, b) = reserve(
+        &app,
+        uuid::Uuid::new_v4(),
+        json!([{"sku": "A", "quantity": 1}, {"sku": "B", "quantity": 1}]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(b["code"], "out-of-stock");
+    assert_eq!(
+        store::get_stock(&app.db.pool, "A")
+            .await
+            .expect("stock")
+            .reserved,
+        2
+    );
+
+    let path = format!("/v1/reservations/{id}");
+    let (s, _, got) = call(
+        &app.router,
+        Method::GET,
+        &path,
+        Some(SERVICE_TOKEN),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(got["lines"].as_array().map(Vec::len), Some(2));
+    let (s, _, c) = call(
+        &app.router,
+        Method::POST,
+        &format!("{path}/commit"),
+        Some(SERVICE_TOKEN),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(c["status"], "committed");
+    let (s, _, _) = call(
+        &app.router,
+        Method::POST,
+        &format!("{path}/commit"),
+        Some(SERVICE_TOKEN),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "commit is idempotent");
+    let (s, _, p) = call(
+        &app.router,
+        Method::POST,
+        &format!("{path}/release"),
+        Some(SERVICE_TOKEN),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    assert_eq!(p["code"], "reservation-committed");
+    let a = store::get_stock(&app.db.pool, "A").await.expect("stock");
+    assert_eq!((a.on_hand, a.reserved), (3, 0));
+    let b = store::get_stock(&app.db.pool, "B").await.expect("stock");
+    assert_eq!((b.on_hand, b.reserved), (0, 0));
+
+    let id2 = uuid::Uuid::new_v4();
+    let (s, _) = reserve(&app, id2, json!([{"sku": "A", "quantity": 3}])).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _, r) = call(
+        &app.router,
+        Method::POST,
+        &format!("/v1/reservations/{id2}/release"),
+        Some(SERVICE_TOKEN),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(r["status"], "released");
+    let a = store::get_stock(&app.db.pool, "A").await.expect("stock");
+    assert_eq!((a.on_hand, a.reserved), (3, 0));
+}
+
+#[tokio::test]
+async fn expired_reservations_are_released() {
+    let app = app().await;
+    set_stock(&app, "A", 2).await;
+    let id = uuid::Uuid::new_v4();
+    let (s, _) = reserve(&app, id, json!([{"sku": "A", "quantity": 2}])).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let keep = uuid::Uuid::new_v4();
+    set_stock(&app, "B", 1).await;
+    reserve(&app, keep, json!([{"sku": "B", "quantity": 1}])).await;
+    sqlx::query("UPDATE reservations SET expires_at = now() - interval '1 second' WHERE id = $1")
+        .bind(id)
+        .execute(&app.db.pool)
+        .await
+        .expect("age");
+    assert_eq!(
+        store::release_expired(&app.db.pool).await.expect("sweep"),
+        1
+    );
+    assert_eq!(
+        store::get_stock(&app.db.pool, "A")
+            .await
+            .expect("stock")
+            .reserved,
+        0
+    );
+    assert_eq!(
+        store::get_reservation(&app.db.pool, id)
+            .await
+            .expect("r")
+            .status,
+        "released"
+    );
+    assert_eq!(
+        store::get_reservation(&app.db.pool, keep)
+            .await
+            .expect("r")
+            .status,
+        "held"
+    );
+    // A late commit of the expired reservation is refused.
+    let r = store::finish(&app.db.pool, id, "committed").await;
+    assert!(r.is_err());
+}
+
+#[tokio::test]
+async fn concurrent_reservations_never_oversell() {
+    let app = app().await;
+    set_stock(&app, "HOT", 10).await;
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..200 {
+        let pool = app.db.pool.clone();
+        set.spawn(async move {
+            store::reserve(
+                &pool,
+                uuid::Uuid::new_v4(),
+                &[store::Line {
+                    sku: "HOT".into(),
+                    quantity: 1,
+                }],
+                60,
+            )
+            .await
+        });
+    }
+    let (mut ok, mut out) = (0, 0);
+    while let Some(r) = set.join_next().await {
+        match r.expect("task") {
+            Ok(_) => ok += 1,
+            Err(ecom_inventory::error::InventoryError::OutOfStock { .. }) => out += 1,
+            Err(e) => panic!("unexpected error: {e}"),
+        }
+    }
+    assert_eq!((ok, out), (10, 190));
+    let s = store::get_stock(&app.db.pool, "HOT").await.expect("stock");
+    assert_eq!((s.on_hand, s.reserved, s.available), (10, 10, 0));
+}

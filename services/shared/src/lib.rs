@@ -1,0 +1,33 @@
+//! The kit every ecomctl service is built on.
+//!
+//! - [`settings`]: typed settings from the environment, with errors that name the variable.
+//! - [`telemetry`]: JSON logs with a request id per request; access metrics.
+//! - [`app`]: the [`app::Kit`], `/healthz` `/readyz` `/metrics` `/openapi.json`, graceful shutdown.
+//! - [`problem`]: `application/problem+json` errors.
+//! - [`auth`]: JWT verification against a JWKS, Ed25519 signing keys, caller extractors.
+//! - [`ratelimit`]: per-route token buckets.
+//! - [`client`]: authenticated service-to-service calls; [`webhook`]: HMAC signatures.
+//! - [`testing`]: a fresh database per test and request helpers.
+
+pub mod app;
+pub mod auth;
+pub mod client;
+pub mod metrics;
+pub mod openapi;
+pub mod problem;
+pub mod ratelimit;
+pub mod settings;
+pub mod telemetry;
+pub mod testing;
+pub mod webhook;
+
+pub use app::{HasKit, Kit, KitError};
+pub use problem::Problem;
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}

@@ -1,0 +1,225 @@
+//! Test support: a fresh PostgreSQL database per test, and request helpers.
+//!
+//! PostgreSQL is required: when it is unreachable [`TestDb::new`] returns an error and the
+//! test fails; it never skips.
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Connection, PgConnection};
+
+use crate::openapi::ApiDoc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TestDbError {
+    #[error("PostgreSQL is required for this test and is unreachable at {url}: {source}")]
+    Unreachable { url: String, source: sqlx::Error },
+    #[error("could not create the test database: {0}")]
+    Create(sqlx::Error),
+}
+
+pub fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_ADMIN_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_string())
+}
+
+/// A database made for one test and dropped (with `FORCE`) when this value is dropped.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    pub pool: PgPool,
+}
+
+impl TestDb {
+    pub async fn new() -> Result<Self, TestDbError> {
+        let admin = admin_url();
+        let mut conn =
+            PgConnection::connect(&admin)
+                .await
+                .map_err(|source| TestDbError::Unreachable {
+                    url: admin.clone(),
+                    source,
+                })?;
+        // The name is made here from a UUID, never from input, so it is safe to format.
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .map_err(TestDbError::Create)?;
+        let _ = conn.close().await;
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+        let url = format!("{base}/{name}");
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect(&url)
+            .await
+            .map_err(TestDbError::Create)?;
+        Ok(Self { name, url, pool })
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        let pool = self.pool.clone();
+        // Best effort, on its own thread so it works from inside or outside a runtime.
+        let _ = std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async move {
+                drop(pool);
+                if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Serves `router` on an ephemeral loopback port; returns its address.
+pub async fn spawn(router: Router) -> std::io::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    });
+    Ok(addr)
+}
+
+/// One in-process request through `router`: (status, headers, JSON body or Null).
+pub async fn call(
+    router: &Router,
+    method: Method,
+    uri: &str,
+    bearer: Option<&str>,
+    body: Option<serde_json::Value>,
+    headers: &[(&str, &str)],
+) -> (StatusCode, HeaderMap, serde_json::Value) {
+    use tower::ServiceExt as _;
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(t) = bearer {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let req = match body {
+        Some(b) => req
+            .header("content-type", "application/json")
+            .body(Body::from(b.to_string())),
+        None => req.body(Body::empty()),
+    }
+    .unwrap_or_else(|e| panic!("bad test request: {e}"));
+    let res = router
+        .clone()
+        .oneshot(req)
+        .await
+        .unwrap_or_else(|e| match e {});
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
+    let json = if bytes.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
+    (status, headers, json)
+}
+
+/// Asserts every route in the OpenAPI document is mounted: each answers with something other
+/// than the router's own "no such route" 404 or a 405.
+pub async fn assert_documented_routes_exist(router: &Router, doc: &ApiDoc) {
+    for op in doc.operations() {
+        let path: String = op
+            .path
+            .split('/')
+            .map(|seg| {
+                if seg.starts_with('{') {
+                    "00000000-0000-0000-0000-000000000000"
+                } else {
+                    seg
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        let method = Method::from_bytes(op.method.to_uppercase().as_bytes())
+            .unwrap_or_else(|e| panic!("bad method {}: {e}", op.method));
+        let body = (method != Method::GET).then(|| serde_json::json!({}));
+        let (status, _, json) = call(router, method.clone(), &path, None, body, &[]).await;
+        assert_ne!(
+            status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {} is not mounted",
+            op.path
+        );
+        let unmounted = status == StatusCode::NOT_FOUND && json["detail"] == "no such route";
+        assert!(
+            !unmounted,
+            "{method} {} is documented but not mounted",
+            op.path
+        );
+    }
+}
+
+/// A signing key whose JWKS a service under test trusts, to mint user tokens.
+pub struct TestAuth {
+    pub key: crate::auth::SigningKey,
+}
+
+impl TestAuth {
+    pub fn new() -> Self {
+        Self {
+            key: crate::auth::SigningKey::generate("test-key")
+                .unwrap_or_else(|e| panic!("test key: {e}")),
+        }
+    }
+
+    /// Points `settings` at this key.
+    pub fn trust(&self, settings: &mut crate::settings::CommonSettings) {
+        settings.auth.jwks = crate::settings::JwksSource::Inline(
+            crate::auth::jwks_document(&[self.key.jwk()]).to_string(),
+        );
+    }
+
+    pub fn token(&self, sub: &str, roles: &[&str]) -> String {
+        let claims = crate::auth::Claims {
+            sub: sub.to_string(),
+            exp: crate::unix_now() + 600,
+            iat: crate::unix_now(),
+            iss: None,
+            aud: None,
+            email: None,
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            token_use: None,
+        };
+        self.key
+            .sign(&claims)
+            .unwrap_or_else(|e| panic!("sign test token: {e}"))
+    }
+}
+
+impl Default for TestAuth {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The service token [`crate::settings::CommonSettings::for_tests`] configures.
+pub const SERVICE_TOKEN: &str = "test-service-token";

@@ -1,0 +1,135 @@
+use axum::http::{Method, StatusCode};
+use axum::routing::get;
+use axum::Router;
+use ecom_shared::app::{finish, Kit};
+use ecom_shared::openapi::{ApiDoc, Security};
+use ecom_shared::settings::CommonSettings;
+use ecom_shared::testing::{assert_documented_routes_exist, call, TestDb};
+
+async fn kit_with_limit(db: &TestDb, per_second: f64, burst: f64) -> (Kit, Router, ApiDoc) {
+    let kit =
+        Kit::from_pool(CommonSettings::for_tests("demo", &db.url), db.pool.clone()).expect("kit");
+    let limiter = kit.limiter_with("/v1/hello", per_second, burst);
+    let api = Router::new()
+        .route("/v1/hello", get(|| async { "hi" }))
+        .route_layer(axum::middleware::from_fn_with_state(
+            limiter,
+            ecom_shared::ratelimit::enforce,
+        ));
+    let doc =
+        ApiDoc::new("demo", "1").route("get", "/v1/hello", "Hello", Security::Public, &[200, 429]);
+    let router = finish(api, &kit, &doc);
+    (kit, router, doc)
+}
+
+#[tokio::test]
+async fn ops_routes_answer() {
+    let db = TestDb::new().await.expect("database");
+    let (_kit, router, doc) = kit_with_limit(&db, 1000.0, 1000.0).await;
+    let (s, _, body) = call(&router, Method::GET, "/healthz", None, None, &[]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["status"], "ok");
+    let (s, _, body) = call(&router, Method::GET, "/readyz", None, None, &[]).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (s, _, body) = call(&router, Method::GET, "/openapi.json", None, None, &[]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["openapi"], "3.1.0");
+    assert!(body["paths"]["/v1/hello"]["get"].is_object());
+    assert_documented_routes_exist(&router, &doc).await;
+    let (s, headers, body) = call(&router, Method::GET, "/nope", None, None, &[]).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(headers["content-type"], "application/problem+json");
+    assert_eq!(body["code"], "not-found");
+}
+
+#[tokio::test]
+async fn request_id_is_echoed_or_made() {
+    let db = TestDb::new().await.expect("database");
+    let (_kit, router, _) = kit_with_limit(&db, 1000.0, 1000.0).await;
+    let (_, h, _) = call(
+        &router,
+        Method::GET,
+        "/v1/hello",
+        None,
+        None,
+        &[("x-request-id", "abc-123")],
+    )
+    .await;
+    assert_eq!(h["x-request-id"], "abc-123");
+    let (_, h, _) = call(
+        &router,
+        Method::GET,
+        "/v1/hello",
+        None,
+        None,
+        &[("x-request-id", "bad id; DROP")],
+    )
+    .await;
+    assert_eq!(
+        h["x-request-id"].len(),
+        36,
+        "a bad id is replaced by a fresh uuid"
+    );
+}
+
+#[tokio::test]
+async fn rate_limit_answers_429_and_is_counted() {
+    let db = TestDb::new().await.expect("database");
+    let (_kit, router, _) = kit_with_limit(&db, 0.5, 2.0).await;
+    for _ in 0..2 {
+        let (s, _, _) = call(&router, Method::GET, "/v1/hello", None, None, &[]).await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    let (s, h, body) = call(&router, Method::GET, "/v1/hello", None, None, &[]).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(body["code"], "rate-limited");
+    assert!(h.contains_key("retry-after"));
+    let (_, _, metrics) = call(&router, Method::GET, "/metrics", None, None, &[]).await;
+    let text = metrics.as_str().expect("text").to_string();
+    assert!(
+        text.contains("http_requests_throttled_per_second{service=\"demo\"} 0.1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("route=\"/v1/hello\",status=\"429\""),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn readyz_fails_when_database_is_gone() {
+    let db = TestDb::new().await.expect("database");
+    let (kit, router, _) = kit_with_limit(&db, 1000.0, 1000.0).await;
+    kit.pool.close().await;
+    let (s, h, body) = call(&router, Method::GET, "/readyz", None, None, &[]).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(h["content-type"], "application/problem+json");
+    assert_eq!(body["code"], "unavailable");
+}
+
+#[tokio::test]
+async fn serve_stops_gracefully_on_signal() {
+    let db = TestDb::new().await.expect("database");
+    let mut settings = CommonSettings::for_tests("demo", &db.url);
+    settings.bind = "127.0.0.1:0".parse().expect("addr");
+    let kit = Kit::from_pool(settings, db.pool.clone()).expect("kit");
+    let router = finish(Router::new(), &kit, &ApiDoc::new("demo", "1"));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn({
+        let kit = kit.clone();
+        async move {
+            ecom_shared::app::serve(router, &kit, async {
+                let _ = rx.await;
+            })
+            .await
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let _ = tx.send(());
+    let r = tokio::time::timeout(std::time::Duration::from_secs(5), server)
+        .await
+        .expect("stops in time")
+        .expect("task");
+    assert!(r.is_ok(), "{r:?}");
+    assert!(kit.pool.is_closed());
+}
