@@ -94,11 +94,6 @@ Cross-field checks JSON Schema cannot express cleanly; each fails the render wit
 {{- if and (eq $svc.kind "Deployment") (eq (toString $svc.rollingUpdate.maxSurge) "0") (eq (toString $svc.rollingUpdate.maxUnavailable) "0") -}}
 {{- fail (printf "services.%s.rollingUpdate: maxSurge and maxUnavailable cannot both be 0" $name) -}}
 {{- end -}}
-{{- range $caller := $svc.allowFrom -}}
-{{- if not (index $root.Values.services $caller).enabled -}}
-{{- fail (printf "services.%s.allowFrom lists %s, which is not enabled" $name $caller) -}}
-{{- end -}}
-{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- if .Values.ingressBindings.enabled -}}
