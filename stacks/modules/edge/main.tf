@@ -351,7 +351,10 @@ resource "aws_wafv2_web_acl_logging_configuration" "this" {
 # --- DNS ------------------------------------------------------------------------------------
 
 resource "aws_route53_record" "alias" {
-  for_each = toset([var.domain_name, "www.${var.domain_name}"])
+  for_each = {
+    apex = var.domain_name
+    www  = "www.${var.domain_name}"
+  }
 
   zone_id = var.zone_id
   name    = each.value
