@@ -1,1 +1,159 @@
+//! payments: a sandbox processor. Card numbers are exchanged for tokens at the edge; payments
+//! are authorized (idempotent by key), captured, voided and refunded; webhooks go to orders,
+//! signed with HMAC.
 
+pub mod api;
+pub mod cards;
+pub mod error;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::{get, post};
+use axum::Router;
+use ecom_shared::openapi::{ApiDoc, Security};
+use ecom_shared::settings::{CommonSettings, Env, Secret, SettingsError};
+use ecom_shared::{HasKit, Kit};
+use serde_json::json;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+pub const DEFAULT_PORT: u16 = 8085;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub kit: Kit,
+    /// Woken after each change so webhooks go out promptly.
+    pub webhook_wake: Arc<tokio::sync::Notify>,
+}
+
+impl AppState {
+    pub fn new(kit: Kit) -> Self {
+        Self {
+            kit,
+            webhook_wake: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+    fn wake_webhooks(&self) {
+        self.webhook_wake.notify_one();
+    }
+}
+
+impl HasKit for AppState {
+    fn kit(&self) -> &Kit {
+        &self.kit
+    }
+}
+
+pub struct Settings {
+    pub common: CommonSettings,
+    /// Where payment events are posted (orders' `/v1/webhooks/payments`).
+    pub webhook_url: Option<String>,
+    pub webhook_secret: Option<Secret>,
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
+        let webhook_url = env.get("PAYMENTS_WEBHOOK_URL");
+        let webhook_secret = env.secret("PAYMENTS_WEBHOOK_SECRET");
+        if webhook_url.is_some() && webhook_secret.is_none() {
+            return Err(SettingsError::Missing {
+                name: "PAYMENTS_WEBHOOK_SECRET".into(),
+                hint: " (required when PAYMENTS_WEBHOOK_URL is set)".into(),
+            });
+        }
+        Ok(Self {
+            common: CommonSettings::from_env("payments", DEFAULT_PORT, env)?,
+            webhook_url,
+            webhook_secret,
+        })
+    }
+}
+
+pub fn openapi() -> ApiDoc {
+    ApiDoc::new("payments", env!("CARGO_PKG_VERSION"))
+        .route("post", "/v1/tokens", "Exchange card data for a token (the number is never stored)", Security::Public, &[201, 422, 429])
+        .body(json!({"type": "object", "required": ["number", "exp_month", "exp_year", "cvc"], "properties": {
+            "number": {"type": "string"}, "exp_month": {"type": "integer"}, "exp_year": {"type": "integer"}, "cvc": {"type": "string"}}}))
+        .route("get", "/v1/test-cards", "The sandbox's test cards", Security::Public, &[200])
+        .route("post", "/v1/payments", "Authorize (Idempotency-Key header required)", Security::Service, &[200, 201, 401, 403, 422])
+        .body(json!({"type": "object", "required": ["token", "amount_minor", "currency"], "properties": {
+            "token": {"type": "string"}, "amount_minor": {"type": "integer"}, "currency": {"type": "string"},
+            "order_ref": {"type": "string"}}}))
+        .route("get", "/v1/payments/{id}", "One payment", Security::Service, &[200, 404])
+        .route("post", "/v1/payments/{id}/capture", "Capture an authorization", Security::Service, &[200, 404, 409])
+        .route("post", "/v1/payments/{id}/void", "Void an authorization", Security::Service, &[200, 404, 409])
+        .route("post", "/v1/payments/{id}/refund", "Refund a capture in full", Security::Service, &[200, 404, 409])
+}
+
+pub fn router(state: AppState) -> Router {
+    let doc = openapi();
+    let kit = state.kit.clone();
+    let token_limit = kit.limiter("/v1/tokens");
+    let api = Router::new()
+        .route(
+            "/v1/tokens",
+            post(api::tokenize).route_layer(axum::middleware::from_fn_with_state(
+                token_limit,
+                ecom_shared::ratelimit::enforce,
+            )),
+        )
+        .route("/v1/test-cards", get(api::cards_doc))
+        .route("/v1/payments", post(api::authorize))
+        .route("/v1/payments/{id}", get(api::get_payment))
+        .route("/v1/payments/{id}/capture", post(api::capture))
+        .route("/v1/payments/{id}/void", post(api::void))
+        .route("/v1/payments/{id}/refund", post(api::refund))
+        .with_state(state);
+    ecom_shared::app::finish(api, &kit, &doc)
+}
+
+/// Delivers webhooks when woken, and every few seconds to retry failures.
+pub fn spawn_webhooks(state: AppState, url: String, secret: Secret) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match store::deliver_webhooks(
+                &state.kit.pool,
+                &state.kit.http,
+                &url,
+                secret.expose().as_bytes(),
+            )
+            .await
+            {
+                Ok(n) if n > 0 => state
+                    .kit
+                    .metrics
+                    .incr("payments_webhooks_delivered_total", n),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "webhook delivery failed"),
+            }
+            let _ =
+                tokio::time::timeout(Duration::from_secs(5), state.webhook_wake.notified()).await;
+        }
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Kit(#[from] ecom_shared::KitError),
+}
+
+pub async fn run() -> Result<(), RunError> {
+    let env = Env::process();
+    ecom_shared::telemetry::init_logs(&env.get("LOG_LEVEL").unwrap_or_else(|| "info".into()));
+    let settings = Settings::from_env(&env)?;
+    let kit = Kit::start(settings.common, &MIGRATOR).await?;
+    let state = AppState::new(kit.clone());
+    let hooks = match (settings.webhook_url, settings.webhook_secret) {
+        (Some(url), Some(secret)) => Some(spawn_webhooks(state.clone(), url, secret)),
+        _ => None,
+    };
+    let r = ecom_shared::app::serve(router(state), &kit, ecom_shared::app::shutdown_signal()).await;
+    if let Some(h) = hooks {
+        h.abort();
+    }
+    Ok(r?)
+}

@@ -223,3 +223,35 @@ impl Default for TestAuth {
 
 /// The service token [`crate::settings::CommonSettings::for_tests`] configures.
 pub const SERVICE_TOKEN: &str = "test-service-token";
+
+/// Every `schema.table` in `pool`'s database (outside the system schemas) whose rows, cast to
+/// text with all their columns, contain `needle`.
+pub async fn tables_containing(pool: &PgPool, needle: &str) -> Vec<String> {
+    let tables: Vec<(String, String)> = sqlx::query_as(
+        "SELECT table_schema::text, table_name::text FROM information_schema.tables
+         WHERE table_type = 'BASE TABLE'
+           AND table_schema NOT IN ('pg_catalog', 'information_schema')",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap_or_else(|e| panic!("list tables: {e}"));
+    assert!(!tables.is_empty(), "no tables to scan");
+    let mut hits = Vec::new();
+    for (schema, table) in tables {
+        let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        let sql = format!(
+            "SELECT count(*) FROM {}.{} t WHERE strpos(t::text, $1) > 0",
+            q(&schema),
+            q(&table)
+        );
+        let n: i64 = sqlx::query_scalar(&sql)
+            .bind(needle)
+            .fetch_one(pool)
+            .await
+            .unwrap_or_else(|e| panic!("scan {schema}.{table}: {e}"));
+        if n > 0 {
+            hits.push(format!("{schema}.{table}"));
+        }
+    }
+    hits
+}

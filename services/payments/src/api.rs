@@ -1,0 +1,137 @@
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::Datelike;
+use ecom_shared::auth::ServiceCaller;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::error::PaymentsError;
+use crate::store::{self, AuthorizeRequest};
+use crate::{cards, AppState};
+
+/// Card data as the storefront sends it. It is checked, summarised and dropped here.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CardInput {
+    pub number: String,
+    pub exp_month: i16,
+    pub exp_year: i16,
+    pub cvc: String,
+}
+
+// Never print card data, even by accident.
+impl std::fmt::Debug for CardInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CardInput(***)")
+    }
+}
+
+pub async fn tokenize(
+    State(st): State<AppState>,
+    Json(card): Json<CardInput>,
+) -> Result<Response, PaymentsError> {
+    let now = chrono::Utc::now();
+    let summary = cards::check(
+        &card.number,
+        card.exp_month,
+        card.exp_year,
+        &card.cvc,
+        now.year() as i16,
+        now.month() as i16,
+    )?;
+    let (exp_month, exp_year) = (card.exp_month, card.exp_year);
+    drop(card);
+    let method = store::save_method(&st.kit.pool, &summary, exp_month, exp_year).await?;
+    st.kit.metrics.incr("payments_tokens_total", 1);
+    Ok((StatusCode::CREATED, Json(method)).into_response())
+}
+
+pub fn idempotency_key(headers: &HeaderMap) -> Result<String, PaymentsError> {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= 200)
+        .ok_or(PaymentsError::MissingKey)?;
+    Ok(key.to_string())
+}
+
+pub async fn authorize(
+    State(st): State<AppState>,
+    _caller: ServiceCaller,
+    headers: HeaderMap,
+    Json(req): Json<AuthorizeRequest>,
+) -> Result<Response, PaymentsError> {
+    let key = idempotency_key(&headers)?;
+    let (payment, created) = store::authorize(&st.kit.pool, &key, &req).await?;
+    if created {
+        st.kit
+            .metrics
+            .incr(&format!("payments_{}_total", payment.status), 1);
+        st.wake_webhooks();
+    }
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(payment)).into_response())
+}
+
+fn parse_id(raw: &str) -> Result<Uuid, PaymentsError> {
+    Uuid::parse_str(raw).map_err(|_| PaymentsError::Invalid("payment id must be a UUID".into()))
+}
+
+pub async fn get_payment(
+    State(st): State<AppState>,
+    _caller: ServiceCaller,
+    Path(id): Path<String>,
+) -> Result<Json<store::Payment>, PaymentsError> {
+    Ok(Json(store::get(&st.kit.pool, parse_id(&id)?).await?))
+}
+
+async fn move_to(
+    st: &AppState,
+    id: &str,
+    from: &str,
+    to: &str,
+    action: &str,
+) -> Result<Json<store::Payment>, PaymentsError> {
+    let p = store::transition(&st.kit.pool, parse_id(id)?, from, to, action).await?;
+    st.kit.metrics.incr(&format!("payments_{to}_total"), 1);
+    st.wake_webhooks();
+    Ok(Json(p))
+}
+
+pub async fn capture(
+    State(st): State<AppState>,
+    _c: ServiceCaller,
+    Path(id): Path<String>,
+) -> Result<Json<store::Payment>, PaymentsError> {
+    move_to(&st, &id, "authorized", "captured", "capture").await
+}
+
+pub async fn void(
+    State(st): State<AppState>,
+    _c: ServiceCaller,
+    Path(id): Path<String>,
+) -> Result<Json<store::Payment>, PaymentsError> {
+    move_to(&st, &id, "authorized", "voided", "void").await
+}
+
+pub async fn refund(
+    State(st): State<AppState>,
+    _c: ServiceCaller,
+    Path(id): Path<String>,
+) -> Result<Json<store::Payment>, PaymentsError> {
+    move_to(&st, &id, "captured", "refunded", "refund").await
+}
+
+pub async fn cards_doc() -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "test_cards": cards::TEST_CARDS.iter().map(|(n, b, o)| serde_json::json!({"number": n, "brand": b, "outcome": o})).collect::<Vec<_>>(),
+        "note": "any other Luhn-valid number with a future expiry is approved"
+    }))
+}

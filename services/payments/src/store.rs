@@ -1,0 +1,320 @@
+//! Payments in PostgreSQL. Authorize is idempotent by key; every other transition is a
+//! conditional `UPDATE` so it happens once, and writes its event and webhook in the same
+//! transaction.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use sqlx::{PgPool, Row};
+use uuid::Uuid;
+
+use crate::cards::CardSummary;
+use crate::error::PaymentsError;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PaymentMethod {
+    pub token: String,
+    pub brand: String,
+    pub last4: String,
+    pub exp_month: i16,
+    pub exp_year: i16,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Payment {
+    pub id: Uuid,
+    pub status: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub order_ref: Option<String>,
+    pub decline_code: Option<String>,
+    pub brand: String,
+    pub last4: String,
+    pub created_at: DateTime<Utc>,
+}
+
+fn new_token() -> Result<String, PaymentsError> {
+    let mut bytes = [0u8; 18];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .map_err(|_| PaymentsError::Invalid("no randomness available".into()))?;
+    use base64::Engine as _;
+    Ok(format!(
+        "pm_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    ))
+}
+
+pub async fn save_method(
+    pool: &PgPool,
+    card: &CardSummary,
+    exp_month: i16,
+    exp_year: i16,
+) -> Result<PaymentMethod, PaymentsError> {
+    let token = new_token()?;
+    sqlx::query(
+        "INSERT INTO payment_methods (token, brand, last4, exp_month, exp_year, outcome)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&token)
+    .bind(card.brand)
+    .bind(&card.last4)
+    .bind(exp_month)
+    .bind(exp_year)
+    .bind(card.outcome)
+    .execute(pool)
+    .await?;
+    Ok(PaymentMethod {
+        token,
+        brand: card.brand.to_string(),
+        last4: card.last4.clone(),
+        exp_month,
+        exp_year,
+    })
+}
+
+const SELECT_PAYMENT: &str = "SELECT p.id, p.status, p.amount_minor, p.currency, p.order_ref,
+        p.decline_code, p.created_at, m.brand, m.last4, p.request_hash
+    FROM payments p JOIN payment_methods m ON m.token = p.token";
+
+fn payment_from_row(r: &sqlx::postgres::PgRow) -> Result<Payment, sqlx::Error> {
+    Ok(Payment {
+        id: r.try_get("id")?,
+        status: r.try_get("status")?,
+        amount_minor: r.try_get("amount_minor")?,
+        currency: r.try_get("currency")?,
+        order_ref: r.try_get("order_ref")?,
+        decline_code: r.try_get("decline_code")?,
+        brand: r.try_get("brand")?,
+        last4: r.try_get("last4")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+pub async fn get(pool: &PgPool, id: Uuid) -> Result<Payment, PaymentsError> {
+    let row = sqlx::query(&format!("{SELECT_PAYMENT} WHERE p.id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .ok_or(PaymentsError::NotFound(id))?;
+    Ok(payment_from_row(&row)?)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeRequest {
+    pub token: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    #[serde(default)]
+    pub order_ref: Option<String>,
+}
+
+impl AuthorizeRequest {
+    fn validate(&self) -> Result<(), PaymentsError> {
+        if self.amount_minor <= 0 || self.amount_minor > 10_000_000_000 {
+            return Err(PaymentsError::Invalid(
+                "amount_minor must be between 1 and 10000000000".into(),
+            ));
+        }
+        if self.currency.len() != 3 || !self.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(PaymentsError::Invalid(
+                "currency must be an ISO 4217 code like EUR".into(),
+            ));
+        }
+        if self.token.len() > 100 || !self.token.starts_with("pm_") {
+            return Err(PaymentsError::UnknownToken);
+        }
+        if self.order_ref.as_ref().is_some_and(|r| r.len() > 100) {
+            return Err(PaymentsError::Invalid(
+                "order_ref is at most 100 characters".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn hash(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(self.token.as_bytes());
+        h.update([0]);
+        h.update(self.amount_minor.to_be_bytes());
+        h.update(self.currency.as_bytes());
+        h.update([0]);
+        h.update(self.order_ref.as_deref().unwrap_or("").as_bytes());
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+fn webhook_payload(p: &Payment, event: &str) -> serde_json::Value {
+    serde_json::json!({
+        "id": Uuid::new_v4(), "type": event, "payment_id": p.id, "order_ref": p.order_ref,
+        "status": p.status, "amount_minor": p.amount_minor, "currency": p.currency,
+    })
+}
+
+/// Authorizes once per idempotency key. Returns the payment and whether this call made it.
+pub async fn authorize(
+    pool: &PgPool,
+    key: &str,
+    req: &AuthorizeRequest,
+) -> Result<(Payment, bool), PaymentsError> {
+    req.validate()?;
+    let hash = req.hash();
+    let mut tx = pool.begin().await?;
+    let outcome: Option<String> =
+        sqlx::query_scalar("SELECT outcome FROM payment_methods WHERE token = $1")
+            .bind(&req.token)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let outcome = outcome.ok_or(PaymentsError::UnknownToken)?;
+    let (status, decline) = match outcome.as_str() {
+        "approve" => ("authorized", None),
+        "decline" => ("declined", Some("card_declined")),
+        "insufficient_funds" => ("declined", Some("insufficient_funds")),
+        _ => ("requires_action", Some("authentication_required")),
+    };
+    let id = Uuid::new_v4();
+    let inserted = sqlx::query(
+        "INSERT INTO payments (id, idempotency_key, request_hash, token, amount_minor, currency,
+                               order_ref, status, decline_code)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (idempotency_key) DO NOTHING",
+    )
+    .bind(id)
+    .bind(key)
+    .bind(&hash)
+    .bind(&req.token)
+    .bind(req.amount_minor)
+    .bind(&req.currency)
+    .bind(&req.order_ref)
+    .bind(status)
+    .bind(decline)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if inserted == 0 {
+        tx.rollback().await?;
+        let row = sqlx::query(&format!("{SELECT_PAYMENT} WHERE p.idempotency_key = $1"))
+            .bind(key)
+            .fetch_one(pool)
+            .await?;
+        let stored_hash: String = row.try_get("request_hash")?;
+        if stored_hash != hash {
+            return Err(PaymentsError::KeyReused);
+        }
+        return Ok((payment_from_row(&row)?, false));
+    }
+    sqlx::query("INSERT INTO payment_events (payment_id, kind, amount_minor) VALUES ($1, $2, $3)")
+        .bind(id)
+        .bind(status)
+        .bind(req.amount_minor)
+        .execute(&mut *tx)
+        .await?;
+    let row = sqlx::query(&format!("{SELECT_PAYMENT} WHERE p.id = $1"))
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+    let p = payment_from_row(&row)?;
+    enqueue(&mut tx, &p, &format!("payment.{status}")).await?;
+    tx.commit().await?;
+    Ok((p, true))
+}
+
+async fn enqueue(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    p: &Payment,
+    event: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO webhook_outbox (payload) VALUES ($1)")
+        .bind(webhook_payload(p, event))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Moves a payment `from` one status `to` another. Repeating a transition that is done is a
+/// no-op; any other state is an error.
+pub async fn transition(
+    pool: &PgPool,
+    id: Uuid,
+    from: &str,
+    to: &str,
+    action: &str,
+) -> Result<Payment, PaymentsError> {
+    let mut tx = pool.begin().await?;
+    let amount: Option<i64> = sqlx::query_scalar(
+        "UPDATE payments SET status = $3, updated_at = now() WHERE id = $1 AND status = $2
+         RETURNING amount_minor",
+    )
+    .bind(id)
+    .bind(from)
+    .bind(to)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let row = sqlx::query(&format!("{SELECT_PAYMENT} WHERE p.id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(PaymentsError::NotFound(id))?;
+    let p = payment_from_row(&row)?;
+    match amount {
+        Some(amount) => {
+            sqlx::query(
+                "INSERT INTO payment_events (payment_id, kind, amount_minor) VALUES ($1, $2, $3)",
+            )
+            .bind(id)
+            .bind(to)
+            .bind(amount)
+            .execute(&mut *tx)
+            .await?;
+            enqueue(&mut tx, &p, &format!("payment.{to}")).await?;
+            tx.commit().await?;
+            Ok(p)
+        }
+        None if p.status == to => Ok(p),
+        None => Err(PaymentsError::WrongState {
+            status: p.status,
+            action: action.to_string(),
+        }),
+    }
+}
+
+/// Sends pending webhooks, signed, to `url`. Returns how many were delivered.
+pub async fn deliver_webhooks(
+    pool: &PgPool,
+    http: &reqwest::Client,
+    url: &str,
+    secret: &[u8],
+) -> Result<u64, PaymentsError> {
+    let rows = sqlx::query(
+        "SELECT id, payload FROM webhook_outbox WHERE delivered_at IS NULL AND attempts < 20
+         ORDER BY id LIMIT 100",
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut delivered = 0;
+    for row in rows {
+        let id: i64 = row.try_get("id")?;
+        let payload: serde_json::Value = row.try_get("payload")?;
+        let body = payload.to_string();
+        let sig = ecom_shared::webhook::sign(secret, ecom_shared::unix_now(), body.as_bytes());
+        let ok = http
+            .post(url)
+            .header("content-type", "application/json")
+            .header(ecom_shared::webhook::HEADER, sig)
+            .body(body)
+            .send()
+            .await
+            .map(|r| r.status().is_success())
+            .unwrap_or(false);
+        let sql = if ok {
+            "UPDATE webhook_outbox SET delivered_at = now(), attempts = attempts + 1 WHERE id = $1"
+        } else {
+            "UPDATE webhook_outbox SET attempts = attempts + 1 WHERE id = $1"
+        };
+        sqlx::query(sql).bind(id).execute(pool).await?;
+        if ok {
+            delivered += 1;
+        }
+    }
+    Ok(delivered)
+}
