@@ -1,0 +1,108 @@
+//! Command-line definitions only. Parsing happens here; `commands` does the work.
+
+use crate::render::Stage;
+use crate::ui::OutputFormat;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+const EXAMPLES: &str = "\
+Examples:
+  ecomctl init                              write a commented starter ecomctl.yaml
+  ecomctl validate -c examples/full.yaml    check a config; every problem with file:line:col
+  ecomctl render --out build/               render every stage's inputs for every environment
+  ecomctl render -e prod --stage foundation render one stage of one environment
+  ecomctl render --check                    exit 4 when files on disk differ (GitOps drift check)
+  ecomctl config schema > ecomctl.schema.json
+  ecomctl completions bash > /etc/bash_completion.d/ecomctl
+
+Exit codes: 0 ok, 1 failure, 2 usage or config error, 3 policy findings, 4 changes pending,
+130 interrupted.";
+
+/// One config file to a secure, compliant ecommerce platform on AWS.
+///
+/// ecomctl reads ecomctl.yaml, validates it, and renders the inputs of every stage (bootstrap,
+/// foundation, app, cluster) for every environment: Terraform variables and backend settings,
+/// Helm values and cluster priming manifests.
+#[derive(Debug, Parser)]
+#[command(name = "ecomctl", version, after_long_help = EXAMPLES, after_help = "Run `ecomctl --help` for examples.")]
+pub struct Cli {
+    /// The config file.
+    #[arg(
+        short = 'c',
+        long,
+        global = true,
+        env = "ECOMCTL_CONFIG",
+        default_value = "ecomctl.yaml"
+    )]
+    pub config: PathBuf,
+
+    /// Only this environment.
+    #[arg(short = 'e', long = "env", global = true, env = "ECOMCTL_ENV")]
+    pub env: Option<String>,
+
+    /// `json` prints one JSON event per line on stdout, for CI.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Human)]
+    pub output: OutputFormat,
+
+    /// Print only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// More detail (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented starter ecomctl.yaml (never overwrites).
+    #[command(after_help = "Example:\n  ecomctl init -c shop.yaml")]
+    Init,
+    /// Check the config: every problem at once, with file, line, column and field.
+    #[command(after_help = "Example:\n  ecomctl validate -c examples/full.yaml --output json")]
+    Validate,
+    /// Render every stage's inputs (tfvars, backend, Helm values, priming manifests).
+    #[command(
+        after_help = "Examples:\n  ecomctl render --out build/\n  ecomctl render -e prod --stage cluster\n  ecomctl render --check   # exit 4 on drift"
+    )]
+    Render(RenderArgs),
+    /// Things about the config format itself.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  ecomctl completions zsh > ~/.zfunc/_ecomctl")]
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// Only this stage.
+    #[arg(long, value_enum)]
+    pub stage: Option<Stage>,
+
+    /// Where to write (default: `.ecomctl/` beside the config file).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+
+    /// Write nothing; exit 4 if any file on disk differs from what would be rendered.
+    #[arg(long)]
+    pub check: bool,
+
+    /// Render backend settings for this Terraform version instead of the one found on PATH.
+    #[arg(long, value_name = "VERSION")]
+    pub terraform_version: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the JSON Schema of ecomctl.yaml (for editors and CI).
+    #[command(
+        after_help = "Example (VS Code YAML extension):\n  ecomctl config schema > .vscode/ecomctl.schema.json"
+    )]
+    Schema,
+}

@@ -1,0 +1,44 @@
+//! One module per subcommand. Each is thin: it resolves settings, calls the layers below, and
+//! reports through the `Ui`.
+
+pub mod completions;
+pub mod config_schema;
+pub mod init;
+pub mod render;
+pub mod validate;
+
+use crate::cli::{Cli, Command, ConfigCommand};
+use crate::config::{self, Loaded};
+use crate::ui::Ui;
+use anyhow::Result;
+use std::path::PathBuf;
+
+/// Flags and environment resolved once, before any work (ripgrep's LowArgs -> HiArgs).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub config: PathBuf,
+    pub env: Option<String>,
+}
+
+impl Settings {
+    /// Loads and validates the config; problems are printed as diagnostics by `main`.
+    pub fn load_config(&self) -> Result<Loaded, config::ConfigError> {
+        config::load(&self.config)
+    }
+}
+
+pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
+    let settings = Settings {
+        config: cli.config,
+        env: cli.env,
+    };
+    match cli.command {
+        Command::Init => init::run(&settings, ui),
+        Command::Validate => validate::run(&settings, ui),
+        Command::Render(args) => render::run(&settings, &args, ui),
+        Command::Config {
+            command: ConfigCommand::Schema,
+        } => config_schema::run(ui),
+        Command::Completions { shell } => completions::run(shell, ui),
+    }
+}

@@ -1,0 +1,795 @@
+//! Semantic checks that a schema cannot express. Each finding names a field path; the loader
+//! turns paths into file positions.
+
+use super::model::*;
+use crate::diag::nearest;
+use crate::tools::version::Constraint;
+use ipnet::Ipv4Net;
+use regex::Regex;
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+/// A semantic problem: the field it concerns, what is wrong, and what would fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub field: String,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+macro_rules! re {
+    ($name:ident, $pat:expr) => {
+        static $name: LazyLock<Regex> = LazyLock::new(|| Regex::new($pat).expect("static regex"));
+    };
+}
+
+re!(PROJECT, r"^[a-z][a-z0-9-]{1,22}[a-z0-9]$");
+re!(
+    REGION,
+    r"^(us|eu|ap|sa|ca|me|af|il|mx)(-gov)?-(north|south|east|west|central|northeast|southeast|northwest|southwest)-[1-9]$"
+);
+re!(ACCOUNT, r"^[0-9]{12}$");
+re!(
+    ROLE_ARN,
+    r"^arn:aws(-us-gov|-cn)?:iam::([0-9]{12}):role/[A-Za-z0-9+=,.@_/-]{1,512}$"
+);
+re!(
+    OIDC_ARN,
+    r"^arn:aws(-us-gov|-cn)?:iam::[0-9]{12}:oidc-provider/token\.actions\.githubusercontent\.com$"
+);
+re!(
+    SECRET_ARN,
+    r"^arn:aws(-us-gov|-cn)?:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+$"
+);
+re!(REPO, r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$");
+re!(
+    DOMAIN,
+    r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
+);
+re!(
+    EMAIL,
+    r"^[A-Za-z0-9._%+-]+@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+);
+re!(COGNITO_PREFIX, r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$");
+re!(ENV_VAR, r"^[A-Z_][A-Z0-9_]*$");
+re!(ENV_NAME, r"^[a-z][a-z0-9]{1,15}$");
+re!(EKS_VERSION, r"^1\.[0-9]{2}$");
+re!(DB_CLASS, r"^db\.[a-z0-9]+\.[a-z0-9]+$");
+re!(ECR_NAME, r"^[a-z0-9]+([._/-][a-z0-9]+)*$");
+re!(ZONE_ID, r"^Z[A-Z0-9]{1,31}$");
+re!(TGW_ID, r"^tgw-[0-9a-f]{8,17}$");
+re!(DIGEST, r"^sha256:[a-f0-9]{64}$");
+re!(CPU, r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$");
+re!(MEMORY, r"^[0-9]+(Ki|Mi|Gi|Ti|k|M|G|T)?$");
+re!(INSTANCE_TYPE, r"^([a-z]+)([0-9]+)([a-z-]*)\.[0-9a-z]+$");
+re!(IMAGE_TAG, r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$");
+
+/// Retention values CloudWatch Logs accepts.
+pub const LOG_RETENTION_DAYS: [u32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
+
+#[derive(Default)]
+struct Out(Vec<Finding>);
+
+impl Out {
+    fn err(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Finding {
+            field: field.into(),
+            message: message.into(),
+            hint: None,
+        });
+    }
+    fn hint(
+        &mut self,
+        field: impl Into<String>,
+        message: impl Into<String>,
+        hint: impl Into<String>,
+    ) {
+        self.0.push(Finding {
+            field: field.into(),
+            message: message.into(),
+            hint: Some(hint.into()),
+        });
+    }
+    fn pattern(&mut self, field: &str, value: &str, re: &Regex, what: &str) -> bool {
+        if re.is_match(value) {
+            return true;
+        }
+        self.err(field, format!("\"{value}\" is not {what}"));
+        false
+    }
+}
+
+pub fn validate(c: &Config) -> Vec<Finding> {
+    let mut o = Out::default();
+    if c.version != 1 {
+        o.hint(
+            "version",
+            format!("version {} is not known", c.version),
+            "this ecomctl reads version 1",
+        );
+    }
+    o.pattern(
+        "project.name",
+        &c.project.name,
+        &PROJECT,
+        "a project name (lowercase letters, digits and dashes, 3-24 long, starting with a letter)",
+    );
+    if c.project.owner.trim().is_empty() {
+        o.err("project.owner", "must not be empty");
+    }
+    region(&mut o, "regions.primary", &c.regions.primary);
+    if let Some(dr) = &c.regions.dr {
+        if region(&mut o, "regions.dr", dr) && *dr == c.regions.primary {
+            o.err(
+                "regions.dr",
+                "the DR region must differ from the primary region",
+            );
+        }
+    }
+    account(&mut o, "shared_services", &c.shared_services);
+    bucket(&mut o, "state.bucket", &c.state.bucket);
+    bucket(&mut o, "artifacts.bucket", &c.artifacts.bucket);
+    if c.state.bucket == c.artifacts.bucket {
+        o.err("artifacts.bucket", "must differ from state.bucket");
+    }
+    if c.state.lock_retention_days < 1 {
+        o.hint(
+            "state.lock_retention_days",
+            "must be at least 1",
+            "Object Lock needs a default retention of 1 day or more",
+        );
+    }
+    if c.artifacts.retention_days < 1 {
+        o.err("artifacts.retention_days", "must be at least 1");
+    }
+    if let Some(alias) = &c.state.kms_alias {
+        if !alias.starts_with("alias/") || alias.starts_with("alias/aws/") || alias.len() > 256 {
+            o.hint(
+                "state.kms_alias",
+                format!("\"{alias}\" is not a customer KMS alias"),
+                "write it as alias/<name>; alias/aws/ is reserved",
+            );
+        }
+    }
+    if c.trusted_role_arns.is_empty() {
+        o.err(
+            "trusted_role_arns",
+            "needs at least one role ARN, or nobody can use the state bucket",
+        );
+    }
+    for (i, arn) in c.trusted_role_arns.iter().enumerate() {
+        o.pattern(
+            &format!("trusted_role_arns[{i}]"),
+            arn,
+            &ROLE_ARN,
+            "an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>)",
+        );
+    }
+    github(&mut o, &c.github);
+    dns(&mut o, &c.dns);
+    cognito(&mut o, &c.cognito);
+    if c.alerts.emails.is_empty() {
+        o.err(
+            "alerts.emails",
+            "needs at least one address, or alarms reach nobody",
+        );
+    }
+    for (i, e) in c.alerts.emails.iter().enumerate() {
+        o.pattern(
+            &format!("alerts.emails[{i}]"),
+            e,
+            &EMAIL,
+            "an email address",
+        );
+    }
+    for (field, text) in [
+        ("tools.terraform", &c.tools.terraform),
+        ("tools.helm", &c.tools.helm),
+    ] {
+        if let Err(e) = Constraint::parse(text) {
+            o.err(field, e);
+        }
+    }
+    if c.environments.is_empty() {
+        o.err("environments", "needs at least one environment");
+    }
+    let mut cidrs: Vec<(&str, Ipv4Net)> = Vec::new();
+    for (name, env) in &c.environments {
+        let p = format!("environments.{name}");
+        if !ENV_NAME.is_match(name) {
+            o.err(&p, format!("\"{name}\" is not an environment name (lowercase letters and digits, 2-16 long)"));
+        }
+        if let Some(net) = environment(&mut o, c, name, env, &p) {
+            if let Some((other, _)) = cidrs
+                .iter()
+                .find(|(_, n)| n.contains(&net.network()) || net.contains(&n.network()))
+            {
+                o.hint(
+                    format!("{p}.vpc.cidr"),
+                    format!("{net} overlaps environment `{other}`"),
+                    "give every environment its own /16",
+                );
+            }
+            cidrs.push((name, net));
+        }
+    }
+    o.0
+}
+
+fn region(o: &mut Out, field: &str, r: &str) -> bool {
+    o.pattern(field, r, &REGION, "an AWS region name (like us-east-1)")
+}
+
+fn account(o: &mut Out, p: &str, a: &Account) {
+    let id_ok = o.pattern(
+        &format!("{p}.account_id"),
+        &a.account_id,
+        &ACCOUNT,
+        "a 12-digit AWS account id",
+    );
+    let field = format!("{p}.role_arn");
+    match ROLE_ARN.captures(&a.role_arn) {
+        None => o.err(
+            field,
+            format!(
+                "\"{}\" is not an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>)",
+                a.role_arn
+            ),
+        ),
+        Some(caps) if id_ok && caps[2] != a.account_id => o.hint(
+            field,
+            format!(
+                "the role is in account {}, but account_id is {}",
+                &caps[2], a.account_id
+            ),
+            "a stage must assume a role in the account it deploys to",
+        ),
+        Some(_) => {}
+    }
+}
+
+fn bucket(o: &mut Out, field: &str, b: &str) {
+    let ok_chars = b
+        .chars()
+        .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-' || ch == '.');
+    let ends_ok = b
+        .chars()
+        .next()
+        .is_some_and(|ch| ch.is_ascii_alphanumeric())
+        && b.chars()
+            .last()
+            .is_some_and(|ch| ch.is_ascii_alphanumeric());
+    let ip_like = b.split('.').count() == 4 && b.split('.').all(|p| p.parse::<u8>().is_ok());
+    if !(3..=63).contains(&b.len())
+        || !ok_chars
+        || !ends_ok
+        || b.contains("..")
+        || ip_like
+        || b.starts_with("xn--")
+    {
+        o.hint(field, format!("\"{b}\" is not a valid S3 bucket name"), "3-63 lowercase letters, digits, dots and dashes, starting and ending with a letter or digit");
+    }
+}
+
+fn github(o: &mut Out, g: &Github) {
+    if g.repositories.is_empty() {
+        o.err("github.repositories", "needs at least one org/repo");
+    }
+    for (i, r) in g.repositories.iter().enumerate() {
+        let f = format!("github.repositories[{i}]");
+        if r.contains('*') {
+            o.hint(
+                f,
+                format!("\"{r}\" is a wildcard"),
+                "name each repository: a wildcard lets any repository of the org deploy",
+            );
+        } else {
+            o.pattern(&f, r, &REPO, "an org/repo name");
+        }
+    }
+    for (i, b) in g.branches.iter().enumerate() {
+        if b.is_empty() || b.contains('*') {
+            o.err(
+                format!("github.branches[{i}]"),
+                "must name a branch, without wildcards",
+            );
+        }
+    }
+    if let Some(arn) = &g.oidc_provider.arn {
+        o.pattern("github.oidc_provider.arn", arn, &OIDC_ARN, "the ARN of a GitHub OIDC provider (…:oidc-provider/token.actions.githubusercontent.com)");
+    }
+}
+
+fn dns(o: &mut Out, d: &Dns) {
+    o.pattern(
+        "dns.root_domain",
+        &d.root_domain,
+        &DOMAIN,
+        "a domain name (lowercase, like shop.example.com)",
+    );
+    match (&d.zone_id, d.create_zone) {
+        (None, false) => o.hint(
+            "dns.create_zone",
+            "is false but no zone_id is given",
+            "set dns.zone_id to the existing hosted zone, or create_zone: true",
+        ),
+        (Some(_), true) => o.hint(
+            "dns.zone_id",
+            "is given but create_zone is true",
+            "drop zone_id, or set create_zone: false to reuse that zone",
+        ),
+        (Some(z), false) => {
+            o.pattern("dns.zone_id", z, &ZONE_ID, "a Route53 hosted zone id (Z…)");
+        }
+        (None, true) => {}
+    }
+}
+
+fn cognito(o: &mut Out, c: &Cognito) {
+    let p = &c.domain_prefix;
+    if o.pattern(
+        "cognito.domain_prefix",
+        p,
+        &COGNITO_PREFIX,
+        "a Cognito domain prefix (lowercase letters, digits, dashes)",
+    ) {
+        if let Some(word) = ["aws", "amazon", "cognito"].iter().find(|w| p.contains(*w)) {
+            o.err(
+                "cognito.domain_prefix",
+                format!("Cognito refuses domain prefixes containing \"{word}\""),
+            );
+        }
+    }
+    if let Some(u) = &c.smoke_test_user {
+        o.pattern(
+            "cognito.smoke_test_user.email",
+            &u.email,
+            &EMAIL,
+            "an email address",
+        );
+        secret_ref(o, "cognito.smoke_test_user.temp_password", &u.temp_password);
+    }
+}
+
+fn secret_ref(o: &mut Out, p: &str, s: &SecretRef) {
+    match (&s.env, &s.secret_arn) {
+        (Some(var), None) => {
+            o.pattern(
+                &format!("{p}.env"),
+                var,
+                &ENV_VAR,
+                "an environment variable name (UPPER_CASE)",
+            );
+        }
+        (None, Some(arn)) => {
+            o.pattern(
+                &format!("{p}.secret_arn"),
+                arn,
+                &SECRET_ARN,
+                "a Secrets Manager secret ARN",
+            );
+        }
+        _ => o.hint(
+            p,
+            "must name exactly one of `env` or `secret_arn`",
+            "for example temp_password: { env: SMOKE_TEST_PASSWORD }",
+        ),
+    }
+}
+
+fn quantity_millis(cpu: &str) -> Option<f64> {
+    match cpu.strip_suffix('m') {
+        Some(m) => m.parse::<f64>().ok(),
+        None => cpu.parse::<f64>().ok().map(|c| c * 1000.0),
+    }
+}
+
+fn quantity_bytes(mem: &str) -> Option<f64> {
+    let split = mem
+        .find(|ch: char| !ch.is_ascii_digit())
+        .unwrap_or(mem.len());
+    let (n, unit) = mem.split_at(split);
+    let n: f64 = n.parse().ok()?;
+    let mult = match unit {
+        "" => 1.0,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "Ki" => 1024.0,
+        "Mi" => 1024.0 * 1024.0,
+        "Gi" => 1024.0_f64.powi(3),
+        "Ti" => 1024.0_f64.powi(4),
+        _ => return None,
+    };
+    Some(n * mult)
+}
+
+/// Checks one environment; returns its VPC network when the CIDR is usable.
+fn environment(o: &mut Out, c: &Config, name: &str, env: &Environment, p: &str) -> Option<Ipv4Net> {
+    let prod = Environment::is_prod(name);
+    account(o, &format!("{p}.account"), &env.account);
+    if env.account.account_id == c.shared_services.account_id {
+        o.hint(
+            format!("{p}.account.account_id"),
+            "is the shared-services account",
+            "each environment belongs in its own account",
+        );
+    }
+    if let Some(r) = &env.region {
+        region(o, &format!("{p}.region"), r);
+    }
+    if prod && env.deletion_protection == Some(false) {
+        o.err(format!("{p}.deletion_protection"), "must be true in prod");
+    }
+
+    // Network.
+    let vp = format!("{p}.vpc");
+    let net = match env.vpc.cidr.parse::<Ipv4Net>() {
+        Err(_) => {
+            o.hint(
+                format!("{vp}.cidr"),
+                format!("\"{}\" is not an IPv4 CIDR", env.vpc.cidr),
+                "write it like 10.20.0.0/16",
+            );
+            None
+        }
+        Ok(n) if n.prefix_len() != 16 => {
+            o.hint(
+                format!("{vp}.cidr"),
+                format!("{n} is a /{}, not a /16", n.prefix_len()),
+                "the subnet plan splits exactly one /16 per environment",
+            );
+            None
+        }
+        Ok(n) if n.addr() != n.network() => {
+            o.hint(
+                format!("{vp}.cidr"),
+                format!("{n} has host bits set"),
+                format!("did you mean {}?", n.trunc()),
+            );
+            None
+        }
+        Ok(n) => Some(n),
+    };
+    if !(2..=3).contains(&env.vpc.az_count) {
+        o.err(
+            format!("{vp}.az_count"),
+            format!("must be 2 or 3, found {}", env.vpc.az_count),
+        );
+    } else if prod && env.vpc.az_count < 3 {
+        o.hint(
+            format!("{vp}.az_count"),
+            "prod must span 3 availability zones",
+            "set az_count: 3",
+        );
+    }
+    if prod && env.vpc.single_nat_gateway == Some(true) {
+        o.hint(
+            format!("{vp}.single_nat_gateway"),
+            "prod needs a NAT gateway per AZ",
+            "remove single_nat_gateway in prod",
+        );
+    }
+    if let Some(t) = &env.vpc.transit_gateway_id {
+        o.pattern(
+            &format!("{vp}.transit_gateway_id"),
+            t,
+            &TGW_ID,
+            "a Transit Gateway id (tgw-…)",
+        );
+    }
+
+    // Cluster.
+    let ep = format!("{p}.eks");
+    o.pattern(
+        &format!("{ep}.version"),
+        &env.eks.version,
+        &EKS_VERSION,
+        "a Kubernetes minor version (like 1.33)",
+    );
+    for (i, cidr) in env.eks.public_access_cidrs.iter().enumerate() {
+        let f = format!("{ep}.public_access_cidrs[{i}]");
+        match cidr.parse::<ipnet::IpNet>() {
+            Err(_) => o.err(f, format!("\"{cidr}\" is not a CIDR")),
+            Ok(n) if n.prefix_len() == 0 => o.hint(
+                f,
+                "opens the cluster API to the whole internet",
+                "list your office or VPN ranges, or leave the list empty for a private endpoint",
+            ),
+            Ok(_) => {}
+        }
+    }
+    if env.eks.node_groups.is_empty() {
+        o.err(format!("{ep}.node_groups"), "needs at least one node group");
+    }
+    for (ng_name, ng) in &env.eks.node_groups {
+        let f = format!("{ep}.node_groups.{ng_name}");
+        if ng.max_size < 1 {
+            o.err(format!("{f}.max_size"), "must be at least 1");
+        }
+        if ng.min_size > ng.desired_size || ng.desired_size > ng.max_size {
+            o.hint(
+                format!("{f}.desired_size"),
+                format!(
+                    "must lie between min_size ({}) and max_size ({}), found {}",
+                    ng.min_size, ng.max_size, ng.desired_size
+                ),
+                "min_size <= desired_size <= max_size",
+            );
+        }
+        if ng.instance_types.is_empty() {
+            o.err(
+                format!("{f}.instance_types"),
+                "needs at least one instance type",
+            );
+        }
+        for (i, t) in ng.instance_types.iter().enumerate() {
+            let tf = format!("{f}.instance_types[{i}]");
+            match INSTANCE_TYPE.captures(t) {
+                None => o.err(
+                    tf,
+                    format!("\"{t}\" is not an EC2 instance type (like m7g.large)"),
+                ),
+                Some(caps) => {
+                    let graviton = caps[3].contains('g');
+                    if graviton != (ng.architecture == Architecture::Arm64) {
+                        let arch = if graviton {
+                            "arm64 (Graviton)"
+                        } else {
+                            "x86_64"
+                        };
+                        o.hint(
+                            tf,
+                            format!(
+                                "{t} is an {arch} type but the node group's architecture is {:?}",
+                                ng.architecture
+                            )
+                            .to_lowercase(),
+                            "match instance_types to architecture",
+                        );
+                    }
+                }
+            }
+        }
+        if prod && ng.architecture != Architecture::Arm64 {
+            o.hint(
+                format!("{f}.architecture"),
+                "prod node groups run on Graviton",
+                "set architecture: arm64",
+            );
+        }
+        if ng.disk_size_gib < 20 {
+            o.err(format!("{f}.disk_size_gib"), "must be at least 20");
+        }
+    }
+    for (fp_name, fp) in &env.eks.fargate_profiles {
+        let f = format!("{ep}.fargate_profiles.{fp_name}.namespaces");
+        if fp.namespaces.is_empty() || fp.namespaces.len() > 5 {
+            o.err(f, "needs 1 to 5 namespaces");
+        }
+    }
+
+    // Database.
+    let rp = format!("{p}.rds");
+    o.pattern(
+        &format!("{rp}.instance_class"),
+        &env.rds.instance_class,
+        &DB_CLASS,
+        "an RDS instance class (like db.t4g.medium)",
+    );
+    if env.rds.allocated_storage_gib < 20 {
+        o.err(format!("{rp}.allocated_storage_gib"), "must be at least 20");
+    }
+    if let Some(max) = env.rds.max_allocated_storage_gib {
+        if max < env.rds.allocated_storage_gib {
+            o.err(
+                format!("{rp}.max_allocated_storage_gib"),
+                format!(
+                    "must be at least allocated_storage_gib ({})",
+                    env.rds.allocated_storage_gib
+                ),
+            );
+        }
+    }
+    if !(1..=35).contains(&env.rds.backup_retention_days) {
+        o.err(
+            format!("{rp}.backup_retention_days"),
+            format!("must be 1 to 35, found {}", env.rds.backup_retention_days),
+        );
+    } else if prod && env.rds.backup_retention_days < 7 {
+        o.hint(
+            format!("{rp}.backup_retention_days"),
+            "prod keeps at least 7 days of backups",
+            "set 7 or more",
+        );
+    }
+    if prod && !env.rds.multi_az {
+        o.hint(
+            format!("{rp}.multi_az"),
+            "must be true in prod",
+            "a single-AZ database is a single point of failure",
+        );
+    }
+    if env.rds.cross_region_replica && c.regions.dr.is_none() {
+        o.hint(
+            format!("{rp}.cross_region_replica"),
+            "needs a DR region",
+            "set regions.dr",
+        );
+    }
+
+    // Registry, observability, edge.
+    let mut seen = Vec::new();
+    for (i, r) in env.ecr.repositories.iter().enumerate() {
+        let f = format!("{p}.ecr.repositories[{i}]");
+        if o.pattern(&f, r, &ECR_NAME, "an ECR repository name") && seen.contains(&r) {
+            o.err(f, format!("\"{r}\" is listed twice"));
+        }
+        seen.push(r);
+    }
+    if !LOG_RETENTION_DAYS.contains(&env.observability.log_retention_days) {
+        let near = LOG_RETENTION_DAYS
+            .iter()
+            .min_by_key(|d| d.abs_diff(env.observability.log_retention_days))
+            .copied()
+            .unwrap_or(365);
+        o.hint(
+            format!("{p}.observability.log_retention_days"),
+            format!(
+                "CloudWatch does not accept {} days",
+                env.observability.log_retention_days
+            ),
+            format!("the nearest it accepts is {near}"),
+        );
+    }
+    if env.waf.rate_limit < 100 {
+        o.err(
+            format!("{p}.waf.rate_limit"),
+            "must be at least 100 requests per 5 minutes",
+        );
+    }
+    if let Some(tag) = &env.images.tag {
+        if tag == "latest" {
+            o.hint(
+                format!("{p}.images.tag"),
+                "`latest` is not a release",
+                "deploy a versioned tag or per-service digests",
+            );
+        } else {
+            o.pattern(&format!("{p}.images.tag"), tag, &IMAGE_TAG, "an image tag");
+        }
+    }
+
+    // Namespaces and services.
+    for (ns, q) in &env.namespaces {
+        let f = format!("{p}.namespaces.{ns}");
+        o.pattern(
+            &format!("{f}.cpu"),
+            &q.cpu,
+            &CPU,
+            "a CPU quantity (like 4 or 500m)",
+        );
+        o.pattern(
+            &format!("{f}.memory"),
+            &q.memory,
+            &MEMORY,
+            "a memory quantity (like 8Gi)",
+        );
+        if q.pods < 1 {
+            o.err(format!("{f}.pods"), "must be at least 1");
+        }
+    }
+    services(o, &env.services, p);
+    net
+}
+
+fn services(o: &mut Out, services: &BTreeMap<String, Service>, p: &str) {
+    for (name, s) in services {
+        let f = format!("{p}.services.{name}");
+        if !SERVICES.contains(&name.as_str()) {
+            let hint = nearest(name, SERVICES)
+                .map(|n| format!("did you mean `{n}`?"))
+                .unwrap_or_else(|| format!("the services are {}", SERVICES.join(", ")));
+            o.hint(&f, format!("there is no service `{name}`"), hint);
+            continue;
+        }
+        let r = &s.resources;
+        let cpu_ok = o.pattern(
+            &format!("{f}.resources.cpu_request"),
+            &r.cpu_request,
+            &CPU,
+            "a CPU quantity",
+        ) & o.pattern(
+            &format!("{f}.resources.cpu_limit"),
+            &r.cpu_limit,
+            &CPU,
+            "a CPU quantity",
+        );
+        if cpu_ok && quantity_millis(&r.cpu_request) > quantity_millis(&r.cpu_limit) {
+            o.err(
+                format!("{f}.resources.cpu_request"),
+                format!("{} is above the limit {}", r.cpu_request, r.cpu_limit),
+            );
+        }
+        let mem_ok = o.pattern(
+            &format!("{f}.resources.memory_request"),
+            &r.memory_request,
+            &MEMORY,
+            "a memory quantity",
+        ) & o.pattern(
+            &format!("{f}.resources.memory_limit"),
+            &r.memory_limit,
+            &MEMORY,
+            "a memory quantity",
+        );
+        if mem_ok && quantity_bytes(&r.memory_request) > quantity_bytes(&r.memory_limit) {
+            o.err(
+                format!("{f}.resources.memory_request"),
+                format!("{} is above the limit {}", r.memory_request, r.memory_limit),
+            );
+        }
+        let floor = s.pdb.as_ref().map(|pdb| pdb.min_available + 1);
+        if let Some(floor) = floor {
+            if s.replicas < floor {
+                o.hint(
+                    format!("{f}.replicas"),
+                    format!(
+                        "{} replica(s) with a PDB minAvailable of {} blocks every drain",
+                        s.replicas,
+                        floor - 1
+                    ),
+                    format!("run at least {floor} replicas or lower pdb.min_available"),
+                );
+            }
+        }
+        if let Some(h) = &s.hpa {
+            if h.min_replicas < 1 || h.min_replicas > h.max_replicas {
+                o.err(
+                    format!("{f}.hpa.min_replicas"),
+                    format!("must be between 1 and max_replicas ({})", h.max_replicas),
+                );
+            } else if let Some(floor) = floor.filter(|fl| h.min_replicas < *fl) {
+                o.hint(
+                    format!("{f}.hpa.min_replicas"),
+                    "is below what the PDB needs",
+                    format!("at least {floor}"),
+                );
+            }
+            if !(1..=100).contains(&h.target_cpu_percent) {
+                o.err(format!("{f}.hpa.target_cpu_percent"), "must be 1 to 100");
+            }
+        }
+        if let Some(d) = &s.digest {
+            o.pattern(
+                &format!("{f}.digest"),
+                d,
+                &DIGEST,
+                "an image digest (sha256: and 64 hex digits)",
+            );
+        }
+        if let Some(per) = &s.persistence {
+            o.pattern(
+                &format!("{f}.persistence.size"),
+                &per.size,
+                &MEMORY,
+                "a storage size (like 10Gi)",
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_compare_across_units() {
+        assert!(quantity_millis("250m") < quantity_millis("1"));
+        assert!(quantity_bytes("512Mi") < quantity_bytes("1Gi"));
+        assert_eq!(quantity_bytes("1k"), Some(1000.0));
+    }
+}

@@ -1,0 +1,311 @@
+//! A YAML reader that keeps where every node came from.
+//!
+//! Values are kept as written (scalars stay text) so that the schema walk can type them
+//! against what the schema expects: an account id written `012345678901` stays a string.
+
+use std::collections::HashMap;
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// A YAML node and its 1-based position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Node {
+    pub kind: NodeKind,
+    pub line: usize,
+    pub column: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NodeKind {
+    /// `plain` is false for quoted and block scalars, which are always strings.
+    Scalar {
+        text: String,
+        plain: bool,
+    },
+    Seq(Vec<Node>),
+    /// Keys in document order.
+    Map(Vec<(Node, Node)>),
+}
+
+impl Node {
+    /// A plain scalar that YAML reads as null (`~`, `null`, or nothing at all).
+    pub fn is_null(&self) -> bool {
+        matches!(&self.kind, NodeKind::Scalar { text, plain: true }
+            if text.is_empty() || text == "~" || text.eq_ignore_ascii_case("null"))
+    }
+
+    /// What this node is, in words, for error messages.
+    pub fn describe(&self) -> String {
+        match &self.kind {
+            _ if self.is_null() => "nothing (null)".into(),
+            NodeKind::Scalar { text, .. } => {
+                let shown: String = text.chars().take(40).collect();
+                format!("\"{shown}\"")
+            }
+            NodeKind::Seq(_) => "a list".into(),
+            NodeKind::Map(_) => "a mapping".into(),
+        }
+    }
+}
+
+/// `over` laid on `base` the way Helm coalesces values: mappings merge key by key, anything
+/// else in `over` replaces what `base` had.
+pub fn merge(base: &Node, over: &Node) -> Node {
+    match (&base.kind, &over.kind) {
+        (NodeKind::Map(b), NodeKind::Map(o)) => {
+            let mut entries = b.clone();
+            for (k, v) in o {
+                match entries.iter_mut().find(|(bk, _)| bk.kind == k.kind) {
+                    Some(slot) => *slot = (k.clone(), merge(&slot.1, v)),
+                    None => entries.push((k.clone(), v.clone())),
+                }
+            }
+            Node {
+                kind: NodeKind::Map(entries),
+                line: over.line,
+                column: over.column,
+            }
+        }
+        _ => over.clone(),
+    }
+}
+
+/// Whether `node` holds the dotted `field` path (`a.b[2].c`).
+pub fn has_path(node: &Node, field: &str) -> bool {
+    let mut cur = node;
+    for part in field.split('.').filter(|p| !p.is_empty()) {
+        let (key, indices) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        let NodeKind::Map(entries) = &cur.kind else {
+            return false;
+        };
+        let Some((_, v)) = entries
+            .iter()
+            .find(|(k, _)| matches!(&k.kind, NodeKind::Scalar { text, .. } if text == key))
+        else {
+            return false;
+        };
+        cur = v;
+        for idx in indices.split(['[', ']']).filter(|s| !s.is_empty()) {
+            let (NodeKind::Seq(items), Ok(i)) = (&cur.kind, idx.parse::<usize>()) else {
+                return false;
+            };
+            let Some(item) = items.get(i) else {
+                return false;
+            };
+            cur = item;
+        }
+    }
+    true
+}
+
+/// A syntax error with its position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// Parses every document in `text`. An empty stream gives no documents.
+pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
+    let mut builder = Builder::default();
+    let mut parser = Parser::new_from_str(text);
+    parser.load(&mut builder, true).map_err(|e| SyntaxError {
+        line: e.marker().line(),
+        column: e.marker().col() + 1,
+        message: e.info().to_string(),
+    })?;
+    if let Some(err) = builder.error {
+        return Err(err);
+    }
+    Ok(builder.docs)
+}
+
+/// Parses a file that must hold exactly one document (an empty file is an empty mapping).
+pub fn parse_one(text: &str) -> Result<Node, SyntaxError> {
+    let mut docs = parse_documents(text)?;
+    match docs.len() {
+        0 => Ok(Node {
+            kind: NodeKind::Map(Vec::new()),
+            line: 1,
+            column: 1,
+        }),
+        1 => Ok(docs.remove(0)),
+        _ => {
+            let second = &docs[1];
+            Err(SyntaxError {
+                line: second.line,
+                column: second.column,
+                message: "expected one YAML document, found several".into(),
+            })
+        }
+    }
+}
+
+enum Frame {
+    Seq(Node, usize),
+    Map(Node, usize, Option<Node>),
+}
+
+#[derive(Default)]
+struct Builder {
+    docs: Vec<Node>,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Node>,
+    error: Option<SyntaxError>,
+}
+
+impl Builder {
+    fn push_value(&mut self, node: Node) {
+        match self.stack.last_mut() {
+            None => self.docs.push(node),
+            Some(Frame::Seq(seq, _)) => {
+                if let NodeKind::Seq(items) = &mut seq.kind {
+                    items.push(node);
+                }
+            }
+            Some(Frame::Map(map, _, pending)) => match pending.take() {
+                None => {
+                    if !matches!(node.kind, NodeKind::Scalar { .. }) && self.error.is_none() {
+                        self.error = Some(SyntaxError {
+                            line: node.line,
+                            column: node.column,
+                            message: "mapping keys must be plain strings".into(),
+                        });
+                    }
+                    *pending = Some(node);
+                }
+                Some(key) => {
+                    if let NodeKind::Map(entries) = &mut map.kind {
+                        entries.push((key, node));
+                    }
+                }
+            },
+        }
+    }
+}
+
+impl MarkedEventReceiver for Builder {
+    fn on_event(&mut self, ev: Event, mark: Marker) {
+        let (line, column) = (mark.line(), mark.col() + 1);
+        match ev {
+            Event::Scalar(text, style, anchor, _tag) => {
+                let plain = style == TScalarStyle::Plain;
+                let node = Node {
+                    kind: NodeKind::Scalar { text, plain },
+                    line,
+                    column,
+                };
+                if anchor > 0 {
+                    self.anchors.insert(anchor, node.clone());
+                }
+                self.push_value(node);
+            }
+            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq(
+                Node {
+                    kind: NodeKind::Seq(Vec::new()),
+                    line,
+                    column,
+                },
+                anchor,
+            )),
+            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map(
+                Node {
+                    kind: NodeKind::Map(Vec::new()),
+                    line,
+                    column,
+                },
+                anchor,
+                None,
+            )),
+            Event::SequenceEnd | Event::MappingEnd => {
+                let (mut node, anchor) = match self.stack.pop() {
+                    Some(Frame::Seq(n, a)) | Some(Frame::Map(n, a, _)) => (n, a),
+                    None => return,
+                };
+                // The parser marks a block mapping where it recognised it, past its first key;
+                // the first key is where a reader sees the mapping start.
+                if let NodeKind::Map(entries) = &node.kind {
+                    if let Some((k, _)) = entries.first() {
+                        (node.line, node.column) = (k.line, k.column);
+                    }
+                }
+                if anchor > 0 {
+                    self.anchors.insert(anchor, node.clone());
+                }
+                self.push_value(node);
+            }
+            Event::Alias(id) => {
+                let node = self.anchors.get(&id).cloned().unwrap_or(Node {
+                    kind: NodeKind::Scalar {
+                        text: String::new(),
+                        plain: true,
+                    },
+                    line,
+                    column,
+                });
+                self.push_value(node);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_are_one_based_and_point_at_values() {
+        let doc = parse_one("a: 1\nb:\n  c: \"x\"\n  d: [1, 2]\n").unwrap();
+        let NodeKind::Map(entries) = &doc.kind else {
+            panic!("map")
+        };
+        assert_eq!((entries[0].0.line, entries[0].0.column), (1, 1));
+        assert_eq!((entries[0].1.line, entries[0].1.column), (1, 4));
+        let NodeKind::Map(inner) = &entries[1].1.kind else {
+            panic!("map")
+        };
+        assert_eq!((inner[0].1.line, inner[0].1.column), (3, 6));
+        assert_eq!(
+            inner[0].1.kind,
+            NodeKind::Scalar {
+                text: "x".into(),
+                plain: false
+            }
+        );
+    }
+
+    #[test]
+    fn syntax_errors_carry_a_position() {
+        let err = parse_one("a: [1, 2\nb: 3\n").unwrap_err();
+        assert!(err.line >= 1, "{err:?}");
+        let err = parse_one("a: 1\n  b: 2\n").unwrap_err();
+        assert_eq!(err.line, 2, "{err:?}");
+    }
+
+    #[test]
+    fn merge_overlays_mappings_and_paths_are_found() {
+        let base = parse_one("a:\n  b: 1\n  c: [1]\nd: x\n").unwrap();
+        let over = parse_one("a:\n  c: [2, 3]\ne: y\n").unwrap();
+        let m = merge(&base, &over);
+        assert!(
+            has_path(&m, "a.b") && has_path(&m, "a.c[1]") && has_path(&m, "d") && has_path(&m, "e")
+        );
+        assert!(!has_path(&over, "a.b") && !has_path(&m, "a.c[2]"));
+    }
+
+    #[test]
+    fn aliases_resolve_and_several_documents_are_refused() {
+        let doc = parse_one("x: &v [1]\ny: *v\n").unwrap();
+        let NodeKind::Map(entries) = &doc.kind else {
+            panic!("map")
+        };
+        assert_eq!(entries[0].1.kind, entries[1].1.kind);
+        assert!(parse_one("a: 1\n---\nb: 2\n").is_err());
+        assert_eq!(parse_documents("a: 1\n---\nb: 2\n").unwrap().len(), 2);
+    }
+}

@@ -1,0 +1,14 @@
+//! ecomctl: one config file to a secure, compliant ecommerce platform on AWS.
+//!
+//! The binary is a thin shell over this library: `config` loads and validates `ecomctl.yaml`,
+//! `render` turns it into every stage's inputs, `commands` holds one module per subcommand, and
+//! `ui` is the only place that prints.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod diag;
+pub mod exit;
+pub mod render;
+pub mod tools;
+pub mod ui;

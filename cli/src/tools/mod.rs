@@ -1,0 +1,4 @@
+//! Wrappers around the external tools ecomctl drives.
+
+pub mod terraform;
+pub mod version;

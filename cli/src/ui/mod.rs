@@ -1,0 +1,170 @@
+//! The only place that prints.
+//!
+//! Data goes to stdout; progress, diagnostics and errors to stderr. With `--output json` every
+//! message is instead one JSON object per line (NDJSON) on stdout, each with an `event` field.
+//! Colour is used only on a terminal and never under `NO_COLOR`.
+
+use crate::diag::Diagnostic;
+use serde_json::{json, Value};
+use std::io::{IsTerminal, Write};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OutputFormat {
+    #[default]
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Ui {
+    format: OutputFormat,
+    color: bool,
+    quiet: bool,
+    verbose: u8,
+}
+
+#[derive(Clone, Copy)]
+enum Style {
+    Error,
+    Warn,
+    Ok,
+    Dim,
+    Bold,
+}
+
+impl Ui {
+    pub fn new(format: OutputFormat, quiet: bool, verbose: u8) -> Ui {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let color = format == OutputFormat::Human && !no_color && std::io::stderr().is_terminal();
+        Ui {
+            format,
+            color,
+            quiet,
+            verbose,
+        }
+    }
+
+    pub fn json(&self) -> bool {
+        self.format == OutputFormat::Json
+    }
+
+    pub fn verbose(&self) -> u8 {
+        self.verbose
+    }
+
+    fn paint(&self, style: Style, text: &str) -> String {
+        if !self.color {
+            return text.to_string();
+        }
+        let code = match style {
+            Style::Error => "1;31",
+            Style::Warn => "1;33",
+            Style::Ok => "1;32",
+            Style::Dim => "2",
+            Style::Bold => "1",
+        };
+        format!("\x1b[{code}m{text}\x1b[0m")
+    }
+
+    fn stderr_line(&self, line: &str) {
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+    }
+
+    /// Emits one NDJSON event (JSON mode only).
+    pub fn event(&self, name: &str, fields: Value) {
+        if !self.json() {
+            return;
+        }
+        let mut obj = json!({ "event": name });
+        if let (Some(o), Value::Object(f)) = (obj.as_object_mut(), fields) {
+            o.extend(f);
+        }
+        let _ = writeln!(std::io::stdout().lock(), "{obj}");
+    }
+
+    /// Raw data for stdout (a schema, completions, a file list). Ignored in JSON mode, where the
+    /// same data travels in events.
+    pub fn data(&self, text: &str) {
+        if self.json() {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        if !text.ends_with('\n') {
+            let _ = out.write_all(b"\n");
+        }
+    }
+
+    /// A line of progress or a result, e.g. `ok  ecomctl.yaml is valid`.
+    pub fn status(&self, verb: &str, message: &str) {
+        if self.json() || self.quiet {
+            return;
+        }
+        self.stderr_line(&format!("{:>10} {message}", self.paint(Style::Ok, verb)));
+    }
+
+    /// Detail shown only with `-v`.
+    pub fn detail(&self, message: &str) {
+        if self.json() || self.verbose == 0 {
+            return;
+        }
+        self.stderr_line(&self.paint(Style::Dim, message));
+    }
+
+    pub fn warn(&self, message: &str) {
+        if self.json() {
+            self.event("warning", json!({ "message": message }));
+        } else {
+            self.stderr_line(&format!(
+                "{}: {message}",
+                self.paint(Style::Warn, "warning")
+            ));
+        }
+    }
+
+    /// Problems in files, one per line, each with its position, field and hint.
+    pub fn diagnostics(&self, diags: &[Diagnostic]) {
+        for d in diags {
+            if self.json() {
+                self.event("diagnostic", serde_json::to_value(d).unwrap_or(Value::Null));
+                continue;
+            }
+            let mut line = format!(
+                "{}: {}",
+                self.paint(Style::Error, "error"),
+                self.paint(Style::Bold, &format!("{}:{}:{}", d.file, d.line, d.column))
+            );
+            if !d.field.is_empty() {
+                line.push_str(&format!(" {}", d.field));
+            }
+            line.push_str(&format!(": {}", d.message));
+            self.stderr_line(&line);
+            if let Some(h) = &d.hint {
+                self.stderr_line(&format!("  {}: {h}", self.paint(Style::Dim, "hint")));
+            }
+        }
+    }
+
+    /// The final error: `error: ...`, its causes, and a hint when one is known.
+    pub fn error(&self, message: &str, causes: &[String], hint: Option<&str>, code: i32) {
+        if self.json() {
+            self.event(
+                "error",
+                json!({ "message": message, "causes": causes, "hint": hint, "exit_code": code }),
+            );
+            return;
+        }
+        self.stderr_line(&format!("{}: {message}", self.paint(Style::Error, "error")));
+        if !causes.is_empty() {
+            self.stderr_line(&self.paint(Style::Bold, "Caused by:"));
+            for c in causes {
+                for (i, l) in c.lines().enumerate() {
+                    self.stderr_line(&format!("  {}{l}", if i == 0 { "" } else { "  " }));
+                }
+            }
+        }
+        if let Some(h) = hint {
+            self.stderr_line(&format!("{}: {h}", self.paint(Style::Dim, "hint")));
+        }
+    }
+}
