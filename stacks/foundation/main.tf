@@ -10,6 +10,9 @@ locals {
   cluster_name = "${local.name}-eks"
   runner_arn   = data.aws_iam_session_context.current.issuer_arn
   partition    = data.aws_partition.current.partition
+
+  # Port the services listen on: the target groups' port and the ALB-to-pod rule.
+  service_port = 8080
 }
 
 # Key for this environment's log groups (flow logs, EKS control plane, WAF)
@@ -155,6 +158,7 @@ module "edge" {
   domain_name         = var.root_domain
   zone_id             = module.dns.zone_id
   services            = var.public_services
+  service_port        = local.service_port
   access_log_bucket   = module.alb_logs.bucket_name
   access_log_prefix   = module.alb_logs.elb_log_prefix
   deletion_protection = var.deletion_protection
@@ -171,7 +175,7 @@ resource "aws_vpc_security_group_ingress_rule" "alb_to_pods" {
   security_group_id            = module.eks.node_security_group_id
   description                  = "ALB to service pods"
   ip_protocol                  = "tcp"
-  from_port                    = 8080
-  to_port                      = 8080
+  from_port                    = local.service_port
+  to_port                      = local.service_port
   referenced_security_group_id = module.edge.alb_security_group_id
 }
