@@ -3,11 +3,7 @@ package kubernetes.availability
 
 import rego.v1
 
-# Rules of kubernetes.lib are read through this import; its functions are called by their full
-# path (data.kubernetes.lib.f(x)) because regorus does not resolve imported function names.
-import data.kubernetes.lib
-
-pdbs := [p | some p in lib.manifests; p.kind == "PodDisruptionBudget"]
+pdbs := [p | some p in data.kubernetes.lib.manifests; p.kind == "PodDisruptionBudget"]
 
 selects(p, labels) if {
 	selector := object.get(object.get(p.spec, "selector", {}), "matchLabels", {})
@@ -34,7 +30,7 @@ covered(m) if {
 #     soc2: ["A1.1", "A1.2"]
 #   remediation: Add a PodDisruptionBudget (minAvailable 1 or maxUnavailable 1) whose selector matches the workload's pod labels.
 deny contains finding if {
-	some m in lib.workloads
+	some m in data.kubernetes.lib.workloads
 	data.kubernetes.lib.replicas(m) > 1
 	not covered(m)
 	finding := data.kubernetes.lib.finding("ECOM-K8S-PDB-001", m, sprintf("%s runs %v replicas but no PodDisruptionBudget selects its pods", [data.kubernetes.lib.id(m), data.kubernetes.lib.replicas(m)]))

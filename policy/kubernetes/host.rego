@@ -3,10 +3,6 @@ package kubernetes.host
 
 import rego.v1
 
-# Rules of kubernetes.lib are read through this import; its functions are called by their full
-# path (data.kubernetes.lib.f(x)) because regorus does not resolve imported function names.
-import data.kubernetes.lib
-
 host_namespace_fields := ["hostNetwork", "hostPID", "hostIPC"]
 
 # METADATA
@@ -21,7 +17,7 @@ host_namespace_fields := ["hostNetwork", "hostPID", "hostIPC"]
 #     soc2: ["CC6.1", "CC6.8"]
 #   remediation: Remove hostNetwork, hostPID and hostIPC from the pod spec.
 deny contains finding if {
-	some m in lib.workloads
+	some m in data.kubernetes.lib.workloads
 	spec := data.kubernetes.lib.pod_spec(m)
 	some field in host_namespace_fields
 	spec[field] == true
@@ -39,7 +35,7 @@ deny contains finding if {
 #     soc2: ["CC6.1", "CC6.8"]
 #   remediation: Use emptyDir, a ConfigMap/Secret or a PersistentVolumeClaim instead of hostPath.
 deny contains finding if {
-	some m in lib.workloads
+	some m in data.kubernetes.lib.workloads
 	some v in data.kubernetes.lib.list(data.kubernetes.lib.pod_spec(m).volumes)
 	v.hostPath
 	finding := data.kubernetes.lib.finding("ECOM-K8S-HOST-002", m, sprintf("%s mounts hostPath volume %s (%s)", [data.kubernetes.lib.id(m), v.name, object.get(v.hostPath, "path", "?")]))

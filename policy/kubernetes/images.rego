@@ -3,12 +3,8 @@ package kubernetes.images
 
 import rego.v1
 
-# Rules of kubernetes.lib are read through this import; its functions are called by their full
-# path (data.kubernetes.lib.f(x)) because regorus does not resolve imported function names.
-import data.kubernetes.lib
-
 images contains [m, c, image] if {
-	some m in lib.workloads
+	some m in data.kubernetes.lib.workloads
 	some c in data.kubernetes.lib.containers(m)
 	image := c.image
 	is_string(image)
@@ -56,7 +52,7 @@ deny contains finding if {
 #     soc2: ["CC8.1", "CC7.1"]
 #   remediation: Deploy with image references of the form registry/repo:tag@sha256:<digest>; ecomctl fills the digest from the registry after the push.
 deny contains finding if {
-	lib.is_prod
+	data.kubernetes.lib.is_prod
 	some x in images
 	[m, c, image] := x
 	not has_digest(image)

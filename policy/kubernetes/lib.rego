@@ -7,6 +7,9 @@ package kubernetes.lib
 
 import rego.v1
 
+# Other packages refer to this one by its full path (data.kubernetes.lib.x) rather than through
+# `import`: regorus resolves imported rules but not imported function names.
+
 manifests := [m |
 	some m in input.manifests
 	is_object(m)

@@ -3,8 +3,6 @@ package kubernetes.lib_test
 
 import rego.v1
 
-import data.kubernetes.lib
-
 secure_context := {
 	"runAsNonRoot": true,
 	"allowPrivilegeEscalation": false,
@@ -73,5 +71,5 @@ test_effective_prefers_container_setting if {
 }
 
 test_non_objects_ignored if {
-	count(lib.workloads) == 1 with input as {"manifests": [null, "x", {"kind": "Pod", "metadata": {"name": "p"}, "spec": {}}]}
+	count(data.kubernetes.lib.workloads) == 1 with input as {"manifests": [null, "x", {"kind": "Pod", "metadata": {"name": "p"}, "spec": {}}]}
 }

@@ -3,13 +3,9 @@ package kubernetes.namespaces
 
 import rego.v1
 
-# Rules of kubernetes.lib are read through this import; its functions are called by their full
-# path (data.kubernetes.lib.f(x)) because regorus does not resolve imported function names.
-import data.kubernetes.lib
-
 enforce_label := "pod-security.kubernetes.io/enforce"
 
-namespaces := [n | some n in lib.manifests; n.kind == "Namespace"]
+namespaces := [n | some n in data.kubernetes.lib.manifests; n.kind == "Namespace"]
 
 level(n) := l if {
 	l := n.metadata.labels[enforce_label]

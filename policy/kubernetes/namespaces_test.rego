@@ -16,7 +16,6 @@ manifests(objs) := data.kubernetes.lib_test.manifests(objs)
 
 has_id(findings, rule_id) if data.kubernetes.lib_test.has_id(findings, rule_id)
 
-
 deny(objs) := d if {
 	d := data.kubernetes.namespaces.deny with input as manifests(objs)
 }

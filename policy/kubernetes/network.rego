@@ -3,13 +3,9 @@ package kubernetes.network
 
 import rego.v1
 
-# Rules of kubernetes.lib are read through this import; its functions are called by their full
-# path (data.kubernetes.lib.f(x)) because regorus does not resolve imported function names.
-import data.kubernetes.lib
+policies := [p | some p in data.kubernetes.lib.manifests; p.kind == "NetworkPolicy"]
 
-policies := [p | some p in lib.manifests; p.kind == "NetworkPolicy"]
-
-workload_namespaces := {data.kubernetes.lib.namespace(m) | some m in lib.workloads}
+workload_namespaces := {data.kubernetes.lib.namespace(m) | some m in data.kubernetes.lib.workloads}
 
 # A policy that selects every pod and allows nothing of the given type ("Ingress"/"Egress").
 denies_all(ns, type) if {

@@ -3,10 +3,6 @@ package kubernetes.resources
 
 import rego.v1
 
-# Rules of kubernetes.lib are read through this import; its functions are called by their full
-# path (data.kubernetes.lib.f(x)) because regorus does not resolve imported function names.
-import data.kubernetes.lib
-
 required := [["requests", "cpu"], ["requests", "memory"], ["limits", "cpu"], ["limits", "memory"]]
 
 missing(c) := [sprintf("%s.%s", [kind, res]) |
@@ -32,7 +28,7 @@ has_value(c, kind, res) if {
 #     soc2: ["A1.1", "CC7.2"]
 #   remediation: Set resources.requests and resources.limits for cpu and memory (the chart takes them from values per service).
 deny contains finding if {
-	some m in lib.workloads
+	some m in data.kubernetes.lib.workloads
 	some c in data.kubernetes.lib.containers(m)
 	gaps := missing(c)
 	count(gaps) > 0

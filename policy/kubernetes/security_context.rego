@@ -3,13 +3,9 @@ package kubernetes.security_context
 
 import rego.v1
 
-# Rules of kubernetes.lib are read through this import; its functions are called by their full
-# path (data.kubernetes.lib.f(x)) because regorus does not resolve imported function names.
-import data.kubernetes.lib
-
 # Every container with the pod spec around it.
 containers contains [m, spec, c] if {
-	some m in lib.workloads
+	some m in data.kubernetes.lib.workloads
 	spec := data.kubernetes.lib.pod_spec(m)
 	some c in data.kubernetes.lib.containers(m)
 }

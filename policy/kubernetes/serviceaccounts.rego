@@ -3,10 +3,6 @@ package kubernetes.serviceaccounts
 
 import rego.v1
 
-# Rules of kubernetes.lib are read through this import; its functions are called by their full
-# path (data.kubernetes.lib.f(x)) because regorus does not resolve imported function names.
-import data.kubernetes.lib
-
 service_account(m) := sa if {
 	sa := data.kubernetes.lib.pod_spec(m).serviceAccountName
 	is_string(sa)
@@ -15,7 +11,7 @@ service_account(m) := sa if {
 
 # The ServiceAccount object for (namespace, name) when it is among the manifests.
 account(ns, name) := a if {
-	some a in lib.manifests
+	some a in data.kubernetes.lib.manifests
 	a.kind == "ServiceAccount"
 	a.metadata.name == name
 	data.kubernetes.lib.namespace(a) == ns
@@ -32,7 +28,7 @@ automounts(m) := v if {
 
 # The account is a subject of a RoleBinding or ClusterRoleBinding, so it talks to the API.
 bound(ns, name) if {
-	some b in lib.manifests
+	some b in data.kubernetes.lib.manifests
 	b.kind in {"RoleBinding", "ClusterRoleBinding"}
 	some s in data.kubernetes.lib.list(b.subjects)
 	s.kind == "ServiceAccount"
@@ -52,7 +48,7 @@ bound(ns, name) if {
 #     soc2: ["CC6.1", "CC6.3"]
 #   remediation: Set automountServiceAccountToken false on the pod template or the ServiceAccount; IRSA does not need it.
 deny contains finding if {
-	some m in lib.workloads
+	some m in data.kubernetes.lib.workloads
 	automounts(m)
 	ns := data.kubernetes.lib.namespace(m)
 	sa := service_account(m)

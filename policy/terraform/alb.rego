@@ -3,22 +3,19 @@ package terraform.alb
 
 import rego.v1
 
-# Rules of terraform.lib are read through this import; its functions are called by their full
-# path (data.terraform.lib.f(x)) because regorus does not resolve imported function names.
-import data.terraform.lib
-
 public_albs := [lb |
-	some lb in lib.resources
-	lb.type in {"aws_lb", "aws_alb"}
+	some lb in array.concat(data.terraform.lib.of_type("aws_lb"), data.terraform.lib.of_type("aws_alb"))
 	object.get(lb.values, "load_balancer_type", "application") in {"application", null}
 	lb.values.internal != true
 ]
 
-waf_associated(lb) if {
-	some a in lib.resources
-	a.type == "aws_wafv2_web_acl_association"
-	data.terraform.lib.points_at(a, "resource_arn", lb)
+# Keys (see terraform.lib) of everything a web ACL association points at.
+protected := {k |
+	some a in data.terraform.lib.of_type("aws_wafv2_web_acl_association")
+	some k in data.terraform.lib.targets(a, "resource_arn")
 }
+
+waf_associated(lb) if data.terraform.lib.is_target(lb, protected)
 
 # METADATA
 # title: Public ALBs have a WAF web ACL

@@ -3,11 +3,7 @@ package terraform.cognito
 
 import rego.v1
 
-# Rules of terraform.lib are read through this import; its functions are called by their full
-# path (data.terraform.lib.f(x)) because regorus does not resolve imported function names.
-import data.terraform.lib
-
-pools := [r | some r in lib.resources; r.type == "aws_cognito_user_pool"]
+pools := data.terraform.lib.of_type("aws_cognito_user_pool")
 
 mfa(r) := m if {
 	m := r.values.mfa_configuration

@@ -3,17 +3,12 @@ package terraform.ecr
 
 import rego.v1
 
-# Rules of terraform.lib are read through this import; its functions are called by their full
-# path (data.terraform.lib.f(x)) because regorus does not resolve imported function names.
-import data.terraform.lib
-
-repositories := [r | some r in lib.resources; r.type == "aws_ecr_repository"]
+repositories := data.terraform.lib.of_type("aws_ecr_repository")
 
 immutable_settings := {"IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION"}
 
 registry_scans_on_push if {
-	some r in lib.resources
-	r.type == "aws_ecr_registry_scanning_configuration"
+	some r in data.terraform.lib.of_type("aws_ecr_registry_scanning_configuration")
 	some rule in data.terraform.lib.list(r.values.rule)
 	rule.scan_frequency in {"SCAN_ON_PUSH", "CONTINUOUS_SCAN"}
 }

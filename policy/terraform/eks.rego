@@ -3,11 +3,7 @@ package terraform.eks
 
 import rego.v1
 
-# Rules of terraform.lib are read through this import; its functions are called by their full
-# path (data.terraform.lib.f(x)) because regorus does not resolve imported function names.
-import data.terraform.lib
-
-clusters := [r | some r in lib.resources; r.type == "aws_eks_cluster"]
+clusters := data.terraform.lib.of_type("aws_eks_cluster")
 
 required_log_types := {"api", "audit", "authenticator", "controllerManager", "scheduler"}
 

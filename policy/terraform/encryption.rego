@@ -4,11 +4,7 @@ package terraform.encryption
 
 import rego.v1
 
-# Rules of terraform.lib are read through this import; its functions are called by their full
-# path (data.terraform.lib.f(x)) because regorus does not resolve imported function names.
-import data.terraform.lib
-
-resources_of(t) := [r | some r in lib.resources; r.type == t]
+resources_of(t) := data.terraform.lib.of_type(t)
 
 # METADATA
 # title: EBS volumes are encrypted

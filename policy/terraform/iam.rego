@@ -3,10 +3,6 @@ package terraform.iam
 
 import rego.v1
 
-# Rules of terraform.lib are read through this import; its functions are called by their full
-# path (data.terraform.lib.f(x)) because regorus does not resolve imported function names.
-import data.terraform.lib
-
 # Resource type -> attribute that holds a JSON policy document.
 policy_attrs := {
 	"aws_iam_policy": "policy",
@@ -16,14 +12,13 @@ policy_attrs := {
 }
 
 policy_docs contains [r, doc] if {
-	some r in lib.resources
-	attr := policy_attrs[r.type]
+	some type, attr in policy_attrs
+	some r in data.terraform.lib.of_type(type)
 	doc := data.terraform.lib.policy_document(r, attr)
 }
 
 policy_docs contains [r, doc] if {
-	some r in lib.resources
-	r.type == "aws_iam_role"
+	some r in data.terraform.lib.of_type("aws_iam_role")
 	some inline in data.terraform.lib.list(r.values.inline_policy)
 	doc := json.unmarshal(inline.policy)
 }
@@ -109,8 +104,7 @@ github_trust_problem(st) := sprintf("trusts unpinned subjects %v", [sort(bad)]) 
 #     soc2: ["CC6.1", "CC6.2", "CC8.1"]
 #   remediation: Add a StringEquals or StringLike condition on token.actions.githubusercontent.com:sub with values such as "repo:acme/shop:ref:refs/heads/main" or "repo:acme/shop:environment:prod".
 deny contains finding if {
-	some r in lib.resources
-	r.type == "aws_iam_role"
+	some r in data.terraform.lib.of_type("aws_iam_role")
 	doc := data.terraform.lib.policy_document(r, "assume_role_policy")
 	some st in data.terraform.lib.statements(doc)
 	st.Effect == "Allow"

@@ -7,42 +7,54 @@ package terraform.lib
 
 import rego.v1
 
+# Other packages refer to this one by its full path (data.terraform.lib.x) rather than through
+# `import`: regorus resolves imported rules but not imported function names.
+
 # Every managed resource that will exist after the apply, as
-# {address, type, name, module, values, unknown}.
+# {address, type, name, module, config_address, values, unknown}.
 # Deletes are skipped (nothing remains to check). No-op changes are kept on purpose: a resource
 # that already exists must still comply, and a waiver is the way to accept a known exception.
-resources contains r if {
+# A document without resource_changes (a plan of nothing, or a state-shaped document) is read
+# from planned_values instead.
+resources := changed_resources if {
+	is_array(input.resource_changes)
+} else := planned_resources
+
+changed_resources := [r |
 	some rc in input.resource_changes
 	rc.mode == "managed"
 	rc.change.actions != ["delete"]
 	is_object(rc.change.after)
-	r := {
-		"address": rc.address,
-		"type": rc.type,
-		"name": rc.name,
-		"module": object.get(rc, "module_address", ""),
-		"values": rc.change.after,
-		"unknown": unknown_map(rc.change),
-	}
-}
+	r := resource(rc.address, rc.type, rc.name, object.get(rc, "module_address", ""), rc.change.after, unknown_map(rc.change))
+]
 
-# A plan without resource_changes (or a state-shaped document) still has planned_values:
-# walk root_module and every nested child_module.
-resources contains r if {
-	not input.resource_changes
+# planned_values.root_module and every nested child_module.
+planned_resources := [r |
 	walk(input.planned_values.root_module, [path, node])
 	count(path) >= 2
 	path[count(path) - 2] == "resources"
 	node.mode == "managed"
-	r := {
-		"address": node.address,
-		"type": node.type,
-		"name": node.name,
-		"module": module_of(node),
-		"values": object.get(node, "values", {}),
-		"unknown": {},
-	}
+	r := resource(node.address, node.type, node.name, module_of(node), object.get(node, "values", {}), {})
+]
+
+resource(address, type, name, module, values, unknown) := {
+	"address": address,
+	"type": type,
+	"name": name,
+	"module": module,
+	"config_address": concat("", [module_prefix(module), type, ".", name]),
+	"values": values,
+	"unknown": unknown,
 }
+
+# Resources grouped by type, computed once: {"aws_s3_bucket": [...], ...}.
+resource_types := {r.type | some r in resources}
+
+by_type := {t: scan_type(t) | some t in resource_types}
+
+scan_type(t) := [r | some r in resources; r.type == t]
+
+of_type(t) := object.get(by_type, t, [])
 
 unknown_map(change) := u if {
 	u := change.after_unknown
@@ -126,17 +138,36 @@ provider_default_tags := t if {
 } else := {}
 
 # ---------------------------------------------------------------- references between resources
+#
+# Plans rarely know ids and ARNs, so a link such as "this policy is for that bucket" is read from
+# the configuration section (expressions.<attr>.references), with known values as a second way.
+# A resource is named by keys(t): its config address ("module.storage.aws_s3_bucket.this", no
+# instance keys) and its known id/arn/bucket/name. targets(r, attr) gives the keys that attribute
+# attr of r points at. A rule builds the set of targets once and then tests keys(t) against it.
 
-# Resources in the configuration keyed by their module path and type.name, e.g.
-# "module.storage.aws_s3_bucket.this" (instance keys such as [0] are not part of it).
-config_resources[addr] := node if {
-	walk(input.configuration.root_module, [path, node])
-	count(path) >= 2
-	path[count(path) - 2] == "resources"
-	node.mode == "managed"
-	prefix := concat("", [sprintf("module.%s.", [path[i + 1]]) | some i; path[i] == "module_calls"])
-	addr := concat("", [prefix, node.address])
-}
+# Configuration resources by config address, computed once. Modules are read to three levels
+# of nesting (root -> module -> module -> module); walk() over the whole configuration costs
+# more than every rule together on a large plan.
+config_resources := object.union_n([
+	{node.address: node |
+		some node in list(input.configuration.root_module.resources)
+	},
+	{concat("", ["module.", n1, ".", node.address]): node |
+		some n1, c1 in object.get(input.configuration.root_module, "module_calls", {})
+		some node in list(c1.module.resources)
+	},
+	{concat("", ["module.", n1, ".module.", n2, ".", node.address]): node |
+		some n1, c1 in object.get(input.configuration.root_module, "module_calls", {})
+		some n2, c2 in object.get(c1.module, "module_calls", {})
+		some node in list(c2.module.resources)
+	},
+	{concat("", ["module.", n1, ".module.", n2, ".module.", n3, ".", node.address]): node |
+		some n1, c1 in object.get(input.configuration.root_module, "module_calls", {})
+		some n2, c2 in object.get(c1.module, "module_calls", {})
+		some n3, c3 in object.get(c2.module, "module_calls", {})
+		some node in list(c3.module.resources)
+	},
+])
 
 # "module.a[0].module.b[\"x\"]" -> "module.a.module.b"
 strip_index(s) := concat("", [p |
@@ -148,45 +179,46 @@ after_bracket(0, part) := part
 
 after_bracket(i, part) := substring(part, indexof(part, "]") + 1, count(part)) if i > 0
 
-module_prefix(r) := "" if r.module == ""
+module_prefix(module) := "" if module == ""
 
-module_prefix(r) := concat("", [strip_index(r.module), "."]) if r.module != ""
+module_prefix(module) := concat("", [strip_index(module), "."]) if module != ""
 
-config_address(r) := concat("", [module_prefix(r), r.type, ".", r.name])
+not_resources := {"var", "local", "module", "data", "each", "count", "path", "self", "terraform"}
 
-# Config addresses that attribute `attr` of resource r refers to.
-references(r, attr) := {target |
-	node := config_resources[config_address(r)]
-	some ref in node.expressions[attr].references
-	parts := split(ref, ".")
-	count(parts) >= 2
-	not parts[0] in {"var", "local", "module", "data", "each", "count", "path", "self", "terraform"}
-	target := concat("", [module_prefix(r), parts[0], ".", split(parts[1], "[")[0]])
+targets(r, attr) := refs | values if {
+	refs := {t |
+		node := config_resources[r.config_address]
+		some ref in list(node.expressions[attr].references)
+		parts := split(ref, ".")
+		count(parts) >= 2
+		not parts[0] in not_resources
+		t := concat("", [module_prefix(r.module), parts[0], ".", split(parts[1], "[")[0]])
+	}
+	values := {v | some v in as_list(r.values[attr]); is_string(v); v != ""}
 }
 
-# Known values that identify resource t when another resource points at it.
-identities(t) := {v |
+as_list(x) := x if is_array(x)
+
+as_list(x) := [x] if is_string(x)
+
+keys(t) := {t.config_address} | {v |
 	some k in ["id", "arn", "bucket", "name"]
 	v := t.values[k]
 	is_string(v)
 	v != ""
 }
 
-# Attribute `attr` of r points at resource t: by a known value, or by a reference in the
-# configuration (the usual case, since ids and ARNs are unknown until apply).
+# Attribute attr of r points at resource t.
 points_at(r, attr, t) if {
-	v := r.values[attr]
-	is_string(v)
-	v in identities(t)
+	some k in keys(t)
+	k in targets(r, attr)
 }
 
-points_at(r, attr, t) if {
-	some v in list(r.values[attr])
-	is_string(v)
-	v in identities(t)
+# Resource t is pointed at by a key in the set `pointed` (built with targets()).
+is_target(t, pointed) if {
+	some k in keys(t)
+	k in pointed
 }
-
-points_at(r, attr, t) if config_address(t) in references(r, attr)
 
 # ---------------------------------------------------------------- JSON policy documents
 

@@ -3,10 +3,6 @@ package terraform.lib_test
 
 import rego.v1
 
-# Rules of terraform.lib are read through this import; its functions are called by their full
-# path (data.terraform.lib.f(x)) because regorus does not resolve imported function names.
-import data.terraform.lib
-
 aws := "registry.terraform.io/hashicorp/aws"
 
 # A resource_changes entry that creates type.name with the given attributes.
@@ -38,17 +34,17 @@ good_tags := {"project": "shop", "environment": "prod", "owner": "platform", "da
 
 test_deleted_resources_are_skipped if {
 	gone := object.union(rc("aws_s3_bucket", "old", {}), {"change": {"actions": ["delete"], "before": {}, "after": null}})
-	count(lib.resources) == 0 with input as plan([gone])
+	count(data.terraform.lib.resources) == 0 with input as plan([gone])
 }
 
 test_noop_resources_are_checked if {
 	same := object.union(rc("aws_s3_bucket", "kept", {"bucket": "kept"}), {"change": {"actions": ["no-op"], "before": {"bucket": "kept"}, "after": {"bucket": "kept"}}})
-	count(lib.resources) == 1 with input as plan([same])
+	count(data.terraform.lib.resources) == 1 with input as plan([same])
 }
 
 test_data_sources_are_skipped if {
 	d := object.union(rc("aws_caller_identity", "me", {}), {"mode": "data"})
-	count(lib.resources) == 0 with input as plan([d])
+	count(data.terraform.lib.resources) == 0 with input as plan([d])
 }
 
 test_planned_values_fallback_walks_child_modules if {
@@ -56,9 +52,9 @@ test_planned_values_fallback_walks_child_modules if {
 		"resources": [{"address": "aws_vpc.main", "mode": "managed", "type": "aws_vpc", "name": "main", "values": {"cidr_block": "10.0.0.0/16"}}],
 		"child_modules": [{"address": "module.data", "resources": [{"address": "module.data.aws_s3_bucket.b", "mode": "managed", "type": "aws_s3_bucket", "name": "b", "values": {}}]}],
 	}}}
-	addrs := {r.address | some r in lib.resources} with input as doc
+	addrs := {r.address | some r in data.terraform.lib.resources} with input as doc
 	addrs == {"aws_vpc.main", "module.data.aws_s3_bucket.b"}
-	mods := {r.module | some r in lib.resources} with input as doc
+	mods := {r.module | some r in data.terraform.lib.resources} with input as doc
 	mods == {"", "module.data"}
 }
 
@@ -95,9 +91,9 @@ test_points_at_by_configuration_reference if {
 			{"address": "aws_s3_bucket_policy.p", "mode": "managed", "type": "aws_s3_bucket_policy", "name": "p", "expressions": {"bucket": {"references": ["aws_s3_bucket.b.id", "aws_s3_bucket.b"]}}},
 		]}}}}},
 	}
-	some b in lib.resources with input as doc
+	some b in data.terraform.lib.resources with input as doc
 	b.type == "aws_s3_bucket"
-	some p in lib.resources with input as doc
+	some p in data.terraform.lib.resources with input as doc
 	p.type == "aws_s3_bucket_policy"
 	data.terraform.lib.points_at(p, "bucket", b) with input as doc
 }

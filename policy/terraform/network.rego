@@ -3,27 +3,22 @@ package terraform.network
 
 import rego.v1
 
-# Rules of terraform.lib are read through this import; its functions are called by their full
-# path (data.terraform.lib.f(x)) because regorus does not resolve imported function names.
-import data.terraform.lib
-
 world := {"0.0.0.0/0", "::/0"}
 
 web_ports := {80, 443}
 
-resources_of(t) := [r | some r in lib.resources; r.type == t]
+resources_of(t) := data.terraform.lib.of_type(t)
 
-# Security groups attached to an internet-facing application load balancer.
 public_alb(lb) if {
-	lb.type in {"aws_lb", "aws_alb"}
 	object.get(lb.values, "load_balancer_type", "application") in {"application", null}
 	lb.values.internal != true
 }
 
-alb_security_group(sg) if {
-	some lb in lib.resources
+# Keys (see terraform.lib) of the security groups attached to an internet-facing ALB.
+alb_groups := {k |
+	some lb in array.concat(resources_of("aws_lb"), resources_of("aws_alb"))
 	public_alb(lb)
-	data.terraform.lib.points_at(lb, "security_groups", sg)
+	some k in data.terraform.lib.targets(lb, "security_groups")
 }
 
 # One TCP port, 80 or 443.
@@ -33,14 +28,14 @@ web_only(from, to, protocol) if {
 	lower(sprintf("%v", [protocol])) in {"tcp", "6"}
 }
 
-# Every world-open ingress as {resource, sg, from, to, protocol, cidr}; sg is the group the
-# rule belongs to (null when it cannot be resolved).
+# Every world-open ingress as {resource, groups, from, to, protocol, cidr}; groups are the keys
+# of the security group the rule belongs to (empty when it cannot be resolved).
 open_ingress contains x if {
 	some sg in resources_of("aws_security_group")
 	some rule in data.terraform.lib.list(sg.values.ingress)
 	some cidr in array.concat(data.terraform.lib.list(object.get(rule, "cidr_blocks", [])), data.terraform.lib.list(object.get(rule, "ipv6_cidr_blocks", [])))
 	cidr in world
-	x := {"resource": sg.address, "sg": sg, "from": rule.from_port, "to": rule.to_port, "protocol": rule.protocol, "cidr": cidr}
+	x := {"resource": sg.address, "groups": data.terraform.lib.keys(sg), "from": rule.from_port, "to": rule.to_port, "protocol": rule.protocol, "cidr": cidr}
 }
 
 open_ingress contains x if {
@@ -48,24 +43,19 @@ open_ingress contains x if {
 	r.values.type == "ingress"
 	some cidr in array.concat(data.terraform.lib.list(object.get(r.values, "cidr_blocks", [])), data.terraform.lib.list(object.get(r.values, "ipv6_cidr_blocks", [])))
 	cidr in world
-	x := {"resource": r.address, "sg": owner_group(r, "security_group_id"), "from": r.values.from_port, "to": r.values.to_port, "protocol": r.values.protocol, "cidr": cidr}
+	x := {"resource": r.address, "groups": data.terraform.lib.targets(r, "security_group_id"), "from": r.values.from_port, "to": r.values.to_port, "protocol": r.values.protocol, "cidr": cidr}
 }
 
 open_ingress contains x if {
 	some r in resources_of("aws_vpc_security_group_ingress_rule")
 	some cidr in [object.get(r.values, "cidr_ipv4", null), object.get(r.values, "cidr_ipv6", null)]
 	cidr in world
-	x := {"resource": r.address, "sg": owner_group(r, "security_group_id"), "from": object.get(r.values, "from_port", -1), "to": object.get(r.values, "to_port", -1), "protocol": r.values.ip_protocol, "cidr": cidr}
+	x := {"resource": r.address, "groups": data.terraform.lib.targets(r, "security_group_id"), "from": object.get(r.values, "from_port", -1), "to": object.get(r.values, "to_port", -1), "protocol": r.values.ip_protocol, "cidr": cidr}
 }
 
-owner_group(r, attr) := sg if {
-	some sg in resources_of("aws_security_group")
-	data.terraform.lib.points_at(r, attr, sg)
-} else := null
-
 allowed_exception(x) if {
-	x.sg != null
-	alb_security_group(x.sg)
+	some k in x.groups
+	k in alb_groups
 	web_only(x.from, x.to, x.protocol)
 }
 
@@ -91,12 +81,12 @@ deny contains finding if {
 }
 
 inside_allowed(cidr) if {
-	some allowed in lib.allowed_cidrs
+	some allowed in data.terraform.lib.allowed_cidrs
 	net.cidr_contains(allowed, cidr)
 }
 
 vpc_cidrs contains [r, cidr] if {
-	some r in lib.resources
+	some r in data.terraform.lib.resources
 	r.type in {"aws_vpc", "aws_vpc_ipv4_cidr_block_association"}
 	cidr := r.values.cidr_block
 	is_string(cidr)
@@ -119,7 +109,7 @@ deny contains finding if {
 	not inside_allowed(cidr)
 	finding := {
 		"id": "ECOM-TF-NET-002",
-		"msg": sprintf("%s uses CIDR %s outside the allowed ranges %v", [r.address, cidr, lib.allowed_cidrs]),
+		"msg": sprintf("%s uses CIDR %s outside the allowed ranges %v", [r.address, cidr, data.terraform.lib.allowed_cidrs]),
 		"resource": r.address,
 	}
 }

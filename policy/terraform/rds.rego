@@ -3,15 +3,9 @@ package terraform.rds
 
 import rego.v1
 
-# Rules of terraform.lib are read through this import; its functions are called by their full
-# path (data.terraform.lib.f(x)) because regorus does not resolve imported function names.
-import data.terraform.lib
+databases := array.concat(data.terraform.lib.of_type("aws_db_instance"), data.terraform.lib.of_type("aws_rds_cluster"))
 
-db_types := {"aws_db_instance", "aws_rds_cluster"}
-
-databases := [r | some r in lib.resources; r.type in db_types]
-
-instances := [r | some r in lib.resources; r.type == "aws_db_instance"]
+instances := data.terraform.lib.of_type("aws_db_instance")
 
 # Aurora instances take encryption, backups and multi-AZ from their cluster.
 aurora_member(r) if {
@@ -120,10 +114,10 @@ deny contains finding if {
 	not aurora_member(r)
 	not data.terraform.lib.is_unknown(r, "backup_retention_period")
 	days := object.get(r.values, "backup_retention_period", 0)
-	days < lib.min_backup_retention_days
+	days < data.terraform.lib.min_backup_retention_days
 	finding := {
 		"id": "ECOM-TF-RDS-005",
-		"msg": sprintf("%s keeps backups for %v days; the floor is %v", [r.address, days, lib.min_backup_retention_days]),
+		"msg": sprintf("%s keeps backups for %v days; the floor is %v", [r.address, days, data.terraform.lib.min_backup_retention_days]),
 		"resource": r.address,
 	}
 }

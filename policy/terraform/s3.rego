@@ -3,20 +3,21 @@ package terraform.s3
 
 import rego.v1
 
-# Rules of terraform.lib are read through this import; its functions are called by their full
-# path (data.terraform.lib.f(x)) because regorus does not resolve imported function names.
-import data.terraform.lib
-
 kms_algorithms := {"aws:kms", "aws:kms:dsse"}
 
-buckets := [b | some b in lib.resources; b.type == "aws_s3_bucket"]
-
-resources_of(t) := [r | some r in lib.resources; r.type == t]
+buckets := data.terraform.lib.of_type("aws_s3_bucket")
 
 sse_uses_kms(cfg) if {
 	some rule in data.terraform.lib.list(cfg.values.rule)
 	some d in data.terraform.lib.list(rule.apply_server_side_encryption_by_default)
 	d.sse_algorithm in kms_algorithms
+}
+
+# Buckets (as keys, see terraform.lib) that a KMS encryption configuration points at.
+kms_configured := {k |
+	some cfg in data.terraform.lib.of_type("aws_s3_bucket_server_side_encryption_configuration")
+	sse_uses_kms(cfg)
+	some k in data.terraform.lib.targets(cfg, "bucket")
 }
 
 # Inline configuration (older providers) still counts.
@@ -25,11 +26,7 @@ encrypted_with_kms(b) if {
 	sse_uses_kms(c)
 }
 
-encrypted_with_kms(b) if {
-	some cfg in resources_of("aws_s3_bucket_server_side_encryption_configuration")
-	data.terraform.lib.points_at(cfg, "bucket", b)
-	sse_uses_kms(cfg)
-}
+encrypted_with_kms(b) if data.terraform.lib.is_target(b, kms_configured)
 
 pab_flags := ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"]
 
@@ -37,21 +34,27 @@ all_flags_on(r) if every f in pab_flags {
 	r.values[f] == true
 }
 
-public_access_blocked(_) if {
-	some acct in resources_of("aws_s3_account_public_access_block")
+account_blocks_public_access if {
+	some acct in data.terraform.lib.of_type("aws_s3_account_public_access_block")
 	all_flags_on(acct)
 }
 
-public_access_blocked(b) if {
-	some pab in resources_of("aws_s3_bucket_public_access_block")
-	data.terraform.lib.points_at(pab, "bucket", b)
+fully_blocked := {k |
+	some pab in data.terraform.lib.of_type("aws_s3_bucket_public_access_block")
 	all_flags_on(pab)
+	some k in data.terraform.lib.targets(pab, "bucket")
 }
 
-bucket_policies(b) := [p |
-	some p in resources_of("aws_s3_bucket_policy")
-	data.terraform.lib.points_at(p, "bucket", b)
-]
+public_access_blocked(_) if account_blocks_public_access
+
+public_access_blocked(b) if data.terraform.lib.is_target(b, fully_blocked)
+
+bucket_policies := data.terraform.lib.of_type("aws_s3_bucket_policy")
+
+with_policy := {k |
+	some p in bucket_policies
+	some k in data.terraform.lib.targets(p, "bucket")
+}
 
 false_values := {false, "false"}
 
@@ -117,7 +120,7 @@ deny contains finding if {
 #   remediation: Attach an aws_s3_bucket_policy with a Deny statement for all principals and actions when aws:SecureTransport is "false".
 deny contains finding if {
 	some b in buckets
-	count(bucket_policies(b)) == 0
+	not data.terraform.lib.is_target(b, with_policy)
 	finding := {
 		"id": "ECOM-TF-S3-003",
 		"msg": sprintf("S3 bucket %s has no bucket policy denying non-TLS requests", [b.address]),
@@ -126,8 +129,7 @@ deny contains finding if {
 }
 
 deny contains finding if {
-	some b in buckets
-	some p in bucket_policies(b)
+	some p in bucket_policies
 	doc := data.terraform.lib.policy_document(p, "policy")
 	not denies_insecure_transport(doc)
 	finding := {
@@ -149,8 +151,7 @@ deny contains finding if {
 #     soc2: ["CC6.7"]
 #   remediation: Build the policy from values known at plan time (bucket name rather than ARN outputs), or re-run the plan after the first apply.
 warn contains finding if {
-	some b in buckets
-	some p in bucket_policies(b)
+	some p in bucket_policies
 	data.terraform.lib.is_unknown(p, "policy")
 	finding := {
 		"id": "ECOM-TF-S3-004",

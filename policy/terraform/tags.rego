@@ -3,10 +3,6 @@ package terraform.tags
 
 import rego.v1
 
-# Rules of terraform.lib are read through this import; its functions are called by their full
-# path (data.terraform.lib.f(x)) because regorus does not resolve imported function names.
-import data.terraform.lib
-
 classifications := {"public", "internal", "confidential", "restricted"}
 
 has_tag(tags, key) if {
@@ -27,11 +23,11 @@ has_tag(tags, key) if {
 #     soc2: ["CC2.1", "CC6.1"]
 #   remediation: Set the tags once in the provider's default_tags block (ecomctl renders it from the config) or on the resource.
 deny contains finding if {
-	some r in lib.resources
+	some r in data.terraform.lib.resources
 	data.terraform.lib.taggable(r)
 	not data.terraform.lib.is_unknown(r, "tags_all")
 	tags := data.terraform.lib.tags(r)
-	missing := [k | some k in lib.required_tags; not has_tag(tags, k)]
+	missing := [k | some k in data.terraform.lib.required_tags; not has_tag(tags, k)]
 	count(missing) > 0
 	finding := {
 		"id": "ECOM-TF-TAG-001",
@@ -51,7 +47,7 @@ deny contains finding if {
 #     soc2: ["CC2.1"]
 #   remediation: Use one of public, internal, confidential, restricted.
 warn contains finding if {
-	some r in lib.resources
+	some r in data.terraform.lib.resources
 	data.terraform.lib.taggable(r)
 	v := data.terraform.lib.tags(r)["data-classification"]
 	is_string(v)
