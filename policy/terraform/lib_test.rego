@@ -103,3 +103,14 @@ test_points_at_false_without_link if {
 	p := {"address": "aws_s3_bucket_policy.p", "type": "aws_s3_bucket_policy", "name": "p", "module": "", "values": {"bucket": "two"}, "unknown": {}}
 	not data.terraform.lib.points_at(p, "bucket", b)
 }
+
+test_format_0_2_resource_changes_are_read if {
+	doc := {"format_version": "0.2", "terraform_version": "1.0.3", "resource_changes": [rc("aws_vpc", "main", {"cidr_block": "10.0.0.0/16"})]}
+	[r.address | some r in data.terraform.lib.resources] == ["aws_vpc.main"] with input as doc
+}
+
+test_of_type_groups_resources if {
+	doc := plan([rc("aws_sns_topic", "a", {}), rc("aws_sns_topic", "b", {}), rc("aws_vpc", "main", {})])
+	count(data.terraform.lib.of_type("aws_sns_topic")) == 2 with input as doc
+	count(data.terraform.lib.of_type("aws_s3_bucket")) == 0 with input as doc
+}
