@@ -105,4 +105,7 @@ pub enum ConfigCommand {
         after_help = "Example (VS Code YAML extension):\n  ecomctl config schema > .vscode/ecomctl.schema.json"
     )]
     Schema,
+    /// Print the config reference (Markdown) generated from the schema.
+    #[command(after_help = "Example:\n  ecomctl config docs > docs/reference/config.md")]
+    Docs,
 }

@@ -8,3 +8,10 @@ pub fn run(ui: &Ui) -> Result<()> {
     ui.data(&serde_json::to_string_pretty(schema).context("serialising the schema")?);
     Ok(())
 }
+
+pub fn docs(ui: &Ui) -> Result<()> {
+    let page = crate::config::docs::markdown(crate::config::schema());
+    ui.event("docs", json!({ "markdown": page }));
+    ui.data(&page);
+    Ok(())
+}

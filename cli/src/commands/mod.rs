@@ -39,6 +39,9 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Config {
             command: ConfigCommand::Schema,
         } => config_schema::run(ui),
+        Command::Config {
+            command: ConfigCommand::Docs,
+        } => config_schema::docs(ui),
         Command::Completions { shell } => completions::run(shell, ui),
     }
 }

@@ -4,6 +4,7 @@
 //! (every unknown key, wrong type and missing key at once), then runs the semantic checks. Any
 //! problem is reported with file, line, column and field path, and nothing is returned.
 
+pub mod docs;
 pub mod model;
 pub mod schema_check;
 pub mod validate;

@@ -187,6 +187,7 @@ pub struct SmokeTestUser {
 /// secret ARN.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("x-secret-ref" = true))]
 pub struct SecretRef {
     /// Environment variable holding the value.
     #[serde(default)]

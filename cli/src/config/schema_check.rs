@@ -56,6 +56,7 @@ pub fn check(root_schema: &Value, node: &Node) -> Checked {
         root: root_schema,
         issues: Vec::new(),
         positions: Positions::default(),
+        keys: BTreeMap::new(),
     };
     let value = walker.walk(node, root_schema, "");
     Checked {
@@ -69,6 +70,8 @@ struct Walker<'s> {
     root: &'s Value,
     issues: Vec<Issue>,
     positions: Positions,
+    /// Where each mapping key was written, for problems with the mapping as a whole.
+    keys: BTreeMap<String, (usize, usize)>,
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -163,13 +166,32 @@ impl<'s> Walker<'s> {
     }
 
     fn walk(&mut self, node: &Node, schema: &'s Value, path: &str) -> Value {
-        self.positions
-            .map
-            .entry(path.to_string())
-            .or_insert((node.line, node.column));
+        // A scalar is found where its value is; a mapping or list where its key is.
+        let pos = match node.kind {
+            NodeKind::Scalar { .. } => (node.line, node.column),
+            _ => self
+                .keys
+                .get(path)
+                .copied()
+                .unwrap_or((node.line, node.column)),
+        };
+        self.positions.map.entry(path.to_string()).or_insert(pos);
         let schema = self.resolve(schema);
         if schema == &Value::Bool(false) {
             self.issue(node, path, "is not allowed here".into(), None);
+            return Value::Null;
+        }
+        // A secret written inline is refused without repeating it.
+        if schema.get("x-secret-ref") == Some(&Value::Bool(true))
+            && matches!(node.kind, NodeKind::Scalar { .. })
+            && !node.is_null()
+        {
+            self.issue(
+                node,
+                path,
+                "secrets are never written in the config (the value is not shown)".into(),
+                Some("name it instead: { env: VARIABLE } or { secret_arn: arn:aws:secretsmanager:... }".into()),
+            );
             return Value::Null;
         }
         if let Some(Value::Array(parts)) = schema.get("allOf") {
@@ -210,6 +232,7 @@ impl<'s> Walker<'s> {
                 root: self.root,
                 issues: Vec::new(),
                 positions: Positions::default(),
+                keys: self.keys.clone(),
             };
             let value = sub.walk(node, branch, path);
             if sub.issues.is_empty() {
@@ -443,6 +466,9 @@ impl<'s> Walker<'s> {
                 _ => continue,
             };
             let field = join(path, &key);
+            self.keys
+                .entry(field.clone())
+                .or_insert((key_node.line, key_node.column));
             if out.contains_key(&key) {
                 self.issue(key_node, &field, format!("`{key}` is given twice"), None);
                 continue;
@@ -479,12 +505,19 @@ impl<'s> Walker<'s> {
                     } else {
                         format!("`{path}`")
                     };
-                    self.issue(
-                        node,
-                        &join(path, name),
-                        format!("missing required key `{name}` in {where_}"),
-                        None,
-                    );
+                    let (line, column) = self
+                        .keys
+                        .get(path)
+                        .copied()
+                        .unwrap_or((node.line, node.column));
+                    let message = format!("missing required key `{name}` in {where_}");
+                    self.issues.push(Issue {
+                        line,
+                        column,
+                        field: join(path, name),
+                        message,
+                        hint: None,
+                    });
                 }
             }
         }
@@ -564,6 +597,6 @@ mod tests {
     fn positions_fall_back_to_the_nearest_parent() {
         let c = run(json!(true), "a:\n  b: 1\n");
         assert_eq!(c.positions.locate("a.b"), (2, 6));
-        assert_eq!(c.positions.locate("a.c.d"), (2, 3));
+        assert_eq!(c.positions.locate("a.c.d"), (1, 1));
     }
 }
