@@ -16,7 +16,7 @@ manifests(objs) := data.kubernetes.lib_test.manifests(objs)
 
 has_id(findings, rule_id) if data.kubernetes.lib_test.has_id(findings, rule_id)
 
-deny(objs) := d if {
+denials(objs) := d if {
 	d := data.kubernetes.availability.deny with input as manifests(objs)
 }
 
@@ -29,15 +29,15 @@ pdb(name, labels) := {
 
 scaled := deployment("catalog", 3, pod_spec([container("catalog", "r/c:1")]))
 
-test_pdb_001_missing_denied if has_id(deny([scaled]), "ECOM-K8S-PDB-001")
+test_pdb_001_missing_denied if has_id(denials([scaled]), "ECOM-K8S-PDB-001")
 
-test_pdb_001_matching_pdb_passes if count(deny([scaled, pdb("catalog", {"app": "catalog"})])) == 0
+test_pdb_001_matching_pdb_passes if count(denials([scaled, pdb("catalog", {"app": "catalog"})])) == 0
 
-test_pdb_001_wrong_selector_denied if has_id(deny([scaled, pdb("catalog", {"app": "orders"})]), "ECOM-K8S-PDB-001")
+test_pdb_001_wrong_selector_denied if has_id(denials([scaled, pdb("catalog", {"app": "orders"})]), "ECOM-K8S-PDB-001")
 
 test_pdb_001_other_namespace_denied if {
 	p := object.union(pdb("catalog", {"app": "catalog"}), {"metadata": {"namespace": "other"}})
-	has_id(deny([scaled, p]), "ECOM-K8S-PDB-001")
+	has_id(denials([scaled, p]), "ECOM-K8S-PDB-001")
 }
 
-test_pdb_001_single_replica_passes if count(deny([good_deployment("catalog")])) == 0
+test_pdb_001_single_replica_passes if count(denials([good_deployment("catalog")])) == 0

@@ -16,20 +16,20 @@ manifests(objs) := data.kubernetes.lib_test.manifests(objs)
 
 has_id(findings, rule_id) if data.kubernetes.lib_test.has_id(findings, rule_id)
 
-deny(objs) := d if {
+denials(objs) := d if {
 	d := data.kubernetes.host.deny with input as manifests(objs)
 }
 
 spec_with(extra) := object.union(pod_spec([container("agent", "registry.example/agent:2.1")]), extra)
 
-test_host_001_host_network_denied if has_id(deny([deployment("agent", 1, spec_with({"hostNetwork": true}))]), "ECOM-K8S-HOST-001")
+test_host_001_host_network_denied if has_id(denials([deployment("agent", 1, spec_with({"hostNetwork": true}))]), "ECOM-K8S-HOST-001")
 
-test_host_001_host_pid_denied if has_id(deny([deployment("agent", 1, spec_with({"hostPID": true}))]), "ECOM-K8S-HOST-001")
+test_host_001_host_pid_denied if has_id(denials([deployment("agent", 1, spec_with({"hostPID": true}))]), "ECOM-K8S-HOST-001")
 
-test_host_001_defaults_pass if count(deny([deployment("agent", 1, spec_with({"hostNetwork": false}))])) == 0
+test_host_001_defaults_pass if count(denials([deployment("agent", 1, spec_with({"hostNetwork": false}))])) == 0
 
 test_host_002_host_path_denied if {
-	has_id(deny([deployment("agent", 1, spec_with({"volumes": [{"name": "sock", "hostPath": {"path": "/var/run/docker.sock"}}]}))]), "ECOM-K8S-HOST-002")
+	has_id(denials([deployment("agent", 1, spec_with({"volumes": [{"name": "sock", "hostPath": {"path": "/var/run/docker.sock"}}]}))]), "ECOM-K8S-HOST-002")
 }
 
-test_host_002_empty_dir_passes if count(deny([deployment("agent", 1, spec_with({"volumes": [{"name": "tmp", "emptyDir": {}}]}))])) == 0
+test_host_002_empty_dir_passes if count(denials([deployment("agent", 1, spec_with({"volumes": [{"name": "tmp", "emptyDir": {}}]}))])) == 0

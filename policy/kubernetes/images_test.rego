@@ -16,7 +16,7 @@ manifests(objs) := data.kubernetes.lib_test.manifests(objs)
 
 has_id(findings, rule_id) if data.kubernetes.lib_test.has_id(findings, rule_id)
 
-deny(objs) := d if {
+denials(objs) := d if {
 	d := data.kubernetes.images.deny with input as manifests(objs)
 }
 
@@ -28,13 +28,13 @@ prod_deny(objs) := d if {
 	d := data.kubernetes.images.deny with input as manifests(objs) with data.ecomctl.environment as "prod"
 }
 
-test_img_001_latest_denied if has_id(deny([with_image("registry.example/shop/catalog:latest")]), "ECOM-K8S-IMG-001")
+test_img_001_latest_denied if has_id(denials([with_image("registry.example/shop/catalog:latest")]), "ECOM-K8S-IMG-001")
 
-test_img_001_untagged_denied if has_id(deny([with_image("registry.example:5000/shop/catalog")]), "ECOM-K8S-IMG-001")
+test_img_001_untagged_denied if has_id(denials([with_image("registry.example:5000/shop/catalog")]), "ECOM-K8S-IMG-001")
 
-test_img_001_version_tag_passes if count(deny([with_image("registry.example:5000/shop/catalog:1.4.2")])) == 0
+test_img_001_version_tag_passes if count(denials([with_image("registry.example:5000/shop/catalog:1.4.2")])) == 0
 
-test_img_001_digest_only_passes if count(deny([with_image(concat("@", ["registry.example/shop/catalog", digest]))])) == 0
+test_img_001_digest_only_passes if count(denials([with_image(concat("@", ["registry.example/shop/catalog", digest]))])) == 0
 
 test_img_002_tag_without_digest_in_prod_denied if has_id(prod_deny([with_image("registry.example/shop/catalog:1.4.2")]), "ECOM-K8S-IMG-002")
 

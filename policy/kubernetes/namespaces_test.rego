@@ -16,11 +16,11 @@ manifests(objs) := data.kubernetes.lib_test.manifests(objs)
 
 has_id(findings, rule_id) if data.kubernetes.lib_test.has_id(findings, rule_id)
 
-deny(objs) := d if {
+denials(objs) := d if {
 	d := data.kubernetes.namespaces.deny with input as manifests(objs)
 }
 
-warn(objs) := w if {
+warnings(objs) := w if {
 	w := data.kubernetes.namespaces.warn with input as manifests(objs)
 }
 
@@ -28,20 +28,20 @@ ns(labels) := {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "sh
 
 test_ns_001_restricted_passes if {
 	n := ns({"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest"})
-	count(deny([n])) == 0
-	count(warn([n])) == 0
+	count(denials([n])) == 0
+	count(warnings([n])) == 0
 }
 
 test_ns_001_unlabelled_denied if {
-	some f in deny([ns({})])
+	some f in denials([ns({})])
 	f.id == "ECOM-K8S-NS-001"
 	f.resource == "Namespace/shop"
 }
 
-test_ns_001_privileged_denied if has_id(deny([ns({"pod-security.kubernetes.io/enforce": "privileged"})]), "ECOM-K8S-NS-001")
+test_ns_001_privileged_denied if has_id(denials([ns({"pod-security.kubernetes.io/enforce": "privileged"})]), "ECOM-K8S-NS-001")
 
 test_ns_002_baseline_warns if {
 	n := ns({"pod-security.kubernetes.io/enforce": "baseline"})
-	count(deny([n])) == 0
-	has_id(warn([n]), "ECOM-K8S-NS-002")
+	count(denials([n])) == 0
+	has_id(warnings([n]), "ECOM-K8S-NS-002")
 }

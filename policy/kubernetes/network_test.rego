@@ -16,7 +16,7 @@ manifests(objs) := data.kubernetes.lib_test.manifests(objs)
 
 has_id(findings, rule_id) if data.kubernetes.lib_test.has_id(findings, rule_id)
 
-deny(objs) := d if {
+denials(objs) := d if {
 	d := data.kubernetes.network.deny with input as manifests(objs)
 }
 
@@ -34,16 +34,16 @@ allow_web := {
 	"spec": {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{"from": [{"namespaceSelector": {}}]}]},
 }
 
-test_net_001_default_deny_passes if count(deny([good_deployment("catalog"), default_deny(["Ingress", "Egress"])])) == 0
+test_net_001_default_deny_passes if count(denials([good_deployment("catalog"), default_deny(["Ingress", "Egress"])])) == 0
 
 test_net_001_missing_policy_denied if {
-	some f in deny([good_deployment("catalog")])
+	some f in denials([good_deployment("catalog")])
 	f.id == "ECOM-K8S-NET-001"
 	f.resource == "Namespace/shop"
 }
 
-test_net_001_ingress_only_denied if has_id(deny([good_deployment("catalog"), default_deny(["Ingress"])]), "ECOM-K8S-NET-001")
+test_net_001_ingress_only_denied if has_id(denials([good_deployment("catalog"), default_deny(["Ingress"])]), "ECOM-K8S-NET-001")
 
-test_net_001_allow_all_is_not_default_deny if has_id(deny([good_deployment("catalog"), allow_web, default_deny(["Egress"])]), "ECOM-K8S-NET-001")
+test_net_001_allow_all_is_not_default_deny if has_id(denials([good_deployment("catalog"), allow_web, default_deny(["Egress"])]), "ECOM-K8S-NET-001")
 
-test_net_001_namespace_without_workloads_passes if count(deny([default_deny(["Ingress"])])) == 0
+test_net_001_namespace_without_workloads_passes if count(denials([default_deny(["Ingress"])])) == 0

@@ -16,7 +16,7 @@ manifests(objs) := data.kubernetes.lib_test.manifests(objs)
 
 has_id(findings, rule_id) if data.kubernetes.lib_test.has_id(findings, rule_id)
 
-deny(objs) := d if {
+denials(objs) := d if {
 	d := data.kubernetes.serviceaccounts.deny with input as manifests(objs)
 }
 
@@ -34,12 +34,12 @@ binding := {
 	"subjects": [{"kind": "ServiceAccount", "name": "catalog"}],
 }
 
-test_sa_001_disabled_on_pod_passes if count(deny([good_deployment("catalog")])) == 0
+test_sa_001_disabled_on_pod_passes if count(denials([good_deployment("catalog")])) == 0
 
-test_sa_001_unused_token_denied if has_id(deny([automounting]), "ECOM-K8S-SA-001")
+test_sa_001_unused_token_denied if has_id(denials([automounting]), "ECOM-K8S-SA-001")
 
-test_sa_001_default_is_mounted if has_id(deny([inheriting]), "ECOM-K8S-SA-001")
+test_sa_001_default_is_mounted if has_id(denials([inheriting]), "ECOM-K8S-SA-001")
 
-test_sa_001_disabled_on_service_account_passes if count(deny([inheriting, sa(false)])) == 0
+test_sa_001_disabled_on_service_account_passes if count(denials([inheriting, sa(false)])) == 0
 
-test_sa_001_bound_account_may_mount if count(deny([automounting, binding])) == 0
+test_sa_001_bound_account_may_mount if count(denials([automounting, binding])) == 0

@@ -6,7 +6,7 @@ import rego.v1
 public_albs := [lb |
 	some lb in array.concat(data.terraform.lib.of_type("aws_lb"), data.terraform.lib.of_type("aws_alb"))
 	object.get(lb.values, "load_balancer_type", "application") in {"application", null}
-	lb.values.internal != true
+	not lb.values.internal == true
 ]
 
 # Keys (see terraform.lib) of everything a web ACL association points at.

@@ -12,7 +12,7 @@ plan(changes) := data.terraform.lib_test.plan(changes)
 
 has_id(findings, id) if data.terraform.lib_test.has_id(findings, id)
 
-deny(changes) := d if {
+denials(changes) := d if {
 	d := data.terraform.alb.deny with input as plan(changes)
 }
 
@@ -29,12 +29,12 @@ test_alb_001_associated_passes if {
 	count(data.terraform.alb.deny) == 0 with input as object.union(plan([lb(false), assoc]), config)
 }
 
-test_alb_001_missing_waf_denied if has_id(deny([lb(false)]), "ECOM-TF-ALB-001")
+test_alb_001_missing_waf_denied if has_id(denials([lb(false)]), "ECOM-TF-ALB-001")
 
-test_alb_001_internal_alb_passes if count(deny([lb(true)])) == 0
+test_alb_001_internal_alb_passes if count(denials([lb(true)])) == 0
 
 test_alb_001_by_known_arn if {
 	l := rc("aws_lb", "imported", {"arn": "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/app/shop/1", "internal": false})
 	a := rc("aws_wafv2_web_acl_association", "imported", {"resource_arn": "arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/app/shop/1"})
-	count(deny([l, a])) == 0
+	count(denials([l, a])) == 0
 }

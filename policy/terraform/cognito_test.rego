@@ -12,26 +12,26 @@ plan(changes) := data.terraform.lib_test.plan(changes)
 
 has_id(findings, id) if data.terraform.lib_test.has_id(findings, id)
 
-deny(changes) := d if {
+denials(changes) := d if {
 	d := data.terraform.cognito.deny with input as plan(changes)
 }
 
-warn(changes) := w if {
+warnings(changes) := w if {
 	w := data.terraform.cognito.warn with input as plan(changes)
 }
 
 pool(mfa) := rc("aws_cognito_user_pool", "users", {"name": "shop", "mfa_configuration": mfa})
 
 test_cog_001_mfa_on_passes if {
-	count(deny([pool("ON")])) == 0
-	count(warn([pool("ON")])) == 0
+	count(denials([pool("ON")])) == 0
+	count(warnings([pool("ON")])) == 0
 }
 
-test_cog_001_mfa_off_denied if has_id(deny([pool("OFF")]), "ECOM-TF-COG-001")
+test_cog_001_mfa_off_denied if has_id(denials([pool("OFF")]), "ECOM-TF-COG-001")
 
-test_cog_001_mfa_unset_denied if has_id(deny([pool(null)]), "ECOM-TF-COG-001")
+test_cog_001_mfa_unset_denied if has_id(denials([pool(null)]), "ECOM-TF-COG-001")
 
 test_cog_002_optional_warns if {
-	count(deny([pool("OPTIONAL")])) == 0
-	has_id(warn([pool("OPTIONAL")]), "ECOM-TF-COG-002")
+	count(denials([pool("OPTIONAL")])) == 0
+	has_id(warnings([pool("OPTIONAL")]), "ECOM-TF-COG-002")
 }

@@ -12,7 +12,7 @@ plan(changes) := data.terraform.lib_test.plan(changes)
 
 has_id(findings, id) if data.terraform.lib_test.has_id(findings, id)
 
-deny(changes) := d if {
+denials(changes) := d if {
 	d := data.terraform.ecr.deny with input as plan(changes)
 }
 
@@ -25,15 +25,15 @@ good := {
 
 repo(overrides) := rc("aws_ecr_repository", "catalog", object.union(good, overrides))
 
-test_compliant_repository_passes if count(deny([repo({})])) == 0
+test_compliant_repository_passes if count(denials([repo({})])) == 0
 
-test_ecr_001_mutable_denied if has_id(deny([repo({"image_tag_mutability": "MUTABLE"})]), "ECOM-TF-ECR-001")
+test_ecr_001_mutable_denied if has_id(denials([repo({"image_tag_mutability": "MUTABLE"})]), "ECOM-TF-ECR-001")
 
-test_ecr_002_no_scan_denied if has_id(deny([repo({"image_scanning_configuration": [{"scan_on_push": false}]})]), "ECOM-TF-ECR-002")
+test_ecr_002_no_scan_denied if has_id(denials([repo({"image_scanning_configuration": [{"scan_on_push": false}]})]), "ECOM-TF-ECR-002")
 
 test_ecr_002_registry_scanning_passes if {
 	reg := rc("aws_ecr_registry_scanning_configuration", "this", {"scan_type": "ENHANCED", "rule": [{"scan_frequency": "CONTINUOUS_SCAN", "repository_filter": [{"filter": "*", "filter_type": "WILDCARD"}]}]})
-	not has_id(deny([repo({"image_scanning_configuration": null}), reg]), "ECOM-TF-ECR-002")
+	not has_id(denials([repo({"image_scanning_configuration": null}), reg]), "ECOM-TF-ECR-002")
 }
 
-test_ecr_003_aes_denied if has_id(deny([repo({"encryption_configuration": [{"encryption_type": "AES256"}]})]), "ECOM-TF-ECR-003")
+test_ecr_003_aes_denied if has_id(denials([repo({"encryption_configuration": [{"encryption_type": "AES256"}]})]), "ECOM-TF-ECR-003")

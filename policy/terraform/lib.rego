@@ -93,8 +93,12 @@ is_prod(r) if environment(r) in {"prod", "production"}
 
 default_allowed_cidrs := ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 
+# data.ecomctl.allowed_cidrs, else the plan's allowed_cidrs variable, else the RFC 1918 ranges.
 allowed_cidrs := c if {
 	c := data.ecomctl.allowed_cidrs
+	is_array(c)
+} else := c if {
+	c := input.variables.allowed_cidrs.value
 	is_array(c)
 } else := default_allowed_cidrs
 

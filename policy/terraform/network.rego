@@ -11,7 +11,7 @@ resources_of(t) := data.terraform.lib.of_type(t)
 
 public_alb(lb) if {
 	object.get(lb.values, "load_balancer_type", "application") in {"application", null}
-	lb.values.internal != true
+	not lb.values.internal == true
 }
 
 # Keys (see terraform.lib) of the security groups attached to an internet-facing ALB.

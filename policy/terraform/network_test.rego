@@ -12,7 +12,7 @@ plan(changes) := data.terraform.lib_test.plan(changes)
 
 has_id(findings, id) if data.terraform.lib_test.has_id(findings, id)
 
-deny(changes) := d if {
+denials(changes) := d if {
 	d := data.terraform.network.deny with input as plan(changes)
 }
 
@@ -45,7 +45,7 @@ test_net_001_internal_alb_on_443_denied if {
 }
 
 test_net_001_unattached_group_denied if {
-	has_id(deny([alb_sg([ingress(443, 443, ["0.0.0.0/0"])])]), "ECOM-TF-NET-001")
+	has_id(denials([alb_sg([ingress(443, 443, ["0.0.0.0/0"])])]), "ECOM-TF-NET-001")
 }
 
 test_net_001_separate_rule_resource if {
@@ -55,23 +55,28 @@ test_net_001_separate_rule_resource if {
 
 test_net_001_ipv6_world_denied if {
 	r := rc("aws_vpc_security_group_ingress_rule", "db", {"cidr_ipv6": "::/0", "from_port": 5432, "to_port": 5432, "ip_protocol": "tcp"})
-	has_id(deny([r]), "ECOM-TF-NET-001")
+	has_id(denials([r]), "ECOM-TF-NET-001")
 }
 
 test_net_001_private_source_passes if {
-	count(deny([rc("aws_security_group", "db", {"ingress": [ingress(5432, 5432, ["10.0.0.0/16"])]})])) == 0
+	count(denials([rc("aws_security_group", "db", {"ingress": [ingress(5432, 5432, ["10.0.0.0/16"])]})])) == 0
 }
 
 test_net_002_public_range_denied if {
-	has_id(deny([rc("aws_vpc", "main", {"cidr_block": "8.8.0.0/16"})]), "ECOM-TF-NET-002")
+	has_id(denials([rc("aws_vpc", "main", {"cidr_block": "8.8.0.0/16"})]), "ECOM-TF-NET-002")
 }
 
 test_net_002_private_range_passes if {
-	count(deny([rc("aws_vpc", "main", {"cidr_block": "10.20.0.0/16"})])) == 0
+	count(denials([rc("aws_vpc", "main", {"cidr_block": "10.20.0.0/16"})])) == 0
 }
 
 test_net_002_allowed_cidrs_from_data if {
 	findings := data.terraform.network.deny with input as plan([rc("aws_vpc", "main", {"cidr_block": "192.168.0.0/20"})])
 		with data.ecomctl.allowed_cidrs as ["10.64.0.0/10"]
 	has_id(findings, "ECOM-TF-NET-002")
+}
+
+test_net_002_allowed_cidrs_from_plan_variable if {
+	doc := object.union(plan([rc("aws_vpc", "main", {"cidr_block": "100.64.0.0/16"})]), {"variables": {"allowed_cidrs": {"value": ["100.64.0.0/10"]}}})
+	count(data.terraform.network.deny) == 0 with input as doc
 }

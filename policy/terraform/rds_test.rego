@@ -23,24 +23,24 @@ good_values := {
 
 db(overrides) := rc("aws_db_instance", "main", object.union(good_values, overrides))
 
-deny(overrides) := d if {
+denials(overrides) := d if {
 	d := data.terraform.rds.deny with input as plan([db(overrides)])
 		with data.ecomctl.environment as "prod"
 }
 
 test_compliant_instance_passes if {
-	count(deny({})) == 0
+	count(denials({})) == 0
 }
 
-test_rds_001_unencrypted_denied if has_id(deny({"storage_encrypted": false}), "ECOM-TF-RDS-001")
+test_rds_001_unencrypted_denied if has_id(denials({"storage_encrypted": false}), "ECOM-TF-RDS-001")
 
-test_rds_001_unset_denied if has_id(deny({"storage_encrypted": null}), "ECOM-TF-RDS-001")
+test_rds_001_unset_denied if has_id(denials({"storage_encrypted": null}), "ECOM-TF-RDS-001")
 
-test_rds_002_public_denied if has_id(deny({"publicly_accessible": true}), "ECOM-TF-RDS-002")
+test_rds_002_public_denied if has_id(denials({"publicly_accessible": true}), "ECOM-TF-RDS-002")
 
-test_rds_002_private_passes if not has_id(deny({}), "ECOM-TF-RDS-002")
+test_rds_002_private_passes if not has_id(denials({}), "ECOM-TF-RDS-002")
 
-test_rds_003_single_az_prod_denied if has_id(deny({"multi_az": false}), "ECOM-TF-RDS-003")
+test_rds_003_single_az_prod_denied if has_id(denials({"multi_az": false}), "ECOM-TF-RDS-003")
 
 test_rds_003_single_az_nonprod_passes if {
 	findings := data.terraform.rds.deny with input as plan([db({"multi_az": false, "deletion_protection": false})])
@@ -53,7 +53,7 @@ test_rds_003_env_from_tag if {
 	has_id(findings, "ECOM-TF-RDS-003")
 }
 
-test_rds_004_no_deletion_protection_prod_denied if has_id(deny({"deletion_protection": false}), "ECOM-TF-RDS-004")
+test_rds_004_no_deletion_protection_prod_denied if has_id(denials({"deletion_protection": false}), "ECOM-TF-RDS-004")
 
 test_rds_004_cluster_checked if {
 	c := rc("aws_rds_cluster", "aurora", {"engine": "aurora-postgresql", "storage_encrypted": true, "deletion_protection": false, "backup_retention_period": 7})
@@ -61,7 +61,7 @@ test_rds_004_cluster_checked if {
 	has_id(findings, "ECOM-TF-RDS-004")
 }
 
-test_rds_005_short_retention_denied if has_id(deny({"backup_retention_period": 1}), "ECOM-TF-RDS-005")
+test_rds_005_short_retention_denied if has_id(denials({"backup_retention_period": 1}), "ECOM-TF-RDS-005")
 
 test_rds_005_floor_from_data if {
 	findings := data.terraform.rds.deny with input as plan([db({"backup_retention_period": 14})])

@@ -12,33 +12,33 @@ plan(changes) := data.terraform.lib_test.plan(changes)
 
 has_id(findings, id) if data.terraform.lib_test.has_id(findings, id)
 
-deny(changes) := d if {
+denials(changes) := d if {
 	d := data.terraform.tags.deny with input as plan(changes)
 }
 
-warn(changes) := w if {
+warnings(changes) := w if {
 	w := data.terraform.tags.warn with input as plan(changes)
 }
 
 full := {"project": "shop", "environment": "prod", "owner": "platform", "data-classification": "confidential"}
 
 test_tag_001_tags_all_passes if {
-	count(deny([rc("aws_sns_topic", "t", {"tags": {}, "tags_all": full})])) == 0
+	count(denials([rc("aws_sns_topic", "t", {"tags": {}, "tags_all": full})])) == 0
 }
 
 test_tag_001_missing_owner_denied if {
-	findings := deny([rc("aws_sns_topic", "t", {"tags": null, "tags_all": object.remove(full, ["owner"])})])
+	findings := denials([rc("aws_sns_topic", "t", {"tags": null, "tags_all": object.remove(full, ["owner"])})])
 	some f in findings
 	f.id == "ECOM-TF-TAG-001"
 	contains(f.msg, "owner")
 }
 
 test_tag_001_empty_value_denied if {
-	has_id(deny([rc("aws_sns_topic", "t", {"tags_all": object.union(full, {"owner": " "})})]), "ECOM-TF-TAG-001")
+	has_id(denials([rc("aws_sns_topic", "t", {"tags_all": object.union(full, {"owner": " "})})]), "ECOM-TF-TAG-001")
 }
 
 test_tag_001_untaggable_ignored if {
-	count(deny([rc("aws_s3_bucket_policy", "p", {"bucket": "b", "policy": "{}"})])) == 0
+	count(denials([rc("aws_s3_bucket_policy", "p", {"bucket": "b", "policy": "{}"})])) == 0
 }
 
 test_tag_001_default_tags_from_configuration if {
@@ -53,7 +53,7 @@ test_tag_001_required_tags_from_data if {
 }
 
 test_tag_002_unknown_classification_warns if {
-	has_id(warn([rc("aws_sns_topic", "t", {"tags_all": object.union(full, {"data-classification": "secret-ish"})})]), "ECOM-TF-TAG-002")
+	has_id(warnings([rc("aws_sns_topic", "t", {"tags_all": object.union(full, {"data-classification": "secret-ish"})})]), "ECOM-TF-TAG-002")
 }
 
-test_tag_002_known_classification_passes if count(warn([rc("aws_sns_topic", "t", {"tags_all": full})])) == 0
+test_tag_002_known_classification_passes if count(warnings([rc("aws_sns_topic", "t", {"tags_all": full})])) == 0
