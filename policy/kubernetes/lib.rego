@@ -11,7 +11,7 @@ import rego.v1
 # `import`: regorus resolves imported rules but not imported function names.
 
 manifests := [m |
-	some m in input.manifests
+	some m in list(input.manifests)
 	is_object(m)
 ]
 

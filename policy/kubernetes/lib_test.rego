@@ -73,3 +73,8 @@ test_effective_prefers_container_setting if {
 test_non_objects_ignored if {
 	count(data.kubernetes.lib.workloads) == 1 with input as {"manifests": [null, "x", {"kind": "Pod", "metadata": {"name": "p"}, "spec": {}}]}
 }
+
+test_missing_or_null_manifests_give_no_workloads if {
+	count(data.kubernetes.lib.workloads) == 0 with input as {"manifests": null}
+	count(data.kubernetes.lib.workloads) == 0 with input as {}
+}

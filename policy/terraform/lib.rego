@@ -28,14 +28,20 @@ changed_resources := [r |
 	r := resource(rc.address, rc.type, rc.name, object.get(rc, "module_address", ""), rc.change.after, unknown_map(rc.change))
 ]
 
-# planned_values.root_module and every nested child_module.
+# planned_values.root_module and its child_modules, three levels deep (as config_resources).
 planned_resources := [r |
-	walk(input.planned_values.root_module, [path, node])
-	count(path) >= 2
-	path[count(path) - 2] == "resources"
+	some module in planned_modules
+	some node in list(module.resources)
 	node.mode == "managed"
-	r := resource(node.address, node.type, node.name, module_of(node), object.get(node, "values", {}), {})
+	r := resource(node.address, node.type, node.name, object.get(module, "address", ""), object.get(node, "values", {}), {})
 ]
+
+planned_modules := array.concat(array.concat([root], level1), array.concat(level2, level3)) if {
+	root := input.planned_values.root_module
+	level1 := [m | some m in list(object.get(root, "child_modules", []))]
+	level2 := [m | some p in level1; some m in list(object.get(p, "child_modules", []))]
+	level3 := [m | some p in level2; some m in list(object.get(p, "child_modules", []))]
+}
 
 resource(address, type, name, module, values, unknown) := {
 	"address": address,
@@ -60,8 +66,6 @@ unknown_map(change) := u if {
 	u := change.after_unknown
 	is_object(u)
 } else := {}
-
-module_of(node) := trim_suffix(split(node.address, sprintf("%s.%s", [node.type, node.name]))[0], ".")
 
 # An attribute whose value is only known after apply.
 is_unknown(r, attr) if r.unknown[attr] == true
