@@ -1,1 +1,171 @@
+//! orders: cart, checkout saga with `Idempotency-Key`, order history, payment webhooks.
 
+pub mod api;
+pub mod error;
+pub mod saga;
+pub mod store;
+
+use std::time::Duration;
+
+use axum::routing::{get, post, put};
+use axum::Router;
+use ecom_shared::client::ServiceClient;
+use ecom_shared::openapi::{ApiDoc, Security};
+use ecom_shared::settings::{CommonSettings, Env, Secret, SettingsError};
+use ecom_shared::{HasKit, Kit};
+use serde_json::json;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+pub const DEFAULT_PORT: u16 = 8084;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub kit: Kit,
+    pub deps: saga::Deps,
+    /// Seconds a worker owns a running saga before another may resume it.
+    pub lease_seconds: f64,
+    pub reservation_ttl_seconds: i64,
+    /// How long a repeated Idempotency-Key waits for the first request to finish.
+    pub replay_wait: Duration,
+    pub webhook_secret: Option<Secret>,
+    /// Tests only: stop the saga right after persisting this status, as a crash would.
+    pub fail_after: Option<String>,
+}
+
+impl HasKit for AppState {
+    fn kit(&self) -> &Kit {
+        &self.kit
+    }
+}
+
+pub struct Settings {
+    pub common: CommonSettings,
+    pub catalog_url: String,
+    pub inventory_url: String,
+    pub payments_url: String,
+    pub lease_seconds: f64,
+    pub reservation_ttl_seconds: i64,
+    pub recovery_interval: Duration,
+    pub webhook_secret: Option<Secret>,
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
+        Ok(Self {
+            common: CommonSettings::from_env("orders", DEFAULT_PORT, env)?,
+            catalog_url: env.required("CATALOG_URL", "e.g. http://catalog:8082")?,
+            inventory_url: env.required("INVENTORY_URL", "e.g. http://inventory:8083")?,
+            payments_url: env.required("PAYMENTS_URL", "e.g. http://payments:8085")?,
+            lease_seconds: env.parse_or("ORDERS_SAGA_LEASE_SECONDS", 30.0)?,
+            reservation_ttl_seconds: env.parse_or("ORDERS_RESERVATION_TTL_SECONDS", 900)?,
+            recovery_interval: Duration::from_secs(
+                env.parse_or("ORDERS_RECOVERY_INTERVAL_SECONDS", 10)?,
+            ),
+            webhook_secret: env.secret("PAYMENTS_WEBHOOK_SECRET"),
+        })
+    }
+}
+
+impl AppState {
+    /// State with dependency clients at the given base URLs.
+    pub fn new(kit: Kit, catalog: &str, inventory: &str, payments: &str) -> Self {
+        let token = kit.settings.service_token.clone();
+        let deps = saga::Deps {
+            catalog: ServiceClient::new("catalog", kit.http.clone(), catalog, token.clone()),
+            inventory: ServiceClient::new("inventory", kit.http.clone(), inventory, token.clone()),
+            payments: ServiceClient::new("payments", kit.http.clone(), payments, token),
+        };
+        Self {
+            kit,
+            deps,
+            lease_seconds: 30.0,
+            reservation_ttl_seconds: 900,
+            replay_wait: Duration::from_secs(10),
+            webhook_secret: None,
+            fail_after: None,
+        }
+    }
+}
+
+pub fn openapi() -> ApiDoc {
+    ApiDoc::new("orders", env!("CARGO_PKG_VERSION"))
+        .route("get", "/v1/cart", "The caller's cart", Security::User, &[200, 401])
+        .route("put", "/v1/cart/items/{sku}", "Set an item's quantity (0 removes it)", Security::User, &[200, 401, 422])
+        .body(json!({"type": "object", "required": ["quantity"], "properties": {"quantity": {"type": "integer", "minimum": 0, "maximum": 100}}}))
+        .route("delete", "/v1/cart", "Empty the cart", Security::User, &[204, 401])
+        .route("post", "/v1/checkout", "Check out (Idempotency-Key header required)", Security::User, &[201, 401, 402, 409, 422, 429, 503])
+        .body(json!({"type": "object", "required": ["payment_token"], "properties": {
+            "payment_token": {"type": "string"},
+            "items": {"type": "array", "items": {"type": "object", "required": ["sku", "quantity"],
+                "properties": {"sku": {"type": "string"}, "quantity": {"type": "integer"}}}}}}))
+        .route("get", "/v1/orders", "The caller's orders, newest first", Security::User, &[200, 401])
+        .query("before", "created_at cursor from next_before")
+        .query("limit", "1..=100, default 20")
+        .route("get", "/v1/orders/{id}", "One order with its status", Security::User, &[200, 401, 404])
+        .route("post", "/v1/webhooks/payments", "Payment events from payments (HMAC signed)", Security::Signature, &[204, 401, 503])
+}
+
+pub fn router(state: AppState) -> Router {
+    let doc = openapi();
+    let kit = state.kit.clone();
+    let checkout_limit = kit.limiter("/v1/checkout");
+    let api = Router::new()
+        .route("/v1/cart", get(api::get_cart).delete(api::clear_cart))
+        .route("/v1/cart/items/{sku}", put(api::put_cart_item))
+        .route(
+            "/v1/checkout",
+            post(api::checkout).route_layer(axum::middleware::from_fn_with_state(
+                checkout_limit,
+                ecom_shared::ratelimit::enforce,
+            )),
+        )
+        .route("/v1/orders", get(api::list_orders))
+        .route("/v1/orders/{id}", get(api::get_order))
+        .route("/v1/webhooks/payments", post(api::payment_webhook))
+        .with_state(state);
+    ecom_shared::app::finish(api, &kit, &doc)
+}
+
+/// Resumes unfinished sagas now and then every `interval`.
+pub fn spawn_recovery(state: AppState, interval: Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(interval);
+        loop {
+            tick.tick().await;
+            match saga::recover(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(resumed = n, "resumed unfinished checkouts"),
+                Err(e) => tracing::warn!(error = %e, "saga recovery failed"),
+            }
+        }
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Kit(#[from] ecom_shared::KitError),
+}
+
+pub async fn run() -> Result<(), RunError> {
+    let env = Env::process();
+    ecom_shared::telemetry::init_logs(&env.get("LOG_LEVEL").unwrap_or_else(|| "info".into()));
+    let settings = Settings::from_env(&env)?;
+    let kit = Kit::start(settings.common, &MIGRATOR).await?;
+    let mut state = AppState::new(
+        kit.clone(),
+        &settings.catalog_url,
+        &settings.inventory_url,
+        &settings.payments_url,
+    );
+    state.lease_seconds = settings.lease_seconds;
+    state.reservation_ttl_seconds = settings.reservation_ttl_seconds;
+    state.webhook_secret = settings.webhook_secret;
+    // Resumes sagas a previous process left unfinished (the first tick is immediate).
+    let recovery = spawn_recovery(state.clone(), settings.recovery_interval);
+    let r = ecom_shared::app::serve(router(state), &kit, ecom_shared::app::shutdown_signal()).await;
+    recovery.abort();
+    Ok(r?)
+}

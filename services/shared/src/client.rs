@@ -15,7 +15,7 @@ pub enum CallError {
     Status {
         service: String,
         status: u16,
-        problem: Option<Problem>,
+        problem: Option<Box<Problem>>,
     },
     #[error("{service} answered with an unreadable body: {reason}")]
     Decode { service: String, reason: String },
@@ -87,7 +87,7 @@ impl ServiceClient {
             return Err(CallError::Status {
                 service: self.service.clone(),
                 status: status.as_u16(),
-                problem: serde_json::from_slice(&bytes).ok(),
+                problem: serde_json::from_slice(&bytes).ok().map(Box::new),
             });
         }
         serde_json::from_slice(&bytes).map_err(|e| CallError::Decode {

@@ -1,0 +1,62 @@
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ecom_shared::client::CallError;
+use ecom_shared::Problem;
+
+#[derive(Debug, thiserror::Error)]
+pub enum OrdersError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("Idempotency-Key header is required (1-200 printable characters)")]
+    MissingKey,
+    #[error("Idempotency-Key was already used with a different request")]
+    KeyReused,
+    #[error("a checkout with this Idempotency-Key is still in progress")]
+    InProgress,
+    #[error("order not found")]
+    NotFound,
+    #[error("unknown SKU {0}")]
+    UnknownSku(String),
+    #[error("{0}")]
+    Dependency(#[from] CallError),
+    #[error("webhook rejected: {0}")]
+    Webhook(String),
+    #[error("webhooks are not configured (PAYMENTS_WEBHOOK_SECRET)")]
+    WebhookNotConfigured,
+    #[error("saga stopped by a fail point after {0} (tests only)")]
+    Crashed(&'static str),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl From<&OrdersError> for Problem {
+    fn from(e: &OrdersError) -> Self {
+        match e {
+            OrdersError::Invalid(_) | OrdersError::MissingKey | OrdersError::UnknownSku(_) => {
+                Problem::validation(e.to_string())
+            }
+            OrdersError::KeyReused => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency-Key reused",
+            )
+            .detail(e.to_string()),
+            OrdersError::InProgress => Problem::conflict("in-progress", e.to_string()),
+            OrdersError::NotFound => Problem::not_found(e.to_string()),
+            OrdersError::Dependency(c) => {
+                tracing::warn!(error = %c, "dependency call failed");
+                Problem::unavailable(e.to_string())
+            }
+            OrdersError::Webhook(_) => Problem::unauthorized(e.to_string()),
+            OrdersError::WebhookNotConfigured => Problem::unavailable(e.to_string()),
+            OrdersError::Crashed(_) => Problem::internal(),
+            OrdersError::Db(db) => ecom_shared::problem::from_db_error(db),
+        }
+    }
+}
+
+impl IntoResponse for OrdersError {
+    fn into_response(self) -> Response {
+        Problem::from(&self).into_response()
+    }
+}

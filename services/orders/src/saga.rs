@@ -1,0 +1,405 @@
+//! The checkout saga: reserve stock -> authorize payment -> commit stock and capture -> confirmed.
+//! Any failure compensates: the reservation is released and an authorization voided.
+//!
+//! Every step is persisted in `orders.status` before the next one starts, and every call to
+//! inventory and payments is idempotent (keyed by the order id), so a saga cut short by a crash
+//! is resumed from its last persisted step by [`recover`], run at start and periodically.
+
+use axum::http::StatusCode;
+use ecom_shared::client::{CallError, ServiceClient};
+use ecom_shared::Problem;
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::error::OrdersError;
+use crate::store::{self, OrderRow};
+use crate::AppState;
+
+/// Dependencies the saga calls.
+#[derive(Clone, Debug)]
+pub struct Deps {
+    pub catalog: ServiceClient,
+    pub inventory: ServiceClient,
+    pub payments: ServiceClient,
+}
+
+#[derive(Debug, Deserialize)]
+struct PaymentReply {
+    id: Uuid,
+    status: String,
+    #[serde(default)]
+    decline_code: Option<String>,
+}
+
+/// A saga's outcome as the client sees it: the stored status and body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+fn is_terminal(status: &str) -> bool {
+    status == "confirmed" || status == "failed"
+}
+
+/// Moves the order from `from` to `to`, with extra column values. False if another worker got
+/// there first.
+async fn advance(
+    st: &AppState,
+    id: Uuid,
+    from: &str,
+    to: &str,
+    payment: Option<(&PaymentReply, bool)>,
+) -> Result<bool, OrdersError> {
+    let (pid, pstatus, attempted) = match payment {
+        Some((p, attempted)) => (Some(p.id), Some(p.status.as_str()), attempted),
+        None => (None, None, false),
+    };
+    let n = sqlx::query(
+        "UPDATE orders SET status = $3, updated_at = now(),
+             payment_id = COALESCE($4, payment_id), payment_status = COALESCE($5, payment_status),
+             authorize_attempted = authorize_attempted OR $6
+         WHERE id = $1 AND status = $2",
+    )
+    .bind(id)
+    .bind(from)
+    .bind(to)
+    .bind(pid)
+    .bind(pstatus)
+    .bind(attempted)
+    .execute(&st.kit.pool)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
+}
+
+async fn mark_attempted(st: &AppState, id: Uuid) -> Result<(), OrdersError> {
+    sqlx::query("UPDATE orders SET authorize_attempted = true WHERE id = $1")
+        .bind(id)
+        .execute(&st.kit.pool)
+        .await?;
+    Ok(())
+}
+
+/// Enters compensation with the problem the client will get.
+async fn fail(st: &AppState, o: &OrderRow, problem: Problem) -> Result<(), OrdersError> {
+    sqlx::query(
+        "UPDATE orders SET status = 'compensating', failure_code = $3, failure_detail = $4,
+             response_status = $5, response_body = $6, updated_at = now()
+         WHERE id = $1 AND status = $2",
+    )
+    .bind(o.id)
+    .bind(&o.status)
+    .bind(&problem.code)
+    .bind(&problem.detail)
+    .bind(problem.status as i16)
+    .bind(serde_json::to_value(&problem).unwrap_or(Value::Null))
+    .execute(&st.kit.pool)
+    .await?;
+    Ok(())
+}
+
+fn crash_point(st: &AppState, after: &'static str) -> Result<(), OrdersError> {
+    if st.fail_after.as_deref() == Some(after) {
+        return Err(OrdersError::Crashed(after));
+    }
+    Ok(())
+}
+
+/// The confirmed order as returned to the client.
+pub async fn order_json(st: &AppState, o: &OrderRow) -> Result<Value, OrdersError> {
+    let lines = store::lines(&st.kit.pool, o.id).await?;
+    Ok(json!({
+        "id": o.id, "status": o.status, "lines": lines, "total_minor": o.total_minor,
+        "currency": o.currency,
+        "payment": {"id": o.payment_id, "status": o.payment_status},
+        "created_at": o.created_at,
+    }))
+}
+
+/// Runs the saga of order `id` from its persisted state until it is confirmed or failed.
+pub async fn run(st: &AppState, id: Uuid) -> Result<Outcome, OrdersError> {
+    for _ in 0..16 {
+        let o = store::get(&st.kit.pool, id).await?;
+        match o.status.as_str() {
+            "pending" => step_reserve(st, &o).await?,
+            "reserved" => step_authorize(st, &o).await?,
+            "authorized" => step_confirm(st, &o).await?,
+            "compensating" => step_compensate(st, &o).await?,
+            _ => return finished(st, &o).await,
+        }
+    }
+    Err(OrdersError::InProgress)
+}
+
+async fn finished(st: &AppState, o: &OrderRow) -> Result<Outcome, OrdersError> {
+    match (o.response_status, &o.response_body) {
+        (Some(code), Some(body)) => Ok(Outcome {
+            status: StatusCode::from_u16(code as u16).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            body: body.clone(),
+        }),
+        _ => {
+            // Confirmed by a step that could not store the body (should not happen): rebuild it.
+            Ok(Outcome {
+                status: StatusCode::CREATED,
+                body: order_json(st, o).await?,
+            })
+        }
+    }
+}
+
+async fn step_reserve(st: &AppState, o: &OrderRow) -> Result<(), OrdersError> {
+    let lines = store::lines(&st.kit.pool, o.id).await?;
+    let body = json!({
+        "id": o.id,
+        "lines": lines.iter().map(|l| json!({"sku": l.sku, "quantity": l.quantity})).collect::<Vec<_>>(),
+        "ttl_seconds": st.reservation_ttl_seconds,
+    });
+    let r: Result<Value, CallError> = st
+        .deps
+        .inventory
+        .call(Method::POST, "/v1/reservations", Some(&body), None)
+        .await;
+    match r {
+        Ok(_) => {
+            advance(st, o.id, "pending", "reserved", None).await?;
+            crash_point(st, "reserved")
+        }
+        Err(e) if e.code() == Some("out-of-stock") => {
+            let detail = match &e {
+                CallError::Status {
+                    problem: Some(p), ..
+                } => p.detail.clone().unwrap_or_default(),
+                _ => String::new(),
+            };
+            st.kit.metrics.incr("orders_out_of_stock_total", 1);
+            fail(
+                st,
+                o,
+                Problem::new(StatusCode::CONFLICT, "out-of-stock", "Out of stock").detail(detail),
+            )
+            .await
+        }
+        Err(e) if e.status().is_some_and(|s| (400..500).contains(&s)) => {
+            fail(
+                st,
+                o,
+                Problem::validation(format!("inventory refused the order: {e}")),
+            )
+            .await
+        }
+        Err(e) => {
+            fail(
+                st,
+                o,
+                Problem::unavailable(format!("could not reserve stock: {e}")),
+            )
+            .await
+        }
+    }
+}
+
+async fn authorize(st: &AppState, o: &OrderRow) -> Result<PaymentReply, CallError> {
+    let body = json!({
+        "token": o.payment_token, "amount_minor": o.total_minor, "currency": o.currency,
+        "order_ref": o.id.to_string(),
+    });
+    let key = format!("order-{}", o.id);
+    st.deps
+        .payments
+        .call(Method::POST, "/v1/payments", Some(&body), Some(&key))
+        .await
+}
+
+async fn step_authorize(st: &AppState, o: &OrderRow) -> Result<(), OrdersError> {
+    mark_attempted(st, o.id).await?;
+    match authorize(st, o).await {
+        Ok(p) if p.status == "authorized" => {
+            advance(st, o.id, "reserved", "authorized", Some((&p, true))).await?;
+            crash_point(st, "authorized")
+        }
+        Ok(p) => {
+            let code = p.decline_code.clone().unwrap_or_else(|| p.status.clone());
+            st.kit.metrics.incr("orders_payment_declined_total", 1);
+            sqlx::query("UPDATE orders SET payment_id = $2, payment_status = $3 WHERE id = $1")
+                .bind(o.id)
+                .bind(p.id)
+                .bind(&p.status)
+                .execute(&st.kit.pool)
+                .await?;
+            let problem = Problem::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "payment-declined",
+                "Payment declined",
+            )
+            .detail(format!("the payment was not authorized ({code})"));
+            fail(st, o, problem).await
+        }
+        Err(e) if e.status().is_some_and(|s| (400..500).contains(&s)) => {
+            fail(
+                st,
+                o,
+                Problem::validation(format!("payments refused the order: {e}")),
+            )
+            .await
+        }
+        Err(e) => {
+            fail(
+                st,
+                o,
+                Problem::unavailable(format!("could not authorize payment: {e}")),
+            )
+            .await
+        }
+    }
+}
+
+async fn step_confirm(st: &AppState, o: &OrderRow) -> Result<(), OrdersError> {
+    let commit: Result<Value, CallError> = st
+        .deps
+        .inventory
+        .call::<Value, Value>(
+            Method::POST,
+            &format!("/v1/reservations/{}/commit", o.id),
+            None,
+            None,
+        )
+        .await;
+    match commit {
+        Ok(_) => {}
+        Err(e) if e.status() == Some(409) => {
+            // The reservation expired and was released before we could commit it.
+            let problem = Problem::conflict(
+                "reservation-expired",
+                "the stock reservation expired; please try again",
+            );
+            return fail(st, o, problem).await;
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let Some(pid) = o.payment_id else {
+        return Err(OrdersError::Invalid(
+            "authorized order without a payment".into(),
+        ));
+    };
+    let captured: PaymentReply = st
+        .deps
+        .payments
+        .call::<Value, PaymentReply>(
+            Method::POST,
+            &format!("/v1/payments/{pid}/capture"),
+            None,
+            None,
+        )
+        .await?;
+    let mut o2 = o.clone();
+    o2.status = "confirmed".into();
+    o2.payment_status = Some(captured.status.clone());
+    let body = order_json(st, &o2).await?;
+    let n = sqlx::query(
+        "UPDATE orders SET status = 'confirmed', payment_status = $2, response_status = 201,
+             response_body = $3, updated_at = now()
+         WHERE id = $1 AND status = 'authorized'",
+    )
+    .bind(o.id)
+    .bind(&captured.status)
+    .bind(&body)
+    .execute(&st.kit.pool)
+    .await?
+    .rows_affected();
+    if n == 1 {
+        st.kit.metrics.incr("orders_confirmed_total", 1);
+        store::clear_cart(&st.kit.pool, &o.user_id).await?;
+    }
+    Ok(())
+}
+
+async fn step_compensate(st: &AppState, o: &OrderRow) -> Result<(), OrdersError> {
+    // Release the reservation; absent (never made) or already released is fine.
+    let release: Result<Value, CallError> = st
+        .deps
+        .inventory
+        .call::<Value, Value>(
+            Method::POST,
+            &format!("/v1/reservations/{}/release", o.id),
+            None,
+            None,
+        )
+        .await;
+    match release {
+        Ok(_) => {}
+        Err(e) if e.status() == Some(404) => {}
+        Err(e) => return Err(e.into()),
+    }
+    // Void the authorization if there may be one. Asking payments again with the same key
+    // tells us whether the lost call went through.
+    let mut payment_id = o.payment_id;
+    if payment_id.is_none() && o.authorize_attempted {
+        match authorize(st, o).await {
+            Ok(p) => payment_id = Some(p.id),
+            Err(e) if e.status().is_some_and(|s| (400..500).contains(&s)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut payment_status = o.payment_status.clone();
+    if let Some(pid) = payment_id {
+        let r: Result<PaymentReply, CallError> = st
+            .deps
+            .payments
+            .call::<Value, PaymentReply>(
+                Method::POST,
+                &format!("/v1/payments/{pid}/void"),
+                None,
+                None,
+            )
+            .await;
+        match r {
+            Ok(p) => payment_status = Some(p.status),
+            // Declined or requiring action: nothing to void.
+            Err(e) if e.status() == Some(409) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let n = sqlx::query(
+        "UPDATE orders SET status = 'failed', payment_id = COALESCE($2, payment_id),
+             payment_status = $3, updated_at = now()
+         WHERE id = $1 AND status = 'compensating'",
+    )
+    .bind(o.id)
+    .bind(payment_id)
+    .bind(payment_status)
+    .execute(&st.kit.pool)
+    .await?
+    .rows_affected();
+    if n == 1 {
+        st.kit.metrics.incr("orders_failed_total", 1);
+    }
+    Ok(())
+}
+
+/// Resumes every unfinished saga whose lease ran out. Returns how many were finished.
+pub async fn recover(st: &AppState) -> Result<usize, OrdersError> {
+    let mut done = 0;
+    loop {
+        let ids = store::claim_stale(&st.kit.pool, st.lease_seconds, 50).await?;
+        if ids.is_empty() {
+            return Ok(done);
+        }
+        for id in ids {
+            match run(st, id).await {
+                Ok(_) => done += 1,
+                Err(e) => {
+                    tracing::warn!(order = %id, error = %e, "saga recovery will retry");
+                    return Ok(done);
+                }
+            }
+        }
+    }
+}
+
+/// Whether an order's saga is over.
+pub fn terminal(o: &OrderRow) -> bool {
+    is_terminal(&o.status)
+}

@@ -1,0 +1,895 @@
+//! The checkout saga against real inventory and payments services (each on its own fresh
+//! database, served on loopback) and a catalog stub that serves prices.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::Path;
+use axum::http::{Method, StatusCode};
+use axum::routing::get;
+use axum::{Json, Router};
+use ecom_orders::{openapi, router, saga, AppState, MIGRATOR};
+use ecom_shared::settings::{CommonSettings, Secret};
+use ecom_shared::testing::{
+    assert_documented_routes_exist, call, tables_containing, TestAuth, TestDb, SERVICE_TOKEN,
+};
+use ecom_shared::{Kit, Problem};
+use serde_json::{json, Value};
+
+const CARD_OK: &str = "4242424242424242";
+const CARD_DECLINED: &str = "4000000000000002";
+
+struct Platform {
+    orders_db: TestDb,
+    inventory_db: TestDb,
+    payments_db: TestDb,
+    state: AppState,
+    orders: Router,
+    inventory: Router,
+    payments: Router,
+    auth: TestAuth,
+    urls: (String, String, String),
+}
+
+fn catalog_stub(prices: HashMap<String, i64>) -> Router {
+    let prices = Arc::new(prices);
+    Router::new().route(
+        "/v1/skus/{sku}",
+        get(move |Path(sku): Path<String>| {
+            let prices = prices.clone();
+            async move {
+                match prices.get(&sku) {
+                    Some(p) => Ok(Json(json!({"sku": sku, "name": format!("Item {sku}"), "price_minor": p, "currency": "EUR"}))),
+                    None => Err(Problem::not_found("no such sku")),
+                }
+            }
+        }),
+    )
+}
+
+async fn platform(stock: &[(&str, i32, i64)]) -> Platform {
+    let inventory_db = TestDb::new().await.expect("PostgreSQL");
+    ecom_inventory::MIGRATOR
+        .run(&inventory_db.pool)
+        .await
+        .expect("migrate inventory");
+    let inv_kit = Kit::from_pool(
+        CommonSettings::for_tests("inventory", &inventory_db.url),
+        inventory_db.pool.clone(),
+    )
+    .expect("kit");
+    let inventory = ecom_inventory::router(ecom_inventory::AppState {
+        kit: inv_kit,
+        reservation_ttl_seconds: 900,
+    });
+    let inv_addr = ecom_shared::testing::spawn(inventory.clone())
+        .await
+        .expect("spawn");
+
+    let payments_db = TestDb::new().await.expect("PostgreSQL");
+    ecom_payments::MIGRATOR
+        .run(&payments_db.pool)
+        .await
+        .expect("migrate payments");
+    let pay_kit = Kit::from_pool(
+        CommonSettings::for_tests("payments", &payments_db.url),
+        payments_db.pool.clone(),
+    )
+    .expect("kit");
+    let payments = ecom_payments::router(ecom_payments::AppState::new(pay_kit));
+    let pay_addr = ecom_shared::testing::spawn(payments.clone())
+        .await
+        .expect("spawn");
+
+    let prices = stock.iter().map(|(s, _, p)| (s.to_string(), *p)).collect();
+    let cat_addr: SocketAddr = ecom_shared::testing::spawn(catalog_stub(prices))
+        .await
+        .expect("spawn");
+
+    let orders_db = TestDb::new().await.expect("PostgreSQL");
+    MIGRATOR.run(&orders_db.pool).await.expect("migrate orders");
+    let auth = TestAuth::new();
+    let mut settings = CommonSettings::for_tests("orders", &orders_db.url);
+    auth.trust(&mut settings);
+    let kit = Kit::from_pool(settings, orders_db.pool.clone()).expect("kit");
+    let urls = (
+        format!("http://{cat_addr}"),
+        format!("http://{inv_addr}"),
+        format!("http://{pay_addr}"),
+    );
+    let mut state = AppState::new(kit, &urls.0, &urls.1, &urls.2);
+    state.webhook_secret = Some(Secret::new("whsec-test"));
+    let orders = router(state.clone());
+    let p = Platform {
+        orders_db,
+        inventory_db,
+        payments_db,
+        state,
+        orders,
+        inventory,
+        payments,
+        auth,
+        urls,
+    };
+    for (sku, n, _) in stock {
+        let (s, _, b) = call(
+            &p.inventory,
+            Method::PUT,
+            &format!("/v1/stock/{sku}"),
+            Some(SERVICE_TOKEN),
+            Some(json!({"on_hand": n})),
+            &[],
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+    }
+    p
+}
+
+impl Platform {
+    async fn token(&self, card: &str) -> String {
+        let (s, _, b) = call(
+            &self.payments,
+            Method::POST,
+            "/v1/tokens",
+            None,
+            Some(json!({"number": card, "exp_month": 12, "exp_year": 2040, "cvc": "123"})),
+            &[],
+        )
+        .await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+        b["token"].as_str().unwrap_or_default().to_string()
+    }
+
+    async fn checkout(
+        &self,
+        router: &Router,
+        user: &str,
+        key: &str,
+        token: &str,
+        items: Value,
+    ) -> (StatusCode, Value) {
+        let jwt = self.auth.token(user, &["customer"]);
+        let (s, _, b) = call(
+            router,
+            Method::POST,
+            "/v1/checkout",
+            Some(&jwt),
+            Some(json!({"payment_token": token, "items": items})),
+            &[("idempotency-key", key)],
+        )
+        .await;
+        (s, b)
+    }
+
+    async fn stock(&self, sku: &str) -> (i32, i32) {
+        let (_, _, b) = call(
+            &self.inventory,
+            Method::GET,
+            &format!("/v1/stock/{sku}"),
+            None,
+            None,
+            &[],
+        )
+        .await;
+        (
+            b["on_hand"].as_i64().unwrap_or(-1) as i32,
+            b["reserved"].as_i64().unwrap_or(-1) as i32,
+        )
+    }
+
+    async fn count(db: &TestDb, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// A fresh orders process over the same database: same state, no fail point.
+    fn restart(&self) -> AppState {
+        let kit = Kit::from_pool(
+            self.state.kit.settings.as_ref().clone(),
+            self.orders_db.pool.clone(),
+        )
+        .expect("kit");
+        AppState::new(kit, &self.urls.0, &self.urls.1, &self.urls.2)
+    }
+
+    async fn expire_leases(&self) {
+        sqlx::query("UPDATE orders SET lease_until = now() - interval '1 second'")
+            .execute(&self.orders_db.pool)
+            .await
+            .expect("expire leases");
+    }
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_checkouts_of_ten_in_stock() {
+    let p = Arc::new(platform(&[("HOT", 10, 2500)]).await);
+    let token = p.token(CARD_OK).await;
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..200 {
+        let p = p.clone();
+        let token = token.clone();
+        set.spawn(async move {
+            p.checkout(
+                &p.orders,
+                &format!("user-{i}"),
+                &format!("key-{i}"),
+                &token,
+                json!([{"sku": "HOT", "quantity": 1}]),
+            )
+            .await
+        });
+    }
+    let (mut confirmed, mut out_of_stock) = (0, 0);
+    while let Some(r) = set.join_next().await {
+        let (s, b) = r.expect("task");
+        match s {
+            StatusCode::CREATED => {
+                assert_eq!(b["status"], "confirmed");
+                assert_eq!(b["payment"]["status"], "captured");
+                assert_eq!(b["total_minor"], 2500);
+                confirmed += 1;
+            }
+            StatusCode::CONFLICT => {
+                assert_eq!(b["code"], "out-of-stock", "{b}");
+                out_of_stock += 1;
+            }
+            other => panic!("unexpected {other}: {b}"),
+        }
+    }
+    assert_eq!((confirmed, out_of_stock), (10, 190));
+    assert_eq!(
+        p.stock("HOT").await,
+        (0, 0),
+        "all stock sold, nothing left reserved"
+    );
+    assert_eq!(
+        Platform::count(
+            &p.orders_db,
+            "SELECT count(*) FROM orders WHERE status = 'confirmed'"
+        )
+        .await,
+        10
+    );
+    assert_eq!(
+        Platform::count(
+            &p.orders_db,
+            "SELECT count(*) FROM orders WHERE status = 'failed'"
+        )
+        .await,
+        190
+    );
+    assert_eq!(
+        Platform::count(&p.payments_db, "SELECT count(*) FROM payments").await,
+        10,
+        "no authorization for a failed order"
+    );
+    assert_eq!(
+        Platform::count(
+            &p.payments_db,
+            "SELECT count(*) FROM payments WHERE status = 'captured'"
+        )
+        .await,
+        10
+    );
+    // Every captured payment belongs to a confirmed order.
+    let refs: Vec<String> =
+        sqlx::query_scalar("SELECT order_ref FROM payments WHERE status = 'captured'")
+            .fetch_all(&p.payments_db.pool)
+            .await
+            .expect("refs");
+    for r in refs {
+        let status: String = sqlx::query_scalar("SELECT status FROM orders WHERE id = $1::uuid")
+            .bind(&r)
+            .fetch_one(&p.orders_db.pool)
+            .await
+            .expect("order");
+        assert_eq!(status, "confirmed");
+    }
+}
+
+#[tokio::test]
+async fn same_idempotency_key_fifty_times_is_one_order_one_charge() {
+    let p = Arc::new(platform(&[("A", 5, 1000)]).await);
+    let token = p.token(CARD_OK).await;
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let p = p.clone();
+        let token = token.clone();
+        set.spawn(async move {
+            p.checkout(
+                &p.orders,
+                "alice",
+                "same-key",
+                &token,
+                json!([{"sku": "A", "quantity": 2}]),
+            )
+            .await
+        });
+    }
+    let mut answers = Vec::new();
+    while let Some(r) = set.join_next().await {
+        answers.push(r.expect("task"));
+    }
+    assert_eq!(answers[0].0, StatusCode::CREATED, "{}", answers[0].1);
+    assert!(
+        answers.iter().all(|a| *a == answers[0]),
+        "all 50 answers are identical"
+    );
+    assert_eq!(
+        Platform::count(&p.orders_db, "SELECT count(*) FROM orders").await,
+        1
+    );
+    assert_eq!(
+        Platform::count(&p.payments_db, "SELECT count(*) FROM payments").await,
+        1
+    );
+    assert_eq!(
+        Platform::count(
+            &p.payments_db,
+            "SELECT count(*) FROM payment_events WHERE kind = 'captured'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(p.stock("A").await, (3, 0));
+    // The same key for a different request is refused, not replayed.
+    let (s, b) = p
+        .checkout(
+            &p.orders,
+            "alice",
+            "same-key",
+            &token,
+            json!([{"sku": "A", "quantity": 1}]),
+        )
+        .await;
+    assert_eq!(
+        (s, b["code"].clone()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!("idempotency-key-reused")
+        )
+    );
+    // Keys are per user: bob's "same-key" is a new order.
+    let (s, _) = p
+        .checkout(
+            &p.orders,
+            "bob",
+            "same-key",
+            &token,
+            json!([{"sku": "A", "quantity": 1}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn declined_card_compensates() {
+    let p = platform(&[("A", 3, 1000)]).await;
+    let token = p.token(CARD_DECLINED).await;
+    let (s, b) = p
+        .checkout(
+            &p.orders,
+            "u",
+            "k1",
+            &token,
+            json!([{"sku": "A", "quantity": 2}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::PAYMENT_REQUIRED, "{b}");
+    assert_eq!(b["code"], "payment-declined");
+    assert_eq!(p.stock("A").await, (3, 0), "reservation released");
+    assert_eq!(
+        Platform::count(
+            &p.payments_db,
+            "SELECT count(*) FROM payments WHERE status = 'declined'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        Platform::count(
+            &p.payments_db,
+            "SELECT count(*) FROM payments WHERE status = 'captured'"
+        )
+        .await,
+        0
+    );
+    let status: String = sqlx::query_scalar("SELECT status FROM orders")
+        .fetch_one(&p.orders_db.pool)
+        .await
+        .expect("order");
+    assert_eq!(status, "failed");
+    // 3-D Secure cards cannot complete a server-side checkout: declined the same way.
+    let token = p.token("4000000000003220").await;
+    let (s, _) = p
+        .checkout(
+            &p.orders,
+            "u",
+            "k2",
+            &token,
+            json!([{"sku": "A", "quantity": 1}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::PAYMENT_REQUIRED);
+    assert_eq!(p.stock("A").await, (3, 0));
+}
+
+#[tokio::test]
+async fn crash_after_reserve_is_resumed_to_confirmed() {
+    let p = platform(&[("A", 4, 1000)]).await;
+    let token = p.token(CARD_OK).await;
+    let mut crashing = p.state.clone();
+    crashing.fail_after = Some("reserved".into());
+    let (s, _) = p
+        .checkout(
+            &router(crashing),
+            "u",
+            "k",
+            &token,
+            json!([{"sku": "A", "quantity": 1}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(p.stock("A").await, (4, 1), "held by the dead saga");
+    // Until its lease runs out, nobody else touches it.
+    let fresh = p.restart();
+    assert_eq!(saga::recover(&fresh).await.expect("recover"), 0);
+    p.expire_leases().await;
+    assert_eq!(saga::recover(&fresh).await.expect("recover"), 1);
+    assert_eq!(p.stock("A").await, (3, 0));
+    assert_eq!(
+        Platform::count(
+            &p.payments_db,
+            "SELECT count(*) FROM payments WHERE status = 'captured'"
+        )
+        .await,
+        1
+    );
+    // The client's retry with the same key gets the confirmed order.
+    let (s, b) = p
+        .checkout(
+            &router(fresh),
+            "u",
+            "k",
+            &token,
+            json!([{"sku": "A", "quantity": 1}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["status"], "confirmed");
+}
+
+#[tokio::test]
+async fn crash_after_authorize_is_resumed_to_confirmed() {
+    let p = platform(&[("A", 4, 1000)]).await;
+    let token = p.token(CARD_OK).await;
+    let mut crashing = p.state.clone();
+    crashing.fail_after = Some("authorized".into());
+    let (s, _) = p
+        .checkout(
+            &router(crashing),
+            "u",
+            "k",
+            &token,
+            json!([{"sku": "A", "quantity": 2}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        Platform::count(
+            &p.payments_db,
+            "SELECT count(*) FROM payments WHERE status = 'authorized'"
+        )
+        .await,
+        1
+    );
+    p.expire_leases().await;
+    assert_eq!(saga::recover(&p.restart()).await.expect("recover"), 1);
+    assert_eq!(p.stock("A").await, (2, 0));
+    assert_eq!(
+        Platform::count(
+            &p.payments_db,
+            "SELECT count(*) FROM payments WHERE status = 'captured'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        Platform::count(&p.payments_db, "SELECT count(*) FROM payments").await,
+        1,
+        "no second charge"
+    );
+}
+
+#[tokio::test]
+async fn crash_then_expired_reservation_is_compensated() {
+    let p = platform(&[("A", 4, 1000)]).await;
+    let token = p.token(CARD_OK).await;
+    let mut crashing = p.state.clone();
+    crashing.fail_after = Some("authorized".into());
+    let (s, _) = p
+        .checkout(
+            &router(crashing),
+            "u",
+            "k",
+            &token,
+            json!([{"sku": "A", "quantity": 1}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+    // While the orders process is down, inventory's expiry releases the reservation.
+    sqlx::query("UPDATE reservations SET expires_at = now() - interval '1 second'")
+        .execute(&p.inventory_db.pool)
+        .await
+        .expect("age");
+    assert_eq!(
+        ecom_inventory::store::release_expired(&p.inventory_db.pool)
+            .await
+            .expect("sweep"),
+        1
+    );
+    p.expire_leases().await;
+    assert_eq!(saga::recover(&p.restart()).await.expect("recover"), 1);
+    // Stock and payments agree: nothing sold, nothing charged.
+    assert_eq!(p.stock("A").await, (4, 0));
+    assert_eq!(
+        Platform::count(
+            &p.payments_db,
+            "SELECT count(*) FROM payments WHERE status = 'voided'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        Platform::count(
+            &p.payments_db,
+            "SELECT count(*) FROM payment_events WHERE kind = 'captured'"
+        )
+        .await,
+        0
+    );
+    let (code, status): (String, String) =
+        sqlx::query_as("SELECT failure_code, status FROM orders")
+            .fetch_one(&p.orders_db.pool)
+            .await
+            .expect("order");
+    assert_eq!(
+        (code.as_str(), status.as_str()),
+        ("reservation-expired", "failed")
+    );
+}
+
+#[tokio::test]
+async fn crash_before_authorize_answer_is_voided_on_compensation() {
+    // The authorize call went through but the process died before recording the payment id:
+    // compensation finds the payment by its idempotency key and voids it.
+    let p = platform(&[("A", 4, 1000)]).await;
+    let token = p.token(CARD_OK).await;
+    let mut crashing = p.state.clone();
+    crashing.fail_after = Some("authorized".into());
+    p.checkout(
+        &router(crashing),
+        "u",
+        "k",
+        &token,
+        json!([{"sku": "A", "quantity": 1}]),
+    )
+    .await;
+    sqlx::query("UPDATE orders SET status = 'compensating', payment_id = NULL, failure_code = 'test', response_status = 503, response_body = '{}'")
+        .execute(&p.orders_db.pool).await.expect("rewind");
+    p.expire_leases().await;
+    assert_eq!(saga::recover(&p.restart()).await.expect("recover"), 1);
+    assert_eq!(p.stock("A").await, (4, 0));
+    assert_eq!(
+        Platform::count(
+            &p.payments_db,
+            "SELECT count(*) FROM payments WHERE status = 'voided'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        Platform::count(&p.payments_db, "SELECT count(*) FROM payments").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn no_column_of_any_table_contains_the_card_number() {
+    let p = platform(&[("A", 4, 1000)]).await;
+    for (i, card) in [CARD_OK, CARD_DECLINED].iter().enumerate() {
+        let token = p.token(card).await;
+        p.checkout(
+            &p.orders,
+            "u",
+            &format!("k{i}"),
+            &token,
+            json!([{"sku": "A", "quantity": 1}]),
+        )
+        .await;
+    }
+    for db in [&p.orders_db, &p.inventory_db, &p.payments_db] {
+        for card in [CARD_OK, CARD_DECLINED] {
+            let hits = tables_containing(&db.pool, card).await;
+            assert!(hits.is_empty(), "card number found in {hits:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn checkout_validates_and_requires_auth() {
+    let p = platform(&[("A", 4, 1000)]).await;
+    let token = p.token(CARD_OK).await;
+    let body = json!({"payment_token": token, "items": [{"sku": "A", "quantity": 1}]});
+    let (s, _, _) = call(
+        &p.orders,
+        Method::POST,
+        "/v1/checkout",
+        None,
+        Some(body.clone()),
+        &[("idempotency-key", "k")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let jwt = p.auth.token("u", &[]);
+    let (s, _, b) = call(
+        &p.orders,
+        Method::POST,
+        "/v1/checkout",
+        Some(&jwt),
+        Some(body.clone()),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "missing key: {b}");
+    let (s, b) = p
+        .checkout(
+            &p.orders,
+            "u",
+            "k1",
+            &token,
+            json!([{"sku": "NOPE", "quantity": 1}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (s, _) = p
+        .checkout(
+            &p.orders,
+            "u",
+            "k2",
+            &token,
+            json!([{"sku": "A", "quantity": 0}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = p
+        .checkout(
+            &p.orders,
+            "u",
+            "k3",
+            "not-a-token",
+            json!([{"sku": "A", "quantity": 1}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = p.checkout(&p.orders, "u", "k4", &token, json!([])).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(p.stock("A").await, (4, 0));
+}
+
+#[tokio::test]
+async fn cart_checkout_and_history() {
+    let p = platform(&[("A", 4, 1000), ("B", 4, 250)]).await;
+    let token = p.token(CARD_OK).await;
+    let jwt = p.auth.token("carol", &[]);
+    let (s, _, c) = call(
+        &p.orders,
+        Method::PUT,
+        "/v1/cart/items/A",
+        Some(&jwt),
+        Some(json!({"quantity": 2})),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(c["items"], json!([{"sku": "A", "quantity": 2}]));
+    call(
+        &p.orders,
+        Method::PUT,
+        "/v1/cart/items/B",
+        Some(&jwt),
+        Some(json!({"quantity": 1})),
+        &[],
+    )
+    .await;
+    let (s, _, _) = call(
+        &p.orders,
+        Method::PUT,
+        "/v1/cart/items/B",
+        Some(&jwt),
+        Some(json!({"quantity": 101})),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _, c) = call(&p.orders, Method::GET, "/v1/cart", Some(&jwt), None, &[]).await;
+    assert_eq!(
+        (s, c["items"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(2))
+    );
+    // Checkout without items buys the cart, at the catalog's prices, and empties it.
+    let (s, _, order) = call(
+        &p.orders,
+        Method::POST,
+        "/v1/checkout",
+        Some(&jwt),
+        Some(json!({"payment_token": token})),
+        &[("idempotency-key", "c1")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{order}");
+    assert_eq!(order["total_minor"], 2250);
+    let (_, _, c) = call(&p.orders, Method::GET, "/v1/cart", Some(&jwt), None, &[]).await;
+    assert_eq!(c["items"], json!([]));
+    call(
+        &p.orders,
+        Method::PUT,
+        "/v1/cart/items/A",
+        Some(&jwt),
+        Some(json!({"quantity": 1})),
+        &[],
+    )
+    .await;
+    let (s, _, _) = call(&p.orders, Method::DELETE, "/v1/cart", Some(&jwt), None, &[]).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (_, _, c) = call(&p.orders, Method::GET, "/v1/cart", Some(&jwt), None, &[]).await;
+    assert_eq!(c["items"], json!([]));
+
+    let (s, _, h) = call(
+        &p.orders,
+        Method::GET,
+        "/v1/orders?limit=10",
+        Some(&jwt),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(h["orders"].as_array().map(Vec::len), Some(1));
+    assert_eq!(h["orders"][0]["status"], "confirmed");
+    let id = order["id"].as_str().unwrap_or_default();
+    let (s, _, o) = call(
+        &p.orders,
+        Method::GET,
+        &format!("/v1/orders/{id}"),
+        Some(&jwt),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (s, o["lines"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(2))
+    );
+    // Someone else's order is not found; an admin can see it.
+    let (s, _, _) = call(
+        &p.orders,
+        Method::GET,
+        &format!("/v1/orders/{id}"),
+        Some(&p.auth.token("mallory", &[])),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = call(
+        &p.orders,
+        Method::GET,
+        &format!("/v1/orders/{id}"),
+        Some(&p.auth.token("ops", &["admin"])),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, _, h) = call(
+        &p.orders,
+        Method::GET,
+        "/v1/orders",
+        Some(&p.auth.token("mallory", &[])),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(h["orders"], json!([]));
+}
+
+#[tokio::test]
+async fn payment_webhooks_are_verified_and_applied_once() {
+    let p = platform(&[("A", 4, 1000)]).await;
+    let token = p.token(CARD_OK).await;
+    let (_, order) = p
+        .checkout(
+            &p.orders,
+            "u",
+            "k",
+            &token,
+            json!([{"sku": "A", "quantity": 1}]),
+        )
+        .await;
+    let pid = order["payment"]["id"].clone();
+    let event = json!({"id": uuid::Uuid::new_v4(), "type": "payment.refunded", "payment_id": pid, "status": "refunded"}).to_string();
+    let sig = ecom_shared::webhook::sign(b"whsec-test", ecom_shared::unix_now(), event.as_bytes());
+    let bad = ecom_shared::webhook::sign(b"other", ecom_shared::unix_now(), event.as_bytes());
+    let post = |sig: String| {
+        let r = p.orders.clone();
+        let event: Value = serde_json::from_str(&event).expect("json");
+        async move {
+            call(
+                &r,
+                Method::POST,
+                "/v1/webhooks/payments",
+                None,
+                Some(event),
+                &[("x-signature", sig.as_str())],
+            )
+            .await
+            .0
+        }
+    };
+    assert_eq!(post(bad).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(post(sig.clone()).await, StatusCode::NO_CONTENT);
+    assert_eq!(
+        post(sig).await,
+        StatusCode::NO_CONTENT,
+        "duplicate delivery is accepted and ignored"
+    );
+    let status: String = sqlx::query_scalar("SELECT payment_status FROM orders")
+        .fetch_one(&p.orders_db.pool)
+        .await
+        .expect("order");
+    assert_eq!(status, "refunded");
+    assert_eq!(
+        Platform::count(&p.orders_db, "SELECT count(*) FROM payment_webhook_events").await,
+        1
+    );
+
+    // End to end: payments' dispatcher delivers its queued events to orders, signed.
+    let addr = ecom_shared::testing::spawn(p.orders.clone())
+        .await
+        .expect("spawn");
+    let delivered = ecom_payments::store::deliver_webhooks(
+        &p.payments_db.pool,
+        &reqwest::Client::new(),
+        &format!("http://{addr}/v1/webhooks/payments"),
+        b"whsec-test",
+    )
+    .await
+    .expect("deliver");
+    assert_eq!(delivered, 2, "authorized and captured");
+    assert_eq!(
+        Platform::count(&p.orders_db, "SELECT count(*) FROM payment_webhook_events").await,
+        3
+    );
+    let status: String = sqlx::query_scalar("SELECT payment_status FROM orders")
+        .fetch_one(&p.orders_db.pool)
+        .await
+        .expect("order");
+    assert_eq!(
+        status, "refunded",
+        "late events never move the status backwards"
+    );
+}
+
+#[tokio::test]
+async fn openapi_is_served_and_every_route_is_mounted() {
+    let p = platform(&[]).await;
+    let (s, _, doc) = call(&p.orders, Method::GET, "/openapi.json", None, None, &[]).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(doc["paths"]["/v1/checkout"]["post"].is_object());
+    assert_documented_routes_exist(&p.orders, &openapi()).await;
+}
