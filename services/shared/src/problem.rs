@@ -115,6 +115,10 @@ pub fn from_db_error(err: &sqlx::Error) -> Problem {
         if db.is_check_violation() || db.is_foreign_key_violation() {
             return Problem::validation(format!("violates {constraint}"));
         }
+        // Class 22: data exceptions (value too long, out of range, bad format).
+        if db.code().is_some_and(|c| c.starts_with("22") || c == "23502") {
+            return Problem::validation(format!("invalid value: {}", db.message()));
+        }
     }
     tracing::error!(error = %err, "database error");
     Problem::internal()

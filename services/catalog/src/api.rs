@@ -1,0 +1,239 @@
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use ecom_shared::auth::AuthUser;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::error::CatalogError;
+use crate::store::{self, Cursor, Filter, Sort};
+use crate::AppState;
+
+fn json_bytes(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Serves a public read from the short-lived cache, or computes and caches it.
+async fn cached<F>(st: &AppState, uri: &Uri, compute: F) -> Result<Response, CatalogError>
+where
+    F: std::future::Future<Output = Result<Value, CatalogError>>,
+{
+    let key = uri.to_string();
+    if let Some(body) = st.cache.get(&key) {
+        return Ok(json_bytes(body));
+    }
+    let value = compute.await?;
+    let body = Bytes::from(serde_json::to_vec(&value).unwrap_or_default());
+    st.cache.put(key, body.clone());
+    Ok(json_bytes(body))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    pub category: Option<String>,
+    pub min_price: Option<i64>,
+    pub max_price: Option<i64>,
+    pub q: Option<String>,
+    pub sort: Option<String>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    pub featured: Option<bool>,
+    pub facets: Option<bool>,
+}
+
+fn filter(q: &ListQuery) -> Result<Filter, CatalogError> {
+    let text = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    if text.is_some_and(|t| t.len() > 200) {
+        return Err(CatalogError::Invalid("q is at most 200 characters".into()));
+    }
+    if q.min_price.is_some_and(|p| p < 0) || q.max_price.is_some_and(|p| p < 0) {
+        return Err(CatalogError::Invalid(
+            "prices are >= 0 (minor units)".into(),
+        ));
+    }
+    Ok(Filter {
+        category: q.category.clone(),
+        min_price: q.min_price,
+        max_price: q.max_price,
+        q: text.map(str::to_string),
+        featured: q.featured.unwrap_or(false),
+    })
+}
+
+async fn list_value(st: &AppState, q: &ListQuery) -> Result<Value, CatalogError> {
+    let f = filter(q)?;
+    let sort = Sort::parse(q.sort.as_deref(), f.q.is_some())?;
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(CatalogError::Invalid("limit must be 1..=100".into()));
+    }
+    let cursor = q.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let (items, next) = store::list(&st.kit.pool, &f, sort, cursor.as_ref(), limit).await?;
+    let mut body = json!({"items": items, "next_cursor": next});
+    if q.facets.unwrap_or(false) {
+        body["facets"] = store::facets(&st.kit.pool, &f).await?;
+    }
+    Ok(body)
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    uri: Uri,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, CatalogError> {
+    cached(&st, &uri, list_value(&st, &q)).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    pub q: String,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    pub sort: Option<String>,
+}
+
+pub async fn search(
+    State(st): State<AppState>,
+    uri: Uri,
+    Query(s): Query<SearchQuery>,
+) -> Result<Response, CatalogError> {
+    if s.q.trim().is_empty() {
+        return Err(CatalogError::Invalid("q is required".into()));
+    }
+    let q = ListQuery {
+        category: None,
+        min_price: None,
+        max_price: None,
+        q: Some(s.q),
+        sort: s.sort,
+        limit: s.limit,
+        cursor: s.cursor,
+        featured: None,
+        facets: None,
+    };
+    cached(&st, &uri, list_value(&st, &q)).await
+}
+
+pub async fn featured(State(st): State<AppState>, uri: Uri) -> Result<Response, CatalogError> {
+    cached(&st, &uri, async {
+        Ok(json!({"items": store::featured(&st.kit.pool, 24).await?}))
+    })
+    .await
+}
+
+pub async fn get_product(
+    State(st): State<AppState>,
+    uri: Uri,
+    Path(id): Path<String>,
+) -> Result<Response, CatalogError> {
+    if id.len() > 128 {
+        return Err(CatalogError::NotFound("product"));
+    }
+    cached(&st, &uri, async {
+        Ok(serde_json::to_value(store::get(&st.kit.pool, &id).await?).unwrap_or_default())
+    })
+    .await
+}
+
+/// Price lookup for orders: the current price of an active SKU.
+pub async fn get_sku(
+    State(st): State<AppState>,
+    uri: Uri,
+    Path(sku): Path<String>,
+) -> Result<Response, CatalogError> {
+    if sku.len() > 64 {
+        return Err(CatalogError::NotFound("SKU"));
+    }
+    cached(&st, &uri, async {
+        let p = store::get_by_sku(&st.kit.pool, &sku).await?;
+        Ok(json!({"sku": p.sku, "name": p.name, "price_minor": p.price_minor, "currency": p.currency}))
+    })
+    .await
+}
+
+pub async fn categories(State(st): State<AppState>, uri: Uri) -> Result<Response, CatalogError> {
+    cached(&st, &uri, async {
+        Ok(json!({"items": store::categories(&st.kit.pool).await?}))
+    })
+    .await
+}
+
+fn admin(user: &AuthUser) -> Result<(), CatalogError> {
+    user.require_role("admin")
+        .map_err(|_| CatalogError::Forbidden)
+}
+
+pub async fn create_category(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Json(body): Json<store::NewCategory>,
+) -> Result<Response, CatalogError> {
+    admin(&user)?;
+    let c = store::create_category(&st.kit.pool, &body).await?;
+    st.cache.clear();
+    Ok((StatusCode::CREATED, Json(c)).into_response())
+}
+
+pub async fn create_product(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Json(body): Json<store::ProductInput>,
+) -> Result<Response, CatalogError> {
+    admin(&user)?;
+    let p = store::create_product(&st.kit.pool, &body).await?;
+    st.cache.clear();
+    Ok((StatusCode::CREATED, Json(p)).into_response())
+}
+
+fn parse_id(id: &str) -> Result<Uuid, CatalogError> {
+    Uuid::parse_str(id).map_err(|_| CatalogError::Invalid("product id must be a UUID".into()))
+}
+
+pub async fn update_product(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    Json(body): Json<store::ProductInput>,
+) -> Result<Response, CatalogError> {
+    admin(&user)?;
+    let p = store::update_product(&st.kit.pool, parse_id(&id)?, &body).await?;
+    st.cache.clear();
+    Ok(Json(p).into_response())
+}
+
+pub async fn delete_product(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Response, CatalogError> {
+    admin(&user)?;
+    store::deactivate(&st.kit.pool, parse_id(&id)?).await?;
+    st.cache.clear();
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedBody {
+    pub products: Option<i32>,
+}
+
+pub async fn seed(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Json(body): Json<SeedBody>,
+) -> Result<Response, CatalogError> {
+    admin(&user)?;
+    let n = body.products.unwrap_or(200);
+    if !(1..=100_000).contains(&n) {
+        return Err(CatalogError::Invalid("products must be 1..=100000".into()));
+    }
+    let inserted = crate::seed::seed_demo(&st.kit.pool, n).await?;
+    st.cache.clear();
+    Ok(Json(json!({"inserted": inserted})).into_response())
+}

@@ -1,0 +1,401 @@
+use std::collections::HashSet;
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use axum::Router;
+use ecom_catalog::{openapi, router, seed, AppState, MIGRATOR};
+use ecom_shared::settings::CommonSettings;
+use ecom_shared::testing::{assert_documented_routes_exist, call, TestAuth, TestDb};
+use ecom_shared::Kit;
+use serde_json::{json, Value};
+
+struct App {
+    db: TestDb,
+    router: Router,
+    auth: TestAuth,
+}
+
+async fn app(products: i32) -> App {
+    let db = TestDb::new().await.expect("PostgreSQL");
+    MIGRATOR.run(&db.pool).await.expect("migrate");
+    if products > 0 {
+        seed::seed_demo(&db.pool, products).await.expect("seed");
+    }
+    let auth = TestAuth::new();
+    let mut settings = CommonSettings::for_tests("catalog", &db.url);
+    auth.trust(&mut settings);
+    let kit = Kit::from_pool(settings, db.pool.clone()).expect("kit");
+    let router = router(AppState::new(kit, Duration::from_secs(60)));
+    App { db, router, auth }
+}
+
+async fn get(app: &App, uri: &str) -> (StatusCode, Value) {
+    let (s, _, b) = call(&app.router, Method::GET, uri, None, None, &[]).await;
+    (s, b)
+}
+
+/// Follows next_cursor to the end; returns every item.
+async fn all_pages(app: &App, base: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut uri = base.to_string();
+    for _ in 0..100 {
+        let (s, b) = get(app, &uri).await;
+        assert_eq!(s, StatusCode::OK, "{uri}: {b}");
+        out.extend(b["items"].as_array().cloned().unwrap_or_default());
+        match b["next_cursor"].as_str() {
+            Some(c) => uri = format!("{base}&cursor={c}"),
+            None => return out,
+        }
+    }
+    panic!("pagination did not end");
+}
+
+#[tokio::test]
+async fn openapi_is_served_and_every_route_is_mounted() {
+    let app = app(0).await;
+    let (s, doc) = get(&app, "/openapi.json").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(doc["paths"]["/v1/products/{id}"]["patch"].is_object());
+    assert_documented_routes_exist(&app.router, &openapi()).await;
+}
+
+#[tokio::test]
+async fn seed_is_idempotent() {
+    let app = app(50).await;
+    assert_eq!(seed::seed_demo(&app.db.pool, 50).await.expect("seed"), 0);
+    assert_eq!(seed::seed_demo(&app.db.pool, 60).await.expect("seed"), 10);
+}
+
+#[tokio::test]
+async fn cursor_pagination_covers_every_product_once_in_order() {
+    let app = app(95).await;
+    for (sort, key, asc) in [
+        ("price_asc", "price_minor", true),
+        ("price_desc", "price_minor", false),
+        ("name", "name", true),
+        ("newest", "created_at", false),
+    ] {
+        let items = all_pages(&app, &format!("/v1/products?sort={sort}&limit=7")).await;
+        assert_eq!(items.len(), 95, "{sort}");
+        let ids: HashSet<_> = items
+            .iter()
+            .map(|i| i["id"].as_str().unwrap_or_default().to_string())
+            .collect();
+        assert_eq!(ids.len(), 95, "{sort}: no duplicates");
+        for w in items.windows(2) {
+            let (a, b) = (&w[0][key], &w[1][key]);
+            let ordered = match (a.as_i64(), b.as_i64()) {
+                (Some(x), Some(y)) => {
+                    if asc {
+                        x <= y
+                    } else {
+                        x >= y
+                    }
+                }
+                _ => {
+                    let (x, y) = (
+                        a.as_str().unwrap_or_default(),
+                        b.as_str().unwrap_or_default(),
+                    );
+                    if asc {
+                        x <= y
+                    } else {
+                        x >= y
+                    }
+                }
+            };
+            assert!(ordered, "{sort}: {a} then {b}");
+        }
+    }
+    let (s, b) = get(&app, "/v1/products?cursor=garbage").await;
+    assert_eq!(
+        (s, b["code"].clone()),
+        (StatusCode::UNPROCESSABLE_ENTITY, json!("validation"))
+    );
+    let (s, _) = get(&app, "/v1/products?limit=1000").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = get(&app, "/v1/products?sort=random").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = get(&app, "/v1/products?unknown=1").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn filters_and_facets() {
+    let app = app(80).await;
+    let jackets = all_pages(&app, "/v1/products?category=jackets&limit=50").await;
+    assert!(!jackets.is_empty());
+    assert!(jackets.iter().all(|p| p["category"] == "jackets"));
+    // A parent category includes its children.
+    let clothing = all_pages(&app, "/v1/products?category=clothing&limit=50").await;
+    let shirts = all_pages(&app, "/v1/products?category=shirts&limit=50").await;
+    assert_eq!(clothing.len(), jackets.len() + shirts.len());
+    let mid = all_pages(
+        &app,
+        "/v1/products?min_price=10000&max_price=20000&limit=50",
+    )
+    .await;
+    assert!(!mid.is_empty());
+    assert!(mid
+        .iter()
+        .all(|p| (10000..=20000).contains(&p["price_minor"].as_i64().unwrap_or(-1))));
+    let (_, f) = get(&app, "/v1/products?featured=true&limit=50").await;
+    assert_eq!(f["items"].as_array().map(Vec::len), Some(8));
+    let (s, featured) = get(&app, "/v1/featured").await;
+    assert_eq!(s, StatusCode::OK);
+    let ranks: Vec<i64> = featured["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|p| p["featured_rank"].as_i64().unwrap_or(0))
+        .collect();
+    assert_eq!(ranks, (1..=8).collect::<Vec<_>>());
+    let (_, facets) = get(&app, "/v1/products?facets=true&limit=1").await;
+    let total: i64 = facets["facets"]["categories"]
+        .as_object()
+        .expect("facets")
+        .values()
+        .map(|v| v.as_i64().unwrap_or(0))
+        .sum();
+    assert_eq!(total, 80);
+    let (_, cats) = get(&app, "/v1/categories").await;
+    assert_eq!(cats["items"].as_array().map(Vec::len), Some(6));
+}
+
+#[tokio::test]
+async fn full_text_search() {
+    let app = app(60).await;
+    let (s, b) = get(&app, "/v1/search?q=waterproof%20jacket").await;
+    assert_eq!(s, StatusCode::OK);
+    let items = b["items"].as_array().expect("items");
+    assert!(!items.is_empty());
+    for p in items {
+        let text = format!("{} {}", p["name"], p["description"]).to_lowercase();
+        assert!(
+            text.contains("waterproof") && text.contains("jacket"),
+            "{text}"
+        );
+    }
+    // Relevance first: a name match (weight A) ranks above a description-only match.
+    let (_, b) = get(&app, "/v1/search?q=merino").await;
+    assert!(b["items"][0]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("Merino"));
+    // Stemming: "boots" finds "Boot".
+    let (_, b) = get(&app, "/v1/products?q=boots&limit=100").await;
+    assert!(!b["items"].as_array().expect("items").is_empty());
+    // Excluding words, and relevance paging.
+    let with = all_pages(&app, "/v1/search?q=jacket&limit=3").await;
+    let without = all_pages(&app, "/v1/search?q=jacket%20-waterproof&limit=3").await;
+    assert!(without.len() < with.len() && !without.is_empty());
+    // Query text is data, never SQL.
+    let (s, b) = get(
+        &app,
+        "/v1/search?q=%27%3B%20DROP%20TABLE%20products%3B%20--",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, _) = get(&app, "/v1/search?q=").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn product_and_sku_reads() {
+    let app = app(10).await;
+    let (s, sku) = get(&app, "/v1/skus/DEMO-0003").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(sku["currency"], "EUR");
+    assert!(sku["price_minor"].as_i64().unwrap_or(0) > 0);
+    let (_, list) = get(&app, "/v1/products?limit=1").await;
+    let p = &list["items"][0];
+    let (s, by_id) = get(
+        &app,
+        &format!("/v1/products/{}", p["id"].as_str().unwrap_or_default()),
+    )
+    .await;
+    assert_eq!((s, &by_id), (StatusCode::OK, p));
+    let (s, by_slug) = get(
+        &app,
+        &format!("/v1/products/{}", p["slug"].as_str().unwrap_or_default()),
+    )
+    .await;
+    assert_eq!((s, &by_slug), (StatusCode::OK, p));
+    assert_eq!(
+        get(&app, "/v1/products/nope").await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(get(&app, "/v1/skus/NOPE").await.0, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn admin_writes_need_the_admin_role() {
+    let app = app(0).await;
+    let admin = app.auth.token("ops", &["admin"]);
+    let customer = app.auth.token("c", &["customer"]);
+    let cat = json!({"slug": "bags", "name": "Bags"});
+    let (s, _, _) = call(
+        &app.router,
+        Method::POST,
+        "/v1/categories",
+        None,
+        Some(cat.clone()),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _, b) = call(
+        &app.router,
+        Method::POST,
+        "/v1/categories",
+        Some(&customer),
+        Some(cat.clone()),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (s, b["code"].clone()),
+        (StatusCode::FORBIDDEN, json!("forbidden"))
+    );
+    let (s, _, _) = call(
+        &app.router,
+        Method::POST,
+        "/v1/categories",
+        Some(&admin),
+        Some(cat.clone()),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _, b) = call(
+        &app.router,
+        Method::POST,
+        "/v1/categories",
+        Some(&admin),
+        Some(cat),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (s, b["code"].clone()),
+        (StatusCode::CONFLICT, json!("already-exists"))
+    );
+
+    let product = json!({"sku": "BAG-1", "slug": "tote-bag", "name": "Tote bag", "description": "A canvas tote",
+        "category": "bags", "price_minor": 1999, "currency": "EUR", "featured_rank": 1});
+    let (s, _, _) = call(
+        &app.router,
+        Method::POST,
+        "/v1/products",
+        Some(&customer),
+        Some(product.clone()),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, p) = call(
+        &app.router,
+        Method::POST,
+        "/v1/products",
+        Some(&admin),
+        Some(product.clone()),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{p}");
+    assert_eq!(p["category"], "bags");
+    let (s, _, _) = call(
+        &app.router,
+        Method::POST,
+        "/v1/products",
+        Some(&admin),
+        Some(product),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, _, b) = call(&app.router, Method::POST, "/v1/products", Some(&admin),
+        Some(json!({"sku": "BAG-2", "slug": "b2", "name": "B", "price_minor": 5, "currency": "euro"})), &[]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (s, _, _) = call(&app.router, Method::POST, "/v1/products", Some(&admin),
+        Some(json!({"sku": "BAG-3", "slug": "b3", "name": "B", "price_minor": -5, "currency": "EUR"})), &[]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Reads are cached, and writes clear the cache.
+    let (_, before) = get(&app, "/v1/skus/BAG-1").await;
+    assert_eq!(before["price_minor"], 1999);
+    let id = p["id"].as_str().unwrap_or_default();
+    let (s, _, u) = call(
+        &app.router,
+        Method::PATCH,
+        &format!("/v1/products/{id}"),
+        Some(&admin),
+        Some(json!({"price_minor": 2499})),
+        &[],
+    )
+    .await;
+    assert_eq!((s, u["price_minor"].clone()), (StatusCode::OK, json!(2499)));
+    let (_, after) = get(&app, "/v1/skus/BAG-1").await;
+    assert_eq!(after["price_minor"], 2499);
+    let (s, _, _) = call(
+        &app.router,
+        Method::PATCH,
+        &format!("/v1/products/{id}"),
+        Some(&admin),
+        Some(json!({"sku": "X"})),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _, _) = call(
+        &app.router,
+        Method::PATCH,
+        &format!("/v1/products/{}", uuid::Uuid::new_v4()),
+        Some(&admin),
+        Some(json!({"name": "x"})),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = call(
+        &app.router,
+        Method::DELETE,
+        &format!("/v1/products/{id}"),
+        Some(&customer),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = call(
+        &app.router,
+        Method::DELETE,
+        &format!("/v1/products/{id}"),
+        Some(&admin),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(get(&app, "/v1/skus/BAG-1").await.0, StatusCode::NOT_FOUND);
+    let (s, _, b) = call(
+        &app.router,
+        Method::POST,
+        "/v1/admin/seed",
+        Some(&admin),
+        Some(json!({"products": 12})),
+        &[],
+    )
+    .await;
+    assert_eq!((s, b["inserted"].clone()), (StatusCode::OK, json!(12)));
+    let (s, _, _) = call(
+        &app.router,
+        Method::POST,
+        "/v1/admin/seed",
+        Some(&customer),
+        Some(json!({})),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
