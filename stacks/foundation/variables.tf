@@ -13,12 +13,12 @@ variable "project_name" {
 }
 
 variable "environment" {
-  description = "Environment this stack instance serves: nonprod or prod. Prod turns on the stricter defaults (NAT per AZ, required MFA, deletion protection)."
+  description = "Environment name, as in ecomctl.yaml (for example nonprod). The one named prod gets the stricter defaults (NAT per AZ, required MFA, deletion protection)."
   type        = string
 
   validation {
-    condition     = contains(["nonprod", "prod"], var.environment)
-    error_message = "environment must be \"nonprod\" or \"prod\"."
+    condition     = can(regex("^[a-z][a-z0-9]{1,15}$", var.environment))
+    error_message = "environment must be 2-16 lowercase letters and digits, starting with a letter (the one named \"prod\" is production)."
   }
 }
 
