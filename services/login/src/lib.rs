@@ -1,1 +1,281 @@
+//! login: accounts with argon2id hashes, sign-in with lockout and rate limiting, EdDSA access
+//! tokens with a `kid`, a JWKS that supports rotation, rotating refresh tokens. In Cognito mode
+//! it only verifies Cognito's tokens (`/v1/me`).
 
+pub mod accounts;
+pub mod api;
+pub mod error;
+pub mod keys;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::{get, post};
+use axum::Router;
+use ecom_shared::openapi::{ApiDoc, Security};
+use ecom_shared::settings::{CommonSettings, Env, JwksSource, Secret, SettingsError};
+use ecom_shared::{HasKit, Kit};
+use serde_json::json;
+
+use crate::accounts::HashCost;
+use crate::error::LoginError;
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+pub const DEFAULT_PORT: u16 = 8081;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Accounts and tokens are ours.
+    Local,
+    /// Accounts live in Cognito; we only verify its tokens (JWKS_URL, JWT_ISSUER).
+    Cognito,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoginConfig {
+    pub mode: Mode,
+    pub issuer: String,
+    pub audience: Option<String>,
+    pub access_ttl_seconds: i64,
+    pub refresh_ttl_seconds: i64,
+    pub cost: HashCost,
+    pub lockout_threshold: i32,
+    pub lockout_seconds: i64,
+    pub admin_emails: Vec<String>,
+    pub kek: Option<Secret>,
+    /// Hash of a random password, checked for unknown emails so timing reveals nothing.
+    pub dummy_hash: String,
+}
+
+impl LoginConfig {
+    pub fn from_env(env: &Env, common: &CommonSettings) -> Result<Self, SettingsError> {
+        let mode = match env.get("LOGIN_MODE").as_deref() {
+            None | Some("local") => Mode::Local,
+            Some("cognito") => Mode::Cognito,
+            Some(other) => {
+                return Err(SettingsError::Invalid {
+                    name: "LOGIN_MODE".into(),
+                    reason: format!("expected local or cognito, got {other:?}"),
+                })
+            }
+        };
+        if mode == Mode::Cognito && !matches!(common.auth.jwks, JwksSource::Url(_)) {
+            return Err(SettingsError::Missing {
+                name: "JWKS_URL".into(),
+                hint: " (Cognito mode: https://cognito-idp.<region>.amazonaws.com/<pool>/.well-known/jwks.json)".into(),
+            });
+        }
+        let cost = HashCost {
+            memory_kib: env.parse_or("ARGON2_MEMORY_KIB", 19_456)?,
+            iterations: env.parse_or("ARGON2_ITERATIONS", 2)?,
+            parallelism: env.parse_or("ARGON2_PARALLELISM", 1)?,
+        };
+        let mut cfg = Self {
+            mode,
+            issuer: common
+                .auth
+                .issuer
+                .clone()
+                .unwrap_or_else(|| "ecom-login".into()),
+            audience: common.auth.audience.clone(),
+            access_ttl_seconds: env.parse_or("ACCESS_TOKEN_TTL_SECONDS", 900)?,
+            refresh_ttl_seconds: env.parse_or("REFRESH_TOKEN_TTL_SECONDS", 30 * 86_400)?,
+            cost,
+            lockout_threshold: env.parse_or("LOGIN_LOCKOUT_THRESHOLD", 5)?,
+            lockout_seconds: env.parse_or("LOGIN_LOCKOUT_SECONDS", 900)?,
+            admin_emails: env
+                .get("LOGIN_ADMIN_EMAILS")
+                .map(|s| {
+                    s.split(',')
+                        .map(|e| e.trim().to_lowercase())
+                        .filter(|e| !e.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            kek: env.secret("LOGIN_KEY_ENCRYPTION_KEY"),
+            dummy_hash: String::new(),
+        };
+        cfg.dummy_hash =
+            accounts::hash_password(cost, &uuid::Uuid::new_v4().to_string()).map_err(|e| {
+                SettingsError::Invalid {
+                    name: "ARGON2_MEMORY_KIB".into(),
+                    reason: e.to_string(),
+                }
+            })?;
+        Ok(cfg)
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub kit: Kit,
+    pub keys: Option<keys::Keys>,
+    pub cfg: Arc<LoginConfig>,
+}
+
+impl HasKit for AppState {
+    fn kit(&self) -> &Kit {
+        &self.kit
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Kit(#[from] ecom_shared::KitError),
+    #[error(transparent)]
+    Login(#[from] LoginError),
+}
+
+/// Builds the state over a migrated pool: loads (or makes) the signing keys and trusts them.
+pub async fn state(
+    mut common: CommonSettings,
+    pool: sqlx::PgPool,
+    cfg: LoginConfig,
+) -> Result<AppState, RunError> {
+    if cfg.mode == Mode::Local {
+        // Our own tokens are verified against our own keys, loaded below.
+        common.auth.jwks = JwksSource::Inline(r#"{"keys":[]}"#.into());
+        common.auth.issuer = Some(cfg.issuer.clone());
+    }
+    let kit = Kit::from_pool(common, pool)?;
+    let keys = match cfg.mode {
+        Mode::Local => {
+            let k = keys::Keys::start(&kit.pool, cfg.kek.as_ref()).await?;
+            k.reload(&kit.pool, cfg.kek.as_ref(), &kit.verifier).await?;
+            Some(k)
+        }
+        Mode::Cognito => None,
+    };
+    Ok(AppState {
+        kit,
+        keys,
+        cfg: Arc::new(cfg),
+    })
+}
+
+pub fn openapi() -> ApiDoc {
+    let creds = json!({"type": "object", "required": ["email", "password"], "properties": {
+        "email": {"type": "string", "format": "email"}, "password": {"type": "string", "minLength": 12}}});
+    let refresh = json!({"type": "object", "required": ["refresh_token"], "properties": {"refresh_token": {"type": "string"}}});
+    ApiDoc::new("login", env!("CARGO_PKG_VERSION"))
+        .route(
+            "post",
+            "/v1/signup",
+            "Create an account",
+            Security::Public,
+            &[201, 409, 422, 429, 501],
+        )
+        .body(creds.clone())
+        .route(
+            "post",
+            "/v1/signin",
+            "Sign in: access and refresh tokens",
+            Security::Public,
+            &[200, 401, 423, 429, 501],
+        )
+        .body(creds)
+        .route(
+            "post",
+            "/v1/refresh",
+            "Exchange a refresh token (rotated; reuse revokes the family)",
+            Security::Public,
+            &[200, 401, 501],
+        )
+        .body(refresh.clone())
+        .route(
+            "post",
+            "/v1/signout",
+            "Revoke the session's refresh tokens",
+            Security::Public,
+            &[204, 501],
+        )
+        .body(refresh)
+        .route(
+            "get",
+            "/v1/me",
+            "The verified claims of the caller's token",
+            Security::User,
+            &[200, 401],
+        )
+        .route(
+            "get",
+            "/.well-known/jwks.json",
+            "Public keys for token verification",
+            Security::Public,
+            &[200, 501],
+        )
+        .route(
+            "post",
+            "/v1/keys/rotate",
+            "Make a new signing key; old ones stay published for the token lifetime",
+            Security::Admin,
+            &[200, 401, 403, 501],
+        )
+}
+
+pub fn router(state: AppState) -> Router {
+    let doc = openapi();
+    let kit = state.kit.clone();
+    let limit = |route: &str| {
+        axum::middleware::from_fn_with_state(kit.limiter(route), ecom_shared::ratelimit::enforce)
+    };
+    let api = Router::new()
+        .route(
+            "/v1/signup",
+            post(api::signup).route_layer(limit("/v1/signup")),
+        )
+        .route(
+            "/v1/signin",
+            post(api::signin).route_layer(limit("/v1/signin")),
+        )
+        .route(
+            "/v1/refresh",
+            post(api::refresh).route_layer(limit("/v1/refresh")),
+        )
+        .route("/v1/signout", post(api::signout))
+        .route("/v1/me", get(api::me))
+        .route("/.well-known/jwks.json", get(api::jwks))
+        .route("/v1/keys/rotate", post(api::rotate))
+        .with_state(state);
+    ecom_shared::app::finish(api, &kit, &doc)
+}
+
+/// Picks up rotations made by other replicas.
+pub fn spawn_key_reload(state: AppState, every: Duration) -> Option<tokio::task::JoinHandle<()>> {
+    let keys = state.keys.clone()?;
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = keys
+                .reload(&state.kit.pool, state.cfg.kek.as_ref(), &state.kit.verifier)
+                .await
+            {
+                tracing::warn!(error = %e, "key reload failed");
+            }
+        }
+    }))
+}
+
+pub async fn run() -> Result<(), RunError> {
+    let env = Env::process();
+    ecom_shared::telemetry::init_logs(&env.get("LOG_LEVEL").unwrap_or_else(|| "info".into()));
+    let common = CommonSettings::from_env("login", DEFAULT_PORT, &env)?;
+    let cfg = LoginConfig::from_env(&env, &common)?;
+    let pool = ecom_shared::app::connect(&common).await?;
+    MIGRATOR
+        .run(&pool)
+        .await
+        .map_err(ecom_shared::KitError::from)?;
+    let state = state(common, pool, cfg).await?;
+    let kit = state.kit.clone();
+    let reload = spawn_key_reload(state.clone(), Duration::from_secs(30));
+    let r = ecom_shared::app::serve(router(state), &kit, ecom_shared::app::shutdown_signal()).await;
+    if let Some(h) = reload {
+        h.abort();
+    }
+    Ok(r?)
+}

@@ -19,7 +19,7 @@ use subtle::ConstantTimeEq;
 use crate::problem::Problem;
 use crate::settings::{AuthSettings, JwksSource, Secret};
 
-const REFETCH_AFTER: Duration = Duration::from_secs(2);
+const REFETCH_AFTER: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
