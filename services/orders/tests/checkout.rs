@@ -893,3 +893,70 @@ async fn openapi_is_served_and_every_route_is_mounted() {
     assert!(doc["paths"]["/v1/checkout"]["post"].is_object());
     assert_documented_routes_exist(&p.orders, &openapi()).await;
 }
+
+#[tokio::test]
+async fn checkout_against_the_real_catalog_uses_its_prices() {
+    let catalog_db = TestDb::new().await.expect("PostgreSQL");
+    ecom_catalog::MIGRATOR
+        .run(&catalog_db.pool)
+        .await
+        .expect("migrate catalog");
+    ecom_catalog::seed::seed_demo(&catalog_db.pool, 5)
+        .await
+        .expect("seed");
+    let kit = Kit::from_pool(
+        CommonSettings::for_tests("catalog", &catalog_db.url),
+        catalog_db.pool.clone(),
+    )
+    .expect("kit");
+    let catalog = ecom_catalog::router(ecom_catalog::AppState::new(
+        kit,
+        std::time::Duration::from_secs(1),
+    ));
+    let cat_addr = ecom_shared::testing::spawn(catalog.clone())
+        .await
+        .expect("spawn");
+    let price: i64 = sqlx::query_scalar("SELECT price_minor FROM products WHERE sku = 'DEMO-0002'")
+        .fetch_one(&catalog_db.pool)
+        .await
+        .expect("price");
+
+    let p = platform(&[("DEMO-0002", 5, 1)]).await;
+    let state = AppState::new(
+        p.state.kit.clone(),
+        &format!("http://{cat_addr}"),
+        &p.urls.1,
+        &p.urls.2,
+    );
+    let orders = router(state);
+    let token = p.token(CARD_OK).await;
+    let (s, b) = p
+        .checkout(
+            &orders,
+            "u",
+            "k",
+            &token,
+            json!([{"sku": "DEMO-0002", "quantity": 2}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(
+        b["total_minor"],
+        price * 2,
+        "the catalog's price, not the stub's"
+    );
+    assert_eq!(
+        b["lines"][0]["name"].as_str().map(|n| !n.is_empty()),
+        Some(true)
+    );
+    let (s, b) = p
+        .checkout(
+            &orders,
+            "u",
+            "k2",
+            &token,
+            json!([{"sku": "DEMO-9999", "quantity": 1}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+}
