@@ -12,6 +12,9 @@ Examples:
   ecomctl render --out build/               render every stage's inputs for every environment
   ecomctl render -e prod --stage foundation render one stage of one environment
   ecomctl render --check                    exit 4 when files on disk differ (GitOps drift check)
+  ecomctl up -e nonprod                     plan and apply every stage of nonprod in order
+  ecomctl plan -e prod --stage foundation   plan one stage; apply it with `ecomctl apply --approve HASH`
+  ecomctl status                            last apply and pending input changes per stage
   ecomctl config schema > ecomctl.schema.json
   ecomctl completions bash > /etc/bash_completion.d/ecomctl
 
@@ -69,6 +72,29 @@ pub enum Command {
         after_help = "Examples:\n  ecomctl render --out build/\n  ecomctl render -e prod --stage cluster\n  ecomctl render --check   # exit 4 on drift"
     )]
     Render(RenderArgs),
+    /// Plan one stage: render, terraform init, plan, and a summary of what would change.
+    #[command(
+        after_help = "Examples:\n  ecomctl plan -e nonprod --stage foundation\n  ecomctl plan -e prod --stage app --output json --detailed-exitcode   # exit 4: changes pending"
+    )]
+    Plan(PlanArgs),
+    /// Apply the saved plan of one stage (only if made from the current inputs).
+    #[command(
+        after_help = "Examples:\n  ecomctl apply -e nonprod --stage foundation --yes\n  ecomctl apply -e prod --stage app --approve 3f2a9c41d0e7   # the hash `plan` printed"
+    )]
+    Apply(ApplyArgs),
+    /// Plan and apply every stage of an environment in order, skipping unchanged ones.
+    #[command(
+        after_help = "Examples:\n  ecomctl up -e nonprod            # asks before applying (on a terminal)\n  ecomctl up -e nonprod --yes      # CI, nonprod\n  ecomctl up -e prod --approve 3f2a9c41d0e7 --approve 9b1c...   # one hash per stage"
+    )]
+    Up(ApproveArgs),
+    /// Per environment and stage: last apply, whether inputs changed since, whether outputs exist.
+    #[command(after_help = "Examples:\n  ecomctl status\n  ecomctl status -e prod --output json")]
+    Status,
+    /// Print a stage's stored outputs (all, or one by name).
+    #[command(
+        after_help = "Examples:\n  ecomctl output -e nonprod --stage foundation\n  ecomctl output -e nonprod --stage app db_endpoint"
+    )]
+    Output(OutputArgs),
     /// Things about the config format itself.
     Config {
         #[command(subcommand)]
@@ -77,6 +103,49 @@ pub enum Command {
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  ecomctl completions zsh > ~/.zfunc/_ecomctl")]
     Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The stage to plan (bootstrap is shared by every environment).
+    #[arg(long, value_enum)]
+    pub stage: Stage,
+
+    /// Exit 4 when the plan has changes (0 when it has none).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// Approve nonprod changes without a prompt (never enough for prod or for deleting
+    /// stateful resources).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+
+    /// Approve the plan with this hash (as printed by `plan`; at least 12 characters).
+    #[arg(long, value_name = "PLAN_HASH")]
+    pub approve: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The stage to apply.
+    #[arg(long, value_enum)]
+    pub stage: Stage,
+
+    #[command(flatten)]
+    pub approval: ApproveArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// The stage whose outputs to print.
+    #[arg(long, value_enum)]
+    pub stage: Stage,
+
+    /// Only this output (strings print raw).
+    pub name: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -10,5 +10,6 @@ pub mod config;
 pub mod diag;
 pub mod exit;
 pub mod render;
+pub mod stages;
 pub mod tools;
 pub mod ui;

@@ -1,10 +1,16 @@
 //! One module per subcommand. Each is thin: it resolves settings, calls the layers below, and
 //! reports through the `Ui`.
 
+pub mod apply;
 pub mod completions;
 pub mod config_schema;
 pub mod init;
+pub mod orchestrate;
+pub mod output;
+pub mod plan;
 pub mod render;
+pub mod status;
+pub mod up;
 pub mod validate;
 
 use crate::cli::{Cli, Command, ConfigCommand};
@@ -43,5 +49,10 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
             command: ConfigCommand::Docs,
         } => config_schema::docs(ui),
         Command::Completions { shell } => completions::run(shell, ui),
+        Command::Plan(args) => plan::run(&settings, &args, ui),
+        Command::Apply(args) => apply::run(&settings, &args, ui),
+        Command::Up(args) => up::run(&settings, &args, ui),
+        Command::Status => status::run(&settings, ui),
+        Command::Output(args) => output::run(&settings, &args, ui),
     }
 }

@@ -1,4 +1,5 @@
 //! Wrappers around the external tools ecomctl drives.
 
+pub mod process;
 pub mod terraform;
 pub mod version;

@@ -122,6 +122,41 @@ impl Ui {
         }
     }
 
+    /// One line of a tool's output (Terraform's, while it runs). Shown with `-v`; with
+    /// `--output json -v` it travels as an `output` event.
+    pub fn tool_line(&self, scope: &str, stage: &str, stderr: bool, line: &str) {
+        if self.verbose == 0 {
+            return;
+        }
+        if self.json() {
+            self.event(
+                "output",
+                json!({ "scope": scope, "stage": stage, "stream": if stderr { "stderr" } else { "stdout" }, "line": line }),
+            );
+            return;
+        }
+        self.stderr_line(&format!("{} {line}", self.paint(Style::Dim, "  |")));
+    }
+
+    /// Whether a question can be asked: a terminal on stdin and stderr, and not JSON mode.
+    pub fn interactive(&self) -> bool {
+        !self.json() && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+    }
+
+    /// Asks on the terminal; true only when the answer is exactly `expected`.
+    pub fn confirm(&self, question: &str, expected: &str) -> bool {
+        {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "{} ", self.paint(Style::Bold, question));
+            let _ = err.flush();
+        }
+        let mut answer = String::new();
+        if std::io::stdin().read_line(&mut answer).is_err() {
+            return false;
+        }
+        answer.trim() == expected
+    }
+
     /// Problems in files, one per line, each with its position, field and hint.
     pub fn diagnostics(&self, diags: &[Diagnostic]) {
         for d in diags {

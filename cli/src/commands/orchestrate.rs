@@ -1,0 +1,54 @@
+//! What the stage commands (`plan`, `apply`, `up`, `status`, `output`) share: opening the
+//! workspace once and resolving which environment and approval a run has.
+
+use super::Settings;
+use crate::cli::ApproveArgs;
+use crate::exit::{Exit, USAGE};
+use crate::render::Stage;
+use crate::stages::{Approval, Workspace, WorkspaceOptions};
+use crate::ui::Ui;
+use anyhow::Result;
+
+/// Loads the config and resolves the tools, the content root and the state directory.
+pub fn workspace(settings: &Settings) -> Result<Workspace> {
+    let loaded = settings.load_config()?;
+    Workspace::open(loaded, WorkspaceOptions::from_env())
+}
+
+/// The environment a stage runs for. Bootstrap is shared, so `-e` may be left out for it.
+pub fn env_for(settings: &Settings, ws: &Workspace, stage: Option<Stage>) -> Result<String> {
+    match (&settings.env, stage) {
+        (Some(e), _) => Ok(ws.envs(Some(e))?.remove(0)),
+        (None, Some(s)) if s.is_global() => ws
+            .envs(None)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| Exit::new(USAGE, "the config has no environments").into()),
+        (None, _) => Err(Exit::new(USAGE, "which environment? pass -e ENV")
+            .hint(format!(
+                "the environments are {}",
+                ws.envs(None)?.join(", ")
+            ))
+            .into()),
+    }
+}
+
+pub fn approval(args: &ApproveArgs, ui: &Ui) -> Approval {
+    Approval {
+        yes: args.yes,
+        plan_hashes: args.approve.clone(),
+        interactive: ui.interactive(),
+    }
+}
+
+/// Terraform stages only: the cluster stage is not run by this slice.
+pub fn terraform_stage(stage: Stage) -> Result<Stage> {
+    if stage.stack().is_none() {
+        return Err(
+            Exit::new(USAGE, format!("the {stage} stage is not a Terraform stage"))
+                .hint(crate::stages::CLUSTER_NOT_IMPLEMENTED)
+                .into(),
+        );
+    }
+    Ok(stage)
+}

@@ -1,0 +1,40 @@
+use super::{orchestrate, Settings};
+use crate::render::Stage;
+use crate::stages::format_time;
+use crate::ui::Ui;
+use anyhow::Result;
+
+pub fn run(settings: &Settings, ui: &Ui) -> Result<()> {
+    let ws = orchestrate::workspace(settings)?;
+    let mut rows = Vec::new();
+    let mut bootstrap_done = false;
+    for env in ws.envs(settings.env.as_deref())? {
+        for stage in Stage::ALL.into_iter().filter(|s| s.stack().is_some()) {
+            if stage.is_global() && std::mem::replace(&mut bootstrap_done, true) {
+                continue;
+            }
+            let s = ws.status(&env, stage)?;
+            ui.event("stage_status", serde_json::to_value(&s).unwrap_or_default());
+            rows.push(format!(
+                "{:<24} {:<22} {:<18} {}{}",
+                format!("{}/{}", s.scope, s.stage),
+                s.applied_at
+                    .map(format_time)
+                    .unwrap_or_else(|| "never applied".into()),
+                match s.inputs_changed {
+                    Some(true) => "inputs changed",
+                    Some(false) => "inputs unchanged",
+                    None => "inputs pending",
+                },
+                if s.outputs { "outputs" } else { "no outputs" },
+                match (s.plan_saved, s.failed_at) {
+                    (_, Some(t)) => format!(", last apply failed {}", format_time(t)),
+                    (true, None) => ", plan saved".into(),
+                    _ => String::new(),
+                }
+            ));
+        }
+    }
+    ui.data(&rows.join("\n"));
+    Ok(())
+}

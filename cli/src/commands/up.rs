@@ -1,0 +1,45 @@
+use super::{orchestrate, Settings};
+use crate::cli::ApproveArgs;
+use crate::stages::UpStep;
+use crate::tools::process;
+use crate::ui::Ui;
+use anyhow::Result;
+use serde_json::json;
+use std::time::Instant;
+
+pub fn run(settings: &Settings, args: &ApproveArgs, ui: &Ui) -> Result<()> {
+    let started = Instant::now();
+    let ws = orchestrate::workspace(settings)?;
+    let env = orchestrate::env_for(settings, &ws, None)?;
+    let steps = ws.up(&env, &orchestrate::approval(args, ui), ui)?;
+    let applied = steps.iter().filter(|(_, s)| *s == UpStep::Applied).count();
+    let unchanged = steps
+        .iter()
+        .filter(|(_, s)| *s == UpStep::Unchanged)
+        .count();
+    let total = started.elapsed();
+    let tools = process::tool_time();
+    let own = total.saturating_sub(tools);
+    ui.event(
+        "up_finished",
+        json!({
+            "env": env,
+            "applied": applied,
+            "unchanged": unchanged,
+            "duration_ms": total.as_secs_f64() * 1000.0,
+            "tool_ms": tools.as_secs_f64() * 1000.0,
+            "own_ms": own.as_secs_f64() * 1000.0,
+        }),
+    );
+    ui.detail(&format!(
+        "{:.0} ms in total, {:.0} ms of it in terraform; ecomctl's own share {:.1}%",
+        total.as_secs_f64() * 1000.0,
+        tools.as_secs_f64() * 1000.0,
+        100.0 * own.as_secs_f64() / tools.as_secs_f64().max(1e-9)
+    ));
+    ui.status(
+        "done",
+        &format!("{env}: {applied} stage(s) applied, {unchanged} unchanged"),
+    );
+    Ok(())
+}

@@ -1,0 +1,928 @@
+//! The Terraform stages, one (scope, stage) at a time: render -> init -> plan -> show -json ->
+//! summary -> policy gate -> approval -> apply of that saved plan -> output -json.
+//!
+//! Everything a run knows is resolved once into a `Workspace`; commands are thin calls into it.
+//! See `record` for what is kept on disk per stage.
+
+pub mod approval;
+pub mod record;
+pub mod summary;
+
+use crate::config::Loaded;
+use crate::exit::{Exit, FAILURE, FINDINGS, INTERRUPTED, USAGE};
+use crate::render::{self, RenderOptions, Renderer, Stage, GLOBAL_SCOPE};
+use crate::tools::process::{self, ProcessError, Stream};
+use crate::tools::terraform::{self, Backend, Terraform};
+use crate::tools::version::{Constraint, Version};
+use crate::ui::Ui;
+use anyhow::{Context, Result};
+pub use approval::{Approval, Decision, MIN_HASH_PREFIX};
+use record::{PlanMeta, RecordError, StageLock, StageState};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use summary::PlanSummary;
+
+/// The override file that gives bootstrap a local backend until its bucket exists. It is
+/// git-ignored (`stacks/.gitignore` ignores `*_override.tf`) and left out of the inputs hash.
+pub const LOCAL_BACKEND_OVERRIDE: &str = "ecomctl_local_backend_override.tf";
+
+/// The message `up` prints for the stage this slice does not run.
+pub const CLUSTER_NOT_IMPLEMENTED: &str =
+    "cluster stage needs a Kubernetes API; not implemented yet";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error("there is no saved plan for {0}")]
+    NoPlan(String),
+    #[error("the saved plan for {0} was made from other inputs than the current ones")]
+    StalePlan(String),
+    #[error("the {0} stage is not a Terraform stage")]
+    NotTerraform(Stage),
+    #[error(transparent)]
+    Record(#[from] RecordError),
+}
+
+/// One stage of one scope: `nonprod/foundation`, `global/bootstrap`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub scope: String,
+    pub stage: Stage,
+}
+
+impl Target {
+    pub fn new(env: &str, stage: Stage) -> Target {
+        Target {
+            scope: if stage.is_global() {
+                GLOBAL_SCOPE.to_string()
+            } else {
+                env.to_string()
+            },
+            stage,
+        }
+    }
+
+    pub fn label(&self) -> String {
+        format!("{}/{}", self.scope, self.stage)
+    }
+
+    pub fn dir(&self, state_dir: &Path) -> PathBuf {
+        state_dir.join(&self.scope).join(self.stage.name())
+    }
+
+    /// Production-grade: prod itself and the shared bootstrap stage.
+    pub fn is_prod(&self) -> bool {
+        self.scope == "prod" || self.stage.is_global()
+    }
+
+    fn fields(&self) -> Value {
+        json!({ "scope": self.scope, "stage": self.stage })
+    }
+}
+
+/// Called with the `terraform show -json` document before anything is applied. Returns the
+/// reasons to refuse (empty: allowed). The Rego policies plug in here.
+pub trait PolicyGate {
+    fn check(&self, target: &Target, plan: &Value) -> Result<Vec<String>>;
+}
+
+/// The gate that allows everything (until the policy engine is wired in).
+pub struct NoPolicy;
+
+impl PolicyGate for NoPolicy {
+    fn check(&self, _target: &Target, _plan: &Value) -> Result<Vec<String>> {
+        Ok(Vec::new())
+    }
+}
+
+/// Flags and environment that shape a run, resolved by the command.
+#[derive(Debug, Clone)]
+pub struct WorkspaceOptions {
+    /// Terraform binary (`ECOMCTL_TERRAFORM` or PATH when `None`).
+    pub terraform: Option<PathBuf>,
+    pub aws_endpoint: Option<String>,
+    /// Time a tool gets after Ctrl-C before it is killed.
+    pub grace: Duration,
+}
+
+impl WorkspaceOptions {
+    /// From the environment: `ECOMCTL_TERRAFORM`, `AWS_ENDPOINT_URL`, `ECOMCTL_INTERRUPT_GRACE`
+    /// (seconds).
+    pub fn from_env() -> WorkspaceOptions {
+        let grace = std::env::var("ECOMCTL_INTERRUPT_GRACE")
+            .ok()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64)
+            .unwrap_or(process::DEFAULT_GRACE);
+        WorkspaceOptions {
+            terraform: terraform::find(),
+            aws_endpoint: std::env::var("AWS_ENDPOINT_URL")
+                .ok()
+                .filter(|s| !s.is_empty()),
+            grace,
+        }
+    }
+}
+
+/// Everything a run needs, resolved once.
+pub struct Workspace {
+    pub loaded: Loaded,
+    pub renderer: Renderer,
+    /// Rendered inputs, plans, records and Terraform data (`.ecomctl/` beside the config).
+    pub state_dir: PathBuf,
+    pub tf_bin: PathBuf,
+    pub tf_version: Version,
+    pub aws_endpoint: Option<String>,
+    pub grace: Duration,
+    pub gate: Box<dyn PolicyGate>,
+}
+
+/// Rendered inputs of one target, written to its directory.
+struct Rendered {
+    tfvars: PathBuf,
+    backend: PathBuf,
+    backend_text: String,
+    /// Upstream stages the tfvars still wait on.
+    tfvars_waits_on: Vec<String>,
+    backend_pending: bool,
+    inputs_hash: String,
+}
+
+/// The result of planning one target.
+#[derive(Debug, Clone)]
+pub struct PlanOutcome {
+    pub target: Target,
+    pub summary: PlanSummary,
+    pub plan_hash: String,
+    pub inputs_hash: String,
+    /// The inputs are those of the last successful apply.
+    pub unchanged_since_apply: bool,
+}
+
+impl PlanOutcome {
+    pub fn has_changes(&self) -> bool {
+        self.summary.has_changes()
+    }
+}
+
+/// What `up` did with one stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpStep {
+    Applied,
+    Unchanged,
+    NotImplemented,
+}
+
+/// The status of one target, for `ecomctl status`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TargetStatus {
+    pub scope: String,
+    pub stage: Stage,
+    pub applied_at: Option<u64>,
+    /// `None` when the inputs cannot be rendered yet.
+    pub inputs_changed: Option<bool>,
+    pub outputs: bool,
+    pub plan_saved: bool,
+    pub failed_at: Option<u64>,
+}
+
+fn pending_upstreams(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = text
+        .match_indices("<pending: ")
+        .filter_map(|(i, m)| {
+            let rest = &text[i + m.len()..];
+            rest.split(['.', '>']).next().map(str::to_string)
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// A tool failure as an error: interruptions become exit 130, the rest keep their tail.
+fn tool_error(e: ProcessError, target: &Target) -> anyhow::Error {
+    if e.interrupted {
+        return Exit::new(
+            INTERRUPTED,
+            format!("interrupted: {} stopped for {}", e.desc, target.label()),
+        )
+        .hint("nothing was recorded as applied; rerun the same command to resume")
+        .into();
+    }
+    anyhow::Error::new(e)
+}
+
+fn check_interrupt() -> Result<()> {
+    if process::interrupted() {
+        return Err(Exit::new(INTERRUPTED, "interrupted").into());
+    }
+    Ok(())
+}
+
+impl Workspace {
+    pub fn open(loaded: Loaded, opts: WorkspaceOptions) -> Result<Workspace> {
+        let root = render::find_content_root(loaded.base_dir())?;
+        let renderer = Renderer::new(&root).context("loading templates")?;
+        let tf_bin = opts.terraform.ok_or_else(|| {
+            Exit::new(FAILURE, "terraform is not installed (not found on PATH)")
+                .hint("install Terraform, or point ECOMCTL_TERRAFORM at the binary")
+        })?;
+        let tf_version = terraform::version(&tf_bin).ok_or_else(|| {
+            Exit::new(
+                FAILURE,
+                format!("cannot ask {} for its version", tf_bin.display()),
+            )
+            .hint("check that ECOMCTL_TERRAFORM (or terraform on PATH) is a Terraform binary")
+        })?;
+        let wanted = &loaded.config.tools.terraform;
+        let constraint = Constraint::parse(wanted)
+            .map_err(|m| Exit::new(USAGE, format!("tools.terraform: {m}")))?;
+        if !constraint.matches(&tf_version) {
+            return Err(Exit::new(
+                USAGE,
+                format!(
+                    "terraform {tf_version} ({}) does not satisfy tools.terraform `{wanted}`",
+                    tf_bin.display()
+                ),
+            )
+            .hint("install a matching Terraform, or change tools.terraform in the config")
+            .into());
+        }
+        let state_dir = std::path::absolute(loaded.base_dir().join(".ecomctl"))
+            .context("resolving the state directory")?;
+        Ok(Workspace {
+            loaded,
+            renderer,
+            state_dir,
+            tf_bin,
+            tf_version,
+            aws_endpoint: opts.aws_endpoint,
+            grace: opts.grace,
+            gate: Box::new(NoPolicy),
+        })
+    }
+
+    /// Every environment, or the one asked for (an unknown name is a usage error).
+    pub fn envs(&self, only: Option<&str>) -> Result<Vec<String>> {
+        let names: Vec<String> = self.loaded.config.env_names().map(String::from).collect();
+        match only {
+            None => Ok(names),
+            Some(n) if names.iter().any(|x| x == n) => Ok(vec![n.to_string()]),
+            Some(n) => {
+                let hint = crate::diag::nearest(n, names.iter().map(String::as_str))
+                    .map(|m| format!("did you mean `{m}`?"))
+                    .unwrap_or_else(|| format!("the environments are {}", names.join(", ")));
+                Err(Exit::new(USAGE, format!("there is no environment `{n}`"))
+                    .hint(hint)
+                    .into())
+            }
+        }
+    }
+
+    fn stack_dir(&self, stage: Stage) -> Result<PathBuf> {
+        let stack = stage.stack().ok_or(StageError::NotTerraform(stage))?;
+        Ok(self.renderer.root().join("stacks").join(stack))
+    }
+
+    fn terraform(&self, t: &Target) -> Result<Terraform> {
+        let mut env = Vec::new();
+        if t.stage == Stage::Foundation {
+            let secret = self
+                .loaded
+                .config
+                .cognito
+                .smoke_test_user
+                .as_ref()
+                .and_then(|u| u.temp_password.env.as_deref());
+            if let Some(value) = secret.and_then(std::env::var_os) {
+                env.push(("TF_VAR_dummy_user_temp_password".into(), value));
+            }
+        }
+        Ok(Terraform {
+            bin: self.tf_bin.clone(),
+            workdir: self.stack_dir(t.stage)?,
+            data_dir: t.dir(&self.state_dir).join(".terraform"),
+            plugin_cache: self.state_dir.join("plugin-cache"),
+            env,
+            grace: self.grace,
+        })
+    }
+
+    fn render_opts(&self, env: &str, stage: Stage) -> RenderOptions {
+        RenderOptions {
+            env: Some(env.to_string()),
+            stage: Some(stage),
+            terraform: self.tf_version.clone(),
+            state_dir: self.state_dir.clone(),
+            aws_endpoint: self.aws_endpoint.clone(),
+        }
+    }
+
+    /// Renders the target's inputs (checked) and, with `write`, writes them into its directory.
+    fn render(&self, env: &str, t: &Target, write: bool) -> Result<Rendered> {
+        let files: Vec<_> = self
+            .renderer
+            .render(&self.loaded, &self.render_opts(env, t.stage))
+            .with_context(|| format!("rendering the inputs of {}", t.label()))?
+            .into_iter()
+            .filter(|f| f.scope == t.scope && f.stage == t.stage)
+            .collect();
+        if write {
+            render::write(&files, &self.state_dir)?;
+        }
+        let find = |name: &str| files.iter().find(|f| f.path.ends_with(name));
+        let (Some(tfvars), Some(backend)) = (find("terraform.tfvars.json"), find("backend.hcl"))
+        else {
+            return Err(StageError::NotTerraform(t.stage).into());
+        };
+        let inputs_hash = record::inputs_hash(
+            &[
+                ("terraform.tfvars.json", tfvars.contents.as_bytes()),
+                ("backend.hcl", backend.contents.as_bytes()),
+                ("terraform-version", self.tf_version.to_string().as_bytes()),
+            ],
+            &self.stack_dir(t.stage)?,
+        )?;
+        Ok(Rendered {
+            tfvars: self.state_dir.join(&tfvars.path),
+            backend: self.state_dir.join(&backend.path),
+            backend_text: backend.contents.clone(),
+            tfvars_waits_on: pending_upstreams(&tfvars.contents),
+            backend_pending: backend.pending > 0,
+            inputs_hash,
+        })
+    }
+
+    fn lock(&self, t: &Target) -> Result<StageLock> {
+        Ok(StageLock::acquire(
+            &t.dir(&self.state_dir).join("lock"),
+            &t.label(),
+        )?)
+    }
+
+    fn state(&self, t: &Target) -> Result<StageState> {
+        Ok(record::read_json(&t.dir(&self.state_dir).join("state.json"))?.unwrap_or_default())
+    }
+
+    /// Bootstrap keeps local state until its first apply has made the bucket.
+    fn local_backend(&self, t: &Target) -> Result<bool> {
+        Ok(t.stage.is_global() && self.state(t)?.backend.as_deref() != Some("s3"))
+    }
+
+    fn on_line<'a>(&'a self, ui: &'a Ui, t: &'a Target) -> impl FnMut(Stream, &str) + 'a {
+        move |stream, line| ui.tool_line(&t.scope, t.stage.name(), stream == Stream::Stderr, line)
+    }
+
+    /// `terraform init`, skipped when nothing it depends on changed since the last one.
+    fn init(&self, t: &Target, r: &Rendered, ui: &Ui) -> Result<()> {
+        let tf = self.terraform(t)?;
+        let local = self.local_backend(t)?;
+        let override_path = tf.workdir.join(LOCAL_BACKEND_OVERRIDE);
+        if local {
+            let state_file = t.dir(&self.state_dir).join("terraform.tfstate");
+            let text = format!(
+                "# Written by ecomctl: bootstrap keeps local state until its bucket exists.\nterraform {{\n  backend \"local\" {{\n    path = {}\n  }}\n}}\n",
+                serde_json::to_string(&state_file.display().to_string())
+                    .unwrap_or_default()
+            );
+            record::write_atomic(&override_path, text.as_bytes())?;
+        } else if override_path.exists() {
+            std::fs::remove_file(&override_path)
+                .with_context(|| format!("removing {}", override_path.display()))?;
+        }
+        let mode = if local { "local" } else { "s3" };
+        let stamp_path = tf.data_dir.join("ecomctl-init");
+        let stamp = record::inputs_hash(
+            &[
+                ("mode", mode.as_bytes()),
+                ("backend", r.backend_text.as_bytes()),
+                ("data-dir", tf.data_dir.display().to_string().as_bytes()),
+            ],
+            &tf.workdir,
+        )?;
+        if std::fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp) {
+            ui.detail(&format!("{}: terraform init is up to date", t.label()));
+            return Ok(());
+        }
+        let backend = if local {
+            Backend::AsDeclared
+        } else {
+            Backend::Config(r.backend.clone())
+        };
+        tf.init(&backend, &mut self.on_line(ui, t))
+            .map_err(|e| tool_error(e, t))
+            .with_context(|| format!("initialising {}", t.label()))?;
+        record::write_atomic(&stamp_path, stamp.as_bytes())?;
+        Ok(())
+    }
+
+    fn check_ready(&self, t: &Target, r: &Rendered) -> Result<()> {
+        if let Some(up) = r.tfvars_waits_on.first() {
+            return Err(Exit::new(
+                FAILURE,
+                format!(
+                    "cannot plan {}: it waits on outputs of the {up} stage, which has not been applied yet",
+                    t.label()
+                ),
+            )
+            .hint(format!(
+                "apply the {up} stage first (`ecomctl up` runs the stages in order)"
+            ))
+            .into());
+        }
+        if r.backend_pending && !self.local_backend(t)? {
+            return Err(Exit::new(
+                FAILURE,
+                format!(
+                    "cannot plan {}: its state backend needs the bootstrap outputs, which do not exist yet",
+                    t.label()
+                ),
+            )
+            .hint("apply the bootstrap stage first (`ecomctl up` runs it)")
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Plans one target with the lock already held.
+    fn plan_locked(&self, env: &str, t: &Target, ui: &Ui) -> Result<PlanOutcome> {
+        check_interrupt()?;
+        let started = Instant::now();
+        ui.event(
+            "stage_started",
+            merge(t.fields(), json!({ "action": "plan" })),
+        );
+        ui.status("planning", &t.label());
+        let mut r = self.render(env, t, true)?;
+        if t.stage.is_global() && self.local_backend(t)? && !r.backend_pending {
+            // Bootstrap was applied but its state never reached the bucket (the move failed
+            // or was interrupted): finish that first.
+            let mut state = self.state(t)?;
+            if state.applied_at.is_some() {
+                self.migrate_bootstrap(env, t, &mut state, ui)?;
+                r = self.render(env, t, true)?;
+            }
+        }
+        self.check_ready(t, &r)?;
+        self.init(t, &r, ui)?;
+        check_interrupt()?;
+        let dir = t.dir(&self.state_dir);
+        let plan_file = dir.join("plan.tfplan");
+        let meta_path = dir.join("plan.meta.json");
+        // A plan that fails half-way must not leave an older plan looking current.
+        for stale in [&meta_path, &plan_file] {
+            if stale.exists() {
+                std::fs::remove_file(stale)
+                    .with_context(|| format!("removing {}", stale.display()))?;
+            }
+        }
+        let tf = self.terraform(t)?;
+        let mut on_line = self.on_line(ui, t);
+        tf.plan(&r.tfvars, &plan_file, &mut on_line)
+            .map_err(|e| tool_error(e, t))
+            .with_context(|| format!("planning {}", t.label()))?;
+        let doc = tf
+            .show_json(&plan_file, &mut on_line)
+            .map_err(|e| tool_error(e, t))
+            .with_context(|| format!("reading the plan of {}", t.label()))?;
+        let plan_bytes = std::fs::read(&plan_file)
+            .with_context(|| format!("reading {}", plan_file.display()))?;
+        let plan_hash = record::sha256_hex(&plan_bytes);
+        let summary = PlanSummary::from_plan(&doc);
+        record::write_json(&dir.join("plan.json"), &doc)?;
+        record::write_json(
+            &meta_path,
+            &PlanMeta {
+                inputs_hash: r.inputs_hash.clone(),
+                plan_hash: plan_hash.clone(),
+                created_at: record::now(),
+                changes: summary.has_changes(),
+            },
+        )?;
+        let state = self.state(t)?;
+        let outcome = PlanOutcome {
+            target: t.clone(),
+            unchanged_since_apply: state.inputs_hash.as_deref() == Some(r.inputs_hash.as_str()),
+            summary,
+            plan_hash,
+            inputs_hash: r.inputs_hash,
+        };
+        self.report_plan(&outcome, started, ui);
+        Ok(outcome)
+    }
+
+    fn report_plan(&self, o: &PlanOutcome, started: Instant, ui: &Ui) {
+        let t = &o.target;
+        ui.event(
+            "plan_summary",
+            merge(
+                t.fields(),
+                json!({
+                    "changes": o.has_changes(),
+                    "plan_hash": o.plan_hash,
+                    "inputs_hash": o.inputs_hash,
+                    "unchanged_since_apply": o.unchanged_since_apply,
+                    "summary": o.summary,
+                    "duration_ms": started.elapsed().as_millis() as u64,
+                }),
+            ),
+        );
+        ui.status(
+            "plan",
+            &format!(
+                "{}: {} (plan {})",
+                t.label(),
+                o.summary.headline(),
+                &o.plan_hash[..MIN_HASH_PREFIX]
+            ),
+        );
+        for (ty, actions) in &o.summary.by_type {
+            let parts: Vec<String> = actions.iter().map(|(a, n)| format!("{n} {a}")).collect();
+            ui.status("", &format!("  {ty}: {}", parts.join(", ")));
+        }
+        for c in &o.summary.destructive {
+            ui.warn(&format!(
+                "{}: {} would {} a stateful resource ({}); this needs explicit approval",
+                t.label(),
+                c.address,
+                if c.action == "replace" {
+                    "replace (destroy and recreate)"
+                } else {
+                    "delete"
+                },
+                c.ty
+            ));
+        }
+    }
+
+    /// `ecomctl plan` for one target.
+    pub fn plan(&self, env: &str, stage: Stage, ui: &Ui) -> Result<PlanOutcome> {
+        let t = Target::new(env, stage);
+        let _lock = self.lock(&t)?;
+        let out = self.plan_locked(env, &t, ui);
+        self.finish(&t, "plan", out.as_ref().map(|_| "planned"), ui);
+        out
+    }
+
+    fn finish<E>(&self, t: &Target, action: &str, result: std::result::Result<&str, E>, ui: &Ui) {
+        let result = result.unwrap_or("failed");
+        ui.event(
+            "stage_finished",
+            merge(t.fields(), json!({ "action": action, "result": result })),
+        );
+    }
+
+    /// Approves the changes of a plan, or explains what approval is missing.
+    fn approve(&self, o: &PlanOutcome, approval: &Approval, ui: &Ui) -> Result<()> {
+        let t = &o.target;
+        let by = match approval::decide(t, &o.summary, &o.plan_hash, approval) {
+            Decision::Approved { by } => by,
+            Decision::Ask { question, expected } => {
+                if !ui.confirm(&question, &expected) {
+                    return Err(Exit::new(FAILURE, format!("not approved: {}", t.label()))
+                        .hint("nothing was applied")
+                        .into());
+                }
+                "prompt"
+            }
+            Decision::Refused { why, hint } => {
+                return Err(Exit::new(
+                    FAILURE,
+                    format!("{} has changes that need approval: {why}", t.label()),
+                )
+                .hint(hint)
+                .into())
+            }
+        };
+        ui.event(
+            "approved",
+            merge(t.fields(), json!({ "plan_hash": o.plan_hash, "by": by })),
+        );
+        Ok(())
+    }
+
+    fn gate(&self, t: &Target, doc: &Value) -> Result<()> {
+        let denials = self
+            .gate
+            .check(t, doc)
+            .with_context(|| format!("evaluating policies on the plan of {}", t.label()))?;
+        if denials.is_empty() {
+            return Ok(());
+        }
+        refuse_by_policy(t, &denials)
+    }
+
+    /// Applies a target's saved plan (lock held), then stores its outputs and record.
+    fn apply_locked(
+        &self,
+        env: &str,
+        t: &Target,
+        plan_hash: &str,
+        inputs_hash: &str,
+        ui: &Ui,
+    ) -> Result<()> {
+        check_interrupt()?;
+        let started = Instant::now();
+        ui.event(
+            "stage_started",
+            merge(
+                t.fields(),
+                json!({ "action": "apply", "plan_hash": plan_hash }),
+            ),
+        );
+        ui.status("applying", &t.label());
+        let dir = t.dir(&self.state_dir);
+        let plan_file = dir.join("plan.tfplan");
+        let tf = self.terraform(t)?;
+        let state_path = dir.join("state.json");
+        let mut state = self.state(t)?;
+        if let Err(e) = tf.apply(&plan_file, &mut self.on_line(ui, t)) {
+            state.failed_at = Some(record::now());
+            record::write_json(&state_path, &state)?;
+            return Err(tool_error(e, t)).with_context(|| format!("applying {}", t.label()));
+        }
+        // A plan applied once is spent: Terraform refuses it again, and so does ecomctl.
+        for spent in ["plan.tfplan", "plan.meta.json"] {
+            let _ = std::fs::remove_file(dir.join(spent));
+        }
+        let outputs = tf
+            .output_json(&mut self.on_line(ui, t))
+            .map_err(|e| tool_error(e, t))
+            .with_context(|| format!("reading the outputs of {}", t.label()))?;
+        record::write_json(&dir.join("outputs.json"), &outputs)?;
+        let local = self.local_backend(t)?;
+        state = StageState {
+            applied_at: Some(record::now()),
+            inputs_hash: Some(inputs_hash.to_string()),
+            plan_hash: Some(plan_hash.to_string()),
+            backend: Some(if local { "local" } else { "s3" }.into()),
+            failed_at: None,
+        };
+        record::write_json(&state_path, &state)?;
+        if local {
+            self.migrate_bootstrap(env, t, &mut state, ui)?;
+        }
+        ui.event(
+            "applied",
+            merge(
+                t.fields(),
+                json!({ "plan_hash": plan_hash, "duration_ms": started.elapsed().as_millis() as u64 }),
+            ),
+        );
+        ui.status("applied", &t.label());
+        Ok(())
+    }
+
+    /// Bootstrap's chicken-and-egg: its first apply used local state; now that its outputs
+    /// name the bucket and key, move the state there.
+    fn migrate_bootstrap(
+        &self,
+        env: &str,
+        t: &Target,
+        state: &mut StageState,
+        ui: &Ui,
+    ) -> Result<()> {
+        let r = self.render(env, t, true)?;
+        if r.backend_pending {
+            return Err(Exit::new(
+                FAILURE,
+                "bootstrap was applied, but its outputs do not give the state backend settings",
+            )
+            .hint("check the bootstrap stack's outputs (kms_key_arn); the state is still local")
+            .into());
+        }
+        ui.status(
+            "migrating",
+            &format!("{}: local state into the state bucket", t.label()),
+        );
+        let tf = self.terraform(t)?;
+        let override_path = tf.workdir.join(LOCAL_BACKEND_OVERRIDE);
+        if override_path.exists() {
+            std::fs::remove_file(&override_path)
+                .with_context(|| format!("removing {}", override_path.display()))?;
+        }
+        let stamp_path = tf.data_dir.join("ecomctl-init");
+        let _ = std::fs::remove_file(&stamp_path);
+        if let Err(e) = tf.init(
+            &Backend::Migrate(r.backend.clone()),
+            &mut self.on_line(ui, t),
+        ) {
+            // Put the local backend back, so the next run retries the migration.
+            let _ = self.init_local_again(t);
+            return Err(tool_error(e, t))
+                .with_context(|| format!("moving the state of {} into the bucket", t.label()));
+        }
+        state.backend = Some("s3".into());
+        state.inputs_hash = Some(r.inputs_hash);
+        record::write_json(&t.dir(&self.state_dir).join("state.json"), state)?;
+        ui.event("state_migrated", t.fields());
+        Ok(())
+    }
+
+    fn init_local_again(&self, t: &Target) -> Result<()> {
+        let mut state = self.state(t)?;
+        state.backend = Some("local".into());
+        record::write_json(&t.dir(&self.state_dir).join("state.json"), &state)?;
+        Ok(())
+    }
+
+    /// `ecomctl apply` for one target: the saved plan, only if it was made from the current
+    /// inputs, after the policy gate and approval.
+    pub fn apply(&self, env: &str, stage: Stage, approval: &Approval, ui: &Ui) -> Result<()> {
+        let t = Target::new(env, stage);
+        let _lock = self.lock(&t)?;
+        let out = self.apply_saved(env, &t, approval, ui);
+        self.finish(&t, "apply", out.as_ref().map(|_| "applied"), ui);
+        out
+    }
+
+    fn apply_saved(&self, env: &str, t: &Target, approval: &Approval, ui: &Ui) -> Result<()> {
+        let dir = t.dir(&self.state_dir);
+        let r = self.render(env, t, true)?;
+        let meta: Option<PlanMeta> = record::read_json(&dir.join("plan.meta.json"))?;
+        let Some(meta) = meta.filter(|_| dir.join("plan.tfplan").exists()) else {
+            return Err(
+                Exit::new(FAILURE, StageError::NoPlan(t.label()).to_string())
+                    .hint(format!(
+                        "run `ecomctl plan -e {env} --stage {}` first",
+                        t.stage
+                    ))
+                    .into(),
+            );
+        };
+        if meta.inputs_hash != r.inputs_hash {
+            return Err(Exit::new(FAILURE, StageError::StalePlan(t.label()).to_string())
+                .hint("the config, an upstream stage's outputs or the stack changed since the plan; run `ecomctl plan` again and review it")
+                .into());
+        }
+        let doc: Value = record::read_json(&dir.join("plan.json"))?
+            .ok_or_else(|| StageError::NoPlan(t.label()))?;
+        let outcome = PlanOutcome {
+            target: t.clone(),
+            summary: PlanSummary::from_plan(&doc),
+            plan_hash: meta.plan_hash.clone(),
+            inputs_hash: meta.inputs_hash.clone(),
+            unchanged_since_apply: false,
+        };
+        self.gate(t, &doc)?;
+        self.approve(&outcome, approval, ui)?;
+        self.apply_locked(env, t, &meta.plan_hash, &meta.inputs_hash, ui)
+    }
+
+    /// `ecomctl up`: every stage of `env` in order. A stage whose inputs are those of its last
+    /// apply and whose plan is empty is skipped; after a failure, the rerun finds the stages
+    /// before it unchanged and resumes at the failed one.
+    pub fn up(&self, env: &str, approval: &Approval, ui: &Ui) -> Result<Vec<(Target, UpStep)>> {
+        let mut steps = Vec::new();
+        for stage in Stage::ALL {
+            let t = Target::new(env, stage);
+            if stage.stack().is_none() {
+                ui.event(
+                    "stage_skipped",
+                    merge(t.fields(), json!({ "reason": CLUSTER_NOT_IMPLEMENTED })),
+                );
+                ui.status(
+                    "skipped",
+                    &format!("{}: {CLUSTER_NOT_IMPLEMENTED}", t.label()),
+                );
+                steps.push((t, UpStep::NotImplemented));
+                continue;
+            }
+            let _lock = self.lock(&t)?;
+            let result = self.up_one(env, &t, approval, ui);
+            self.finish(
+                &t,
+                "up",
+                result.as_ref().map(|s| match s {
+                    UpStep::Applied => "applied",
+                    _ => "unchanged",
+                }),
+                ui,
+            );
+            steps.push((t, result?));
+        }
+        Ok(steps)
+    }
+
+    fn up_one(&self, env: &str, t: &Target, approval: &Approval, ui: &Ui) -> Result<UpStep> {
+        let o = self.plan_locked(env, t, ui)?;
+        if !o.has_changes() && o.unchanged_since_apply {
+            ui.event(
+                "stage_skipped",
+                merge(t.fields(), json!({ "reason": "unchanged" })),
+            );
+            ui.status("unchanged", &format!("{}: nothing to apply", t.label()));
+            return Ok(UpStep::Unchanged);
+        }
+        let doc: Value = record::read_json(&t.dir(&self.state_dir).join("plan.json"))?
+            .ok_or_else(|| StageError::NoPlan(t.label()))?;
+        self.gate(t, &doc)?;
+        self.approve(&o, approval, ui)?;
+        self.apply_locked(env, t, &o.plan_hash, &o.inputs_hash, ui)?;
+        Ok(UpStep::Applied)
+    }
+
+    /// `ecomctl status` for one target. Renders in memory (writes nothing, runs no tool).
+    pub fn status(&self, env: &str, stage: Stage) -> Result<TargetStatus> {
+        let t = Target::new(env, stage);
+        let dir = t.dir(&self.state_dir);
+        let state = self.state(&t)?;
+        let current = self.render(env, &t, false).ok().map(|r| r.inputs_hash);
+        Ok(TargetStatus {
+            inputs_changed: match (&current, &state.inputs_hash) {
+                (Some(c), Some(a)) => Some(c != a),
+                (Some(_), None) => Some(true),
+                (None, _) => None,
+            },
+            scope: t.scope,
+            stage,
+            applied_at: state.applied_at,
+            outputs: dir.join("outputs.json").exists(),
+            plan_saved: dir.join("plan.meta.json").exists(),
+            failed_at: state.failed_at,
+        })
+    }
+
+    /// The stored outputs of a target (`terraform output -json` format).
+    pub fn outputs(&self, env: &str, stage: Stage) -> Result<Option<Value>> {
+        let t = Target::new(env, stage);
+        Ok(record::read_json(
+            &t.dir(&self.state_dir).join("outputs.json"),
+        )?)
+    }
+}
+
+fn refuse_by_policy(t: &Target, denials: &[String]) -> Result<()> {
+    Err(Exit::new(
+        FINDINGS,
+        format!(
+            "policy refuses the plan of {}:\n{}",
+            t.label(),
+            denials
+                .iter()
+                .map(|d| format!("  - {d}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    )
+    .hint("fix the stack or the config, or record a waiver in policy/waivers.yaml")
+    .into())
+}
+
+fn merge(mut a: Value, b: Value) -> Value {
+    if let (Some(a), Value::Object(b)) = (a.as_object_mut(), b) {
+        a.extend(b);
+    }
+    a
+}
+
+/// `2026-11-25T17:42:58Z` for seconds since the epoch (UTC, no dependency).
+pub fn format_time(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's days-to-civil.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_markers_name_their_stage() {
+        let text = r#"{"a": "<pending: foundation.vpc_id>", "b": ["<pending: bootstrap.kms_key_arn>", "<pending: foundation.x>"]}"#;
+        assert_eq!(pending_upstreams(text), vec!["bootstrap", "foundation"]);
+        assert!(pending_upstreams("{}").is_empty());
+    }
+
+    #[test]
+    fn times_are_utc_rfc3339() {
+        assert_eq!(format_time(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_time(1_795_628_578), "2026-11-25T17:42:58Z");
+        assert_eq!(format_time(951_782_400), "2000-02-29T00:00:00Z");
+    }
+
+    #[test]
+    fn targets_put_bootstrap_in_the_global_scope() {
+        let t = Target::new("nonprod", Stage::Bootstrap);
+        assert_eq!(t.label(), "global/bootstrap");
+        assert!(t.is_prod());
+        assert!(!Target::new("nonprod", Stage::App).is_prod());
+        assert!(Target::new("prod", Stage::App).is_prod());
+    }
+}

@@ -1,0 +1,791 @@
+//! The orchestrator end to end: the real `ecomctl` binary, the real Terraform 1.0.3 from
+//! `.tools/bin`, fixture stacks (real variables, outputs from locals, no providers) and, for the
+//! S3 backend and DynamoDB lock, a moto server on a free loopback port.
+//!
+//! Tools come from `scripts/setup`. Without them a test is skipped locally and FAILS under
+//! `CI=true`, so CI can never pass without running these.
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const STAGES: [&str; 3] = ["bootstrap", "foundation", "app"];
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// A tool from `.tools/bin`, or `None` (skip) when missing outside CI.
+fn tool(name: &str) -> Option<PathBuf> {
+    let path = repo().join(".tools/bin").join(name);
+    if path.exists() {
+        return Some(path);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "{} is missing: run scripts/setup (CI must not skip this test)",
+            path.display()
+        );
+    }
+    eprintln!(
+        "skipping: {} is missing (run scripts/setup)",
+        path.display()
+    );
+    None
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A moto server for the length of a test.
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Moto {
+    fn start() -> Option<Moto> {
+        let bin = tool("moto_server")?;
+        let python = repo().join(".tools/venv/bin/python");
+        let port = free_port();
+        let child = Command::new(bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto did not start on {port}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // What the real bootstrap stack creates: the state bucket and the lock table.
+        moto.python(
+            &python,
+            r#"
+s3.create_bucket(Bucket="shop-tfstate-111111111111")
+s3.put_bucket_versioning(Bucket="shop-tfstate-111111111111", VersioningConfiguration={"Status": "Enabled"})
+ddb.create_table(TableName="shop-tf-lock",
+    AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
+    KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+    BillingMode="PAY_PER_REQUEST")
+"#,
+        );
+        Some(moto)
+    }
+
+    /// Runs Python (boto3 from the moto venv) with `s3` and `ddb` clients bound to moto.
+    fn python(&self, python: &Path, body: &str) -> String {
+        let script = format!(
+            "import boto3, json\nkw = dict(endpoint_url={:?}, region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\ns3 = boto3.client('s3', **kw)\nddb = boto3.client('dynamodb', **kw)\n{body}",
+            self.endpoint
+        );
+        let out = Command::new(python).arg("-c").arg(script).output().unwrap();
+        assert!(
+            out.status.success(),
+            "python failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    fn state_keys(&self) -> Vec<String> {
+        let out = self.python(
+            &repo().join(".tools/venv/bin/python"),
+            "r = s3.list_objects_v2(Bucket='shop-tfstate-111111111111')\nprint(json.dumps(sorted(o['Key'] for o in r.get('Contents', []))))",
+        );
+        serde_json::from_str(out.trim()).unwrap()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Removes every `validation { ... }` block (some use functions newer than Terraform 1.0.3).
+fn strip_validations(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("validation {") {
+        out.push_str(&rest[..at]);
+        let mut depth = 0usize;
+        let mut end = at;
+        for (i, c) in rest[at..].char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = at + i + 1;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A temp project: a content root (the repo's templates + fixture stacks) and a config.
+struct Project {
+    dir: tempfile::TempDir,
+    terraform: PathBuf,
+    endpoint: Option<String>,
+    path: Option<std::ffi::OsString>,
+    extra_env: Vec<(String, String)>,
+}
+
+impl Project {
+    fn new(terraform: PathBuf, moto: Option<&Moto>) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let src = repo();
+        for d in ["charts/platform", "cluster/priming"] {
+            copy_tree(&src.join(d), &root.join(d));
+        }
+        std::fs::create_dir_all(root.join("stacks")).unwrap();
+        std::fs::copy(
+            src.join("stacks/ecomctl.backend.hcl.tera"),
+            root.join("stacks/ecomctl.backend.hcl.tera"),
+        )
+        .unwrap();
+        for stage in STAGES {
+            let stack = root.join("stacks").join(stage);
+            std::fs::create_dir_all(&stack).unwrap();
+            let vars = std::fs::read_to_string(src.join("stacks").join(stage).join("variables.tf"))
+                .unwrap();
+            std::fs::write(stack.join("variables.tf"), strip_validations(&vars)).unwrap();
+            let template = "ecomctl.tfvars.json.tera";
+            std::fs::copy(
+                src.join("stacks").join(stage).join(template),
+                stack.join(template),
+            )
+            .unwrap();
+            std::fs::copy(
+                src.join("cli/tests/fixtures/stacks")
+                    .join(stage)
+                    .join("main.tf"),
+                stack.join("main.tf"),
+            )
+            .unwrap();
+        }
+        let config = std::fs::read_to_string(src.join("examples/minimal.yaml")).unwrap();
+        std::fs::write(
+            dir.path().join("ecomctl.yaml"),
+            format!("{config}\ntools:\n  terraform: \">= 1.0\"\n"),
+        )
+        .unwrap();
+        Project {
+            dir,
+            terraform,
+            endpoint: moto.map(|m| m.endpoint.clone()),
+            path: None,
+            extra_env: Vec::new(),
+        }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    fn state(&self, scope: &str, stage: &str) -> PathBuf {
+        self.dir.path().join(".ecomctl").join(scope).join(stage)
+    }
+
+    /// Puts a fake `terraform` first on PATH (and stops naming the real one explicitly).
+    fn fake_terraform(&mut self, script_body: &str) {
+        let bin = self.dir.path().join("fakebin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let script = format!(
+            "#!/bin/bash\nREAL={real:?}\n{script_body}\nexec \"$REAL\" \"$@\"\n",
+            real = self.terraform
+        );
+        let path = bin.join("terraform");
+        std::fs::write(&path, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let old = std::env::var_os("PATH").unwrap_or_default();
+        let mut paths = vec![bin];
+        paths.extend(std::env::split_paths(&old));
+        self.path = Some(std::env::join_paths(paths).unwrap());
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecomctl"));
+        cmd.current_dir(self.dir.path())
+            .args(["-c", "ecomctl.yaml"])
+            .args(args)
+            .env("ECOMCTL_ROOT", self.root())
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("NO_COLOR", "1")
+            .env_remove("ECOMCTL_ENV")
+            .env_remove("ECOMCTL_CONFIG")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_ENDPOINT_URL");
+        match &self.path {
+            Some(p) => {
+                cmd.env("PATH", p).env_remove("ECOMCTL_TERRAFORM");
+            }
+            None => {
+                cmd.env("ECOMCTL_TERRAFORM", &self.terraform);
+            }
+        }
+        if let Some(e) = &self.endpoint {
+            cmd.env("AWS_ENDPOINT_URL", e);
+        }
+        for (k, v) in &self.extra_env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+}
+
+fn events(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn named<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
+    events.iter().filter(|e| e["event"] == name).collect()
+}
+
+fn labels(events: &[&Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| {
+            format!(
+                "{}/{}",
+                e["scope"].as_str().unwrap(),
+                e["stage"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+fn show(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(
+        &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap()
+}
+
+#[test]
+fn fixture_stacks_have_every_output_of_the_real_stacks() {
+    let re = regex::Regex::new(r#"(?m)^output "([^"]+)""#).unwrap();
+    for stage in STAGES {
+        let names = |p: PathBuf| -> Vec<String> {
+            let text = std::fs::read_to_string(&p).unwrap();
+            re.captures_iter(&text).map(|c| c[1].to_string()).collect()
+        };
+        let real = names(repo().join("stacks").join(stage).join("outputs.tf"));
+        let fixture = names(
+            repo()
+                .join("cli/tests/fixtures/stacks")
+                .join(stage)
+                .join("main.tf"),
+        );
+        let missing: Vec<&String> = real.iter().filter(|n| !fixture.contains(n)).collect();
+        assert!(
+            missing.is_empty(),
+            "{stage} fixture lacks outputs {missing:?}"
+        );
+    }
+}
+
+#[test]
+fn up_applies_every_stage_into_moto_and_a_second_up_applies_nothing() {
+    let (Some(tf), Some(moto)) = (tool("terraform"), Moto::start()) else {
+        return;
+    };
+    let p = Project::new(tf, Some(&moto));
+
+    let first = p.run(&["up", "-e", "nonprod", "--yes", "--output", "json"]);
+    assert!(first.status.success(), "{}", show(&first));
+    let ev = events(&first);
+    assert_eq!(
+        labels(&named(&ev, "applied")),
+        vec!["global/bootstrap", "nonprod/foundation", "nonprod/app"],
+        "{}",
+        show(&first)
+    );
+    let skipped = named(&ev, "stage_skipped");
+    assert_eq!(labels(&skipped), vec!["nonprod/cluster"]);
+    assert!(skipped[0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("needs a Kubernetes API"));
+    assert_eq!(named(&ev, "state_migrated").len(), 1);
+
+    // State objects at the expected keys in the moto bucket, bootstrap's migrated there.
+    assert_eq!(
+        moto.state_keys(),
+        vec![
+            "shop/global/bootstrap/terraform.tfstate",
+            "shop/nonprod/app/terraform.tfstate",
+            "shop/nonprod/foundation/terraform.tfstate",
+        ]
+    );
+    assert!(!p
+        .root()
+        .join("stacks/bootstrap/ecomctl_local_backend_override.tf")
+        .exists());
+    let backend = std::fs::read_to_string(p.state("nonprod", "app").join("backend.hcl")).unwrap();
+    assert!(backend.contains("key/fixture-shop"), "{backend}");
+    assert!(backend.contains(&moto.endpoint), "{backend}");
+
+    // The app stage received the foundation stage's outputs.
+    let app_out = read_json(&p.state("nonprod", "app").join("outputs.json"));
+    assert_eq!(app_out["fixture_vpc_id"]["value"], "vpc-nonprod-fixture");
+    assert_eq!(app_out["fixture_cluster_name"]["value"], "shop-nonprod");
+    let state = read_json(&p.state("nonprod", "app").join("state.json"));
+    assert!(state["applied_at"].as_u64().is_some());
+
+    // A second up plans, finds nothing, applies nothing.
+    let second = p.run(&["up", "-e", "nonprod", "--output", "json"]);
+    assert!(second.status.success(), "{}", show(&second));
+    let ev = events(&second);
+    assert!(named(&ev, "applied").is_empty(), "{}", show(&second));
+    let unchanged: Vec<&Value> = named(&ev, "stage_skipped")
+        .into_iter()
+        .filter(|e| e["reason"] == "unchanged")
+        .collect();
+    assert_eq!(
+        labels(&unchanged),
+        vec!["global/bootstrap", "nonprod/foundation", "nonprod/app"]
+    );
+
+    // ecomctl's own time in a no-op up, as a share of the Terraform time inside it. The 5%
+    // target is for release builds; a debug build under a loaded test run gets more room.
+    let fin = named(&ev, "up_finished");
+    let (own, tools) = (
+        fin[0]["own_ms"].as_f64().unwrap(),
+        fin[0]["tool_ms"].as_f64().unwrap(),
+    );
+    eprintln!(
+        "no-op up: {own:.0} ms ecomctl, {tools:.0} ms terraform ({:.1}%)",
+        100.0 * own / tools
+    );
+    assert!(
+        own / tools < 0.5,
+        "ecomctl took {own} ms beside {tools} ms of terraform"
+    );
+
+    // status and output read what was recorded.
+    let status = p.run(&["status", "-e", "nonprod", "--output", "json"]);
+    assert!(status.status.success(), "{}", show(&status));
+    let rows = events(&status);
+    assert_eq!(rows.len(), 3, "{}", show(&status));
+    for r in &rows {
+        assert_eq!(r["inputs_changed"], false, "{r}");
+        assert_eq!(r["outputs"], true, "{r}");
+    }
+    let out = p.run(&["output", "-e", "nonprod", "--stage", "foundation", "vpc_id"]);
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "vpc-nonprod-fixture\n"
+    );
+}
+
+#[test]
+fn a_failed_apply_is_reported_with_its_tail_and_the_rerun_resumes() {
+    let (Some(tf), Some(moto)) = (tool("terraform"), Moto::start()) else {
+        return;
+    };
+    let mut p = Project::new(tf, Some(&moto));
+    let flag = p.dir.path().join("fail-app-apply");
+    std::fs::write(&flag, "").unwrap();
+    p.fake_terraform(&format!(
+        r#"if [ "$1" = apply ] && [ "$(basename "$PWD")" = app ] && [ -e {flag:?} ]; then
+  echo "aws_db_instance.main: Creating..."
+  printf 'garbage \377\376 bytes\n'
+  echo "Error: creating RDS instance: InvalidParameterCombination" >&2
+  exit 1
+fi"#
+    ));
+
+    let failed = p.run(&["up", "-e", "nonprod", "--yes"]);
+    assert_eq!(failed.status.code(), Some(1), "{}", show(&failed));
+    let err = String::from_utf8_lossy(&failed.stderr);
+    assert!(err.contains("error: applying nonprod/app"), "{err}");
+    assert!(err.contains("terraform apply failed (exit 1)"), "{err}");
+    assert!(err.contains("InvalidParameterCombination"), "{err}");
+    assert!(err.contains("garbage"), "{err}");
+    let app = read_json(&p.state("nonprod", "app").join("state.json"));
+    assert!(app["applied_at"].is_null(), "{app}");
+    assert!(app["failed_at"].as_u64().is_some(), "{app}");
+    assert!(!p.state("nonprod", "app").join("outputs.json").exists());
+
+    std::fs::remove_file(&flag).unwrap();
+    let rerun = p.run(&["up", "-e", "nonprod", "--yes", "--output", "json"]);
+    assert!(rerun.status.success(), "{}", show(&rerun));
+    let ev = events(&rerun);
+    assert_eq!(
+        labels(&named(&ev, "applied")),
+        vec!["nonprod/app"],
+        "{}",
+        show(&rerun)
+    );
+    let app = read_json(&p.state("nonprod", "app").join("state.json"));
+    assert!(
+        app["applied_at"].as_u64().is_some() && app["failed_at"].is_null(),
+        "{app}"
+    );
+}
+
+#[test]
+fn ctrl_c_during_apply_reaches_terraform_and_exits_130() {
+    let Some(tf) = tool("terraform") else {
+        return;
+    };
+    // Bootstrap's first apply runs with local state: no moto needed.
+    let mut p = Project::new(tf, None);
+    let started = p.dir.path().join("apply-started");
+    let got = p.dir.path().join("apply-got-signal");
+    p.fake_terraform(&format!(
+        r#"if [ "$1" = apply ]; then
+  trap 'echo INT > {got:?}; echo "Interrupt received. Gracefully shutting down..."; sleep 0.3; exit 1' INT
+  echo started > {started:?}
+  while true; do sleep 0.1; done
+fi"#
+    ));
+    p.extra_env
+        .push(("ECOMCTL_INTERRUPT_GRACE".into(), "10".into()));
+    let mut child = p
+        .command(&["up", "-e", "nonprod", "--yes"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !started.exists() {
+        assert!(Instant::now() < deadline, "apply never started");
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            panic!("ecomctl ended early ({status}): {err}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    let mut err = String::new();
+    BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .for_each(|l| {
+            err.push_str(&l.unwrap());
+            err.push('\n');
+        });
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&got).unwrap().trim(),
+        "INT",
+        "{err}"
+    );
+    assert!(err.contains("interrupted"), "{err}");
+    let state = p.state("global", "bootstrap").join("state.json");
+    assert!(
+        !state.exists() || read_json(&state)["applied_at"].is_null(),
+        "an interrupted apply must not be recorded"
+    );
+}
+
+#[test]
+fn apply_takes_only_the_saved_plan_of_the_current_inputs() {
+    let (Some(tf), Some(moto)) = (tool("terraform"), Moto::start()) else {
+        return;
+    };
+    let p = Project::new(tf, Some(&moto));
+
+    // Nothing planned yet.
+    let none = p.run(&["apply", "--stage", "bootstrap"]);
+    assert_eq!(none.status.code(), Some(1), "{}", show(&none));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("no saved plan"));
+
+    // A fresh plan has changes: --detailed-exitcode says 4, and stdout is the plan hash.
+    let plan = p.run(&["plan", "--stage", "bootstrap", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(4), "{}", show(&plan));
+    let hash = String::from_utf8_lossy(&plan.stdout).trim().to_string();
+    assert_eq!(hash.len(), 64, "{}", show(&plan));
+
+    // The config changes after the plan: the plan is stale and is refused.
+    let cfg = p.dir.path().join("ecomctl.yaml");
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace("owner: platform-team", "owner: other-team"),
+    )
+    .unwrap();
+    let stale = p.run(&["apply", "--stage", "bootstrap"]);
+    assert_eq!(stale.status.code(), Some(1), "{}", show(&stale));
+    assert!(
+        String::from_utf8_lossy(&stale.stderr).contains("made from other inputs"),
+        "{}",
+        show(&stale)
+    );
+
+    // Plan again and apply: outputs recorded.
+    let plan = p.run(&["plan", "--stage", "bootstrap", "--output", "json"]);
+    assert!(plan.status.success(), "{}", show(&plan));
+    let ev = events(&plan);
+    let summary = named(&ev, "plan_summary");
+    assert_eq!(summary[0]["changes"], true);
+    assert_eq!(summary[0]["summary"]["output_changes"], 7);
+    let apply = p.run(&["apply", "--stage", "bootstrap"]);
+    assert!(apply.status.success(), "{}", show(&apply));
+    let out = read_json(&p.state("global", "bootstrap").join("outputs.json"));
+    assert_eq!(
+        out["state_bucket_name"]["value"],
+        "shop-tfstate-111111111111"
+    );
+}
+
+#[test]
+fn a_stage_waiting_on_upstream_outputs_is_refused_before_terraform_runs() {
+    let Some(tf) = tool("terraform") else {
+        return;
+    };
+    let p = Project::new(tf, None);
+    let out = p.run(&["plan", "-e", "nonprod", "--stage", "app"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("waits on outputs of the foundation stage"),
+        "{err}"
+    );
+    assert!(!p.state("nonprod", "app").join(".terraform").exists());
+}
+
+#[test]
+fn a_second_run_on_a_locked_stage_is_refused() {
+    let Some(tf) = tool("terraform") else {
+        return;
+    };
+    let p = Project::new(tf, None);
+    let _held = ecomctl::stages::record::StageLock::acquire(
+        &p.state("global", "bootstrap").join("lock"),
+        "global/bootstrap",
+    )
+    .unwrap();
+    let out = p.run(&["plan", "--stage", "bootstrap"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "another ecomctl run (pid {}) is working on global/bootstrap",
+            std::process::id()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_tool_that_ignores_ctrl_c_is_killed_after_the_grace_period() {
+    let Some(tf) = tool("terraform") else {
+        return;
+    };
+    let mut p = Project::new(tf, None);
+    let pid_file = p.dir.path().join("apply-pid");
+    p.fake_terraform(&format!(
+        r#"if [ "$1" = apply ]; then
+  trap '' INT TERM
+  echo $$ > {pid_file:?}
+  while true; do sleep 0.1; done
+fi"#
+    ));
+    p.extra_env
+        .push(("ECOMCTL_INTERRUPT_GRACE".into(), "1".into()));
+    let mut child = p
+        .command(&["up", "-e", "nonprod", "--yes"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_to_string(&pid_file).map_or(true, |s| s.trim().is_empty()) {
+        assert!(Instant::now() < deadline, "apply never started");
+        assert!(child.try_wait().unwrap().is_none(), "ecomctl ended early");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sent = Instant::now();
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let status = child.wait().unwrap();
+    let waited = sent.elapsed();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(20),
+        "waited {waited:?}"
+    );
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    assert!(
+        !Path::new("/proc").join(pid.trim()).exists(),
+        "the stubborn tool is still running"
+    );
+}
+
+/// A plan document (as `terraform show -json` writes it) that replaces the database.
+const REPLACES_DATABASE: &str = r#"{"format_version":"0.2","terraform_version":"1.0.3",
+"resource_changes":[
+ {"address":"aws_db_instance.main","mode":"managed","type":"aws_db_instance","name":"main","change":{"actions":["delete","create"]}},
+ {"address":"aws_iam_role.app","mode":"managed","type":"aws_iam_role","name":"app","change":{"actions":["create"]}}],
+"output_changes":{}}"#;
+
+#[test]
+fn replacing_a_database_needs_the_plan_hash_not_yes() {
+    let (Some(tf), Some(moto)) = (tool("terraform"), Moto::start()) else {
+        return;
+    };
+    let mut p = Project::new(tf, Some(&moto));
+    let doc = p.dir.path().join("replaces-database.json");
+    std::fs::write(&doc, REPLACES_DATABASE).unwrap();
+    p.fake_terraform(&format!(
+        r#"if [ "$1" = show ]; then cat {doc:?}; exit 0; fi"#
+    ));
+
+    let plan = p.run(&["plan", "--stage", "bootstrap", "--output", "json"]);
+    assert!(plan.status.success(), "{}", show(&plan));
+    let ev = events(&plan);
+    let summary = &named(&ev, "plan_summary")[0]["summary"];
+    assert_eq!(summary["actions"]["replace"], 1);
+    assert_eq!(summary["by_type"]["aws_iam_role"]["create"], 1);
+    assert_eq!(summary["destructive"][0]["address"], "aws_db_instance.main");
+    let hash = named(&ev, "plan_summary")[0]["plan_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let human = p.run(&["plan", "--stage", "bootstrap"]);
+    let err = String::from_utf8_lossy(&human.stderr);
+    assert!(err.contains("aws_db_instance.main would replace"), "{err}");
+    let hash2 = String::from_utf8_lossy(&human.stdout).trim().to_string();
+    assert_ne!(hash, hash2, "every plan has its own hash");
+
+    let yes = p.run(&["apply", "--stage", "bootstrap", "--yes"]);
+    assert_eq!(yes.status.code(), Some(1), "{}", show(&yes));
+    let err = String::from_utf8_lossy(&yes.stderr);
+    assert!(err.contains("never approved by a bare --yes"), "{err}");
+    assert!(
+        err.contains(&format!("--approve {}", &hash2[..12])),
+        "{err}"
+    );
+
+    // The hash of an older plan approves nothing.
+    let old = p.run(&["apply", "--stage", "bootstrap", "--approve", &hash]);
+    assert_eq!(old.status.code(), Some(1), "{}", show(&old));
+
+    let ok = p.run(&["apply", "--stage", "bootstrap", "--approve", &hash2[..12]]);
+    assert!(ok.status.success(), "{}", show(&ok));
+    assert!(p.state("global", "bootstrap").join("outputs.json").exists());
+}
+
+#[test]
+fn a_failed_state_migration_is_retried_by_the_next_run() {
+    let (Some(tf), Some(moto)) = (tool("terraform"), Moto::start()) else {
+        return;
+    };
+    let mut p = Project::new(tf, Some(&moto));
+    let flag = p.dir.path().join("fail-migration");
+    std::fs::write(&flag, "").unwrap();
+    p.fake_terraform(&format!(
+        r#"if [ "$1" = init ] && [[ " $* " == *" -migrate-state "* ]] && [ -e {flag:?} ]; then
+  echo "Error: AccessDenied: not allowed to write the state bucket" >&2
+  exit 1
+fi"#
+    ));
+    let failed = p.run(&["up", "-e", "nonprod", "--yes"]);
+    assert_eq!(failed.status.code(), Some(1), "{}", show(&failed));
+    let err = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        err.contains("moving the state of global/bootstrap into the bucket"),
+        "{err}"
+    );
+    assert!(err.contains("AccessDenied"), "{err}");
+    assert!(moto.state_keys().is_empty());
+    // The local state is intact and still the one in use.
+    assert!(p
+        .state("global", "bootstrap")
+        .join("terraform.tfstate")
+        .exists());
+
+    std::fs::remove_file(&flag).unwrap();
+    let rerun = p.run(&["up", "-e", "nonprod", "--yes", "--output", "json"]);
+    assert!(rerun.status.success(), "{}", show(&rerun));
+    let ev = events(&rerun);
+    assert_eq!(named(&ev, "state_migrated").len(), 1, "{}", show(&rerun));
+    assert_eq!(
+        labels(&named(&ev, "applied")),
+        vec!["nonprod/foundation", "nonprod/app"]
+    );
+    assert_eq!(moto.state_keys().len(), 3);
+}
