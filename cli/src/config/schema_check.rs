@@ -111,6 +111,18 @@ fn words_for(types: &[&str]) -> String {
     }
 }
 
+/// A schema `pattern`, compiled once per process (schemas repeat the same few patterns).
+fn compiled(pattern: &str) -> Option<regex::Regex> {
+    static CACHE: std::sync::LazyLock<
+        std::sync::Mutex<std::collections::HashMap<String, Option<regex::Regex>>>,
+    > = std::sync::LazyLock::new(Default::default);
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    cache
+        .entry(pattern.to_string())
+        .or_insert_with(|| regex::Regex::new(pattern).ok())
+        .clone()
+}
+
 /// Plain YAML text typed as what the schema allows, in order of preference.
 fn type_scalar(text: &str, plain: bool, null: bool, types: &[&str]) -> Option<Value> {
     let allows = |t: &str| types.is_empty() || types.contains(&t);
@@ -395,7 +407,7 @@ impl<'s> Walker<'s> {
                 );
             }
             if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
-                if let Ok(re) = regex::Regex::new(pattern) {
+                if let Some(re) = compiled(pattern) {
                     if !re.is_match(s) {
                         self.issue(
                             node,
