@@ -87,6 +87,11 @@ pub enum Command {
         after_help = "Examples:\n  ecomctl up -e nonprod            # asks before applying (on a terminal)\n  ecomctl up -e nonprod --yes      # CI, nonprod\n  ecomctl up -e prod --approve 3f2a9c41d0e7 --approve 9b1c...   # one hash per stage"
     )]
     Up(ApproveArgs),
+    /// Destroy an environment's stages in reverse order (app, then foundation).
+    #[command(
+        after_help = "Examples:\n  ecomctl down -e nonprod                       # type the env name for each stage (terminal)\n  ecomctl down -e nonprod --approve 5d1e0c9a7b3f --approve 0e4b...   # CI: one destroy-plan hash per stage"
+    )]
+    Down(DownArgs),
     /// Per environment and stage: last apply, whether inputs changed since, whether outputs exist.
     #[command(after_help = "Examples:\n  ecomctl status\n  ecomctl status -e prod --output json")]
     Status,
@@ -95,6 +100,11 @@ pub enum Command {
         after_help = "Examples:\n  ecomctl output -e nonprod --stage foundation\n  ecomctl output -e nonprod --stage app db_endpoint"
     )]
     Output(OutputArgs),
+    /// Policy as code: run the Rego rules' tests, or check a plan or rendered manifests.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
     /// Things about the config format itself.
     Config {
         #[command(subcommand)]
@@ -126,6 +136,19 @@ pub struct ApproveArgs {
     /// Approve the plan with this hash (as printed by `plan`; at least 12 characters).
     #[arg(long, value_name = "PLAN_HASH")]
     pub approve: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Approve the destroy plan with this hash (at least 12 characters). `--yes` never
+    /// destroys anything.
+    #[arg(long, value_name = "PLAN_HASH")]
+    pub approve: Vec<String>,
+
+    /// Also destroy the shared bootstrap stage (state bucket, KMS key): every environment
+    /// must be down first.
+    #[arg(long)]
+    pub include_bootstrap: bool,
 }
 
 #[derive(Debug, Args)]
@@ -165,6 +188,78 @@ pub struct RenderArgs {
     /// Render backend settings for this Terraform version instead of the one found on PATH.
     #[arg(long, value_name = "VERSION")]
     pub terraform_version: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Run every `test_*` rule of the policies; exit 1 on any failure.
+    #[command(
+        after_help = "Examples:\n  ecomctl policy test\n  ecomctl policy test --policy policy/ -v   # list passes too"
+    )]
+    Test(PolicyTestArgs),
+    /// Check a plan (`terraform show -json`) or rendered manifests; exit 3 on a deny.
+    #[command(
+        after_help = "Examples:\n  terraform show -json tfplan > plan.json && ecomctl policy check --plan plan.json -e prod\n  ecomctl policy check --manifests .ecomctl/prod/cluster/ -e prod\n  ecomctl policy check --plan plan.json --format sarif --out policy.sarif"
+    )]
+    Check(PolicyCheckArgs),
+}
+
+/// Where the rules and waivers come from.
+#[derive(Debug, Args)]
+pub struct PolicySourceArgs {
+    /// Policy directory (`terraform/`, `kubernetes/`, `waivers.yaml`); default: `policy/` beside
+    /// the config file if present, else the rules built into ecomctl.
+    #[arg(long, value_name = "DIR")]
+    pub policy: Option<PathBuf>,
+
+    /// Waivers file (default: `waivers.yaml` in the policy directory).
+    #[arg(long, value_name = "FILE")]
+    pub waivers: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyTestArgs {
+    #[command(flatten)]
+    pub source: PolicySourceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyCheckArgs {
+    /// A plan as `terraform show -json PLANFILE` writes it (format 0.x or 1.x).
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "manifests",
+        required_unless_present = "manifests"
+    )]
+    pub plan: Option<PathBuf>,
+
+    /// Rendered manifests: a directory of YAML files, one YAML file, or `{"manifests": [...]}` JSON.
+    #[arg(long, value_name = "PATH")]
+    pub manifests: Option<PathBuf>,
+
+    /// How to write the findings.
+    #[arg(long, value_enum, default_value_t = FindingsFormat::Human)]
+    pub format: FindingsFormat,
+
+    /// Write the findings to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub source: PolicySourceArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FindingsFormat {
+    /// A table.
+    Human,
+    /// One JSON document.
+    Json,
+    /// SARIF 2.1.0 (code scanning).
+    Sarif,
+    /// JUnit XML (CI test reports).
+    Junit,
 }
 
 #[derive(Debug, Subcommand)]

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod diag;
 pub mod exit;
+pub mod policy;
 pub mod render;
 pub mod stages;
 pub mod tools;

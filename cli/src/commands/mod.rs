@@ -4,16 +4,18 @@
 pub mod apply;
 pub mod completions;
 pub mod config_schema;
+pub mod down;
 pub mod init;
 pub mod orchestrate;
 pub mod output;
 pub mod plan;
+pub mod policy;
 pub mod render;
 pub mod status;
 pub mod up;
 pub mod validate;
 
-use crate::cli::{Cli, Command, ConfigCommand};
+use crate::cli::{Cli, Command, ConfigCommand, PolicyCommand};
 use crate::config::{self, Loaded};
 use crate::ui::Ui;
 use anyhow::Result;
@@ -49,9 +51,16 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
             command: ConfigCommand::Docs,
         } => config_schema::docs(ui),
         Command::Completions { shell } => completions::run(shell, ui),
+        Command::Policy {
+            command: PolicyCommand::Test(args),
+        } => policy::test(&settings, &args, ui),
+        Command::Policy {
+            command: PolicyCommand::Check(args),
+        } => policy::check(&settings, &args, ui),
         Command::Plan(args) => plan::run(&settings, &args, ui),
         Command::Apply(args) => apply::run(&settings, &args, ui),
         Command::Up(args) => up::run(&settings, &args, ui),
+        Command::Down(args) => down::run(&settings, &args, ui),
         Command::Status => status::run(&settings, ui),
         Command::Output(args) => output::run(&settings, &args, ui),
     }
