@@ -135,7 +135,14 @@ fn all_problems_are_reported_in_one_run() {
     let text = FULL
         .replacen("cidr: 10.30.0.0/16", "cidr: 10.20.0.0/16", 1)
         .replacen("multi_az: true", "multi_az: false", 1)
-        .replacen("lock_retention_days: 30", "lock_retention_days: 0", 1);
+        .replacen("lock_retention_days: 30", "lock_retention_days: 0", 1)
+        // Structural mistakes do not hide the semantic ones.
+        .replacen("  owner: platform-team", "  ownr: platform-team", 1)
+        .replacen(
+            "architecture: arm64\n          instance_types: [m7g.xlarge]",
+            "architecture: amd64\n          instance_types: [m7g.xlarge]",
+            1,
+        );
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("shop.yaml"), text).unwrap();
     let out = run(dir.path(), &["validate", "-c", "shop.yaml"]);
@@ -151,7 +158,7 @@ fn all_problems_are_reported_in_one_run() {
             "{field} missing from:\n{stderr}"
         );
     }
-    assert!(stderr.contains("shop.yaml has 3 problems"), "{stderr}");
+    assert!(stderr.contains("shop.yaml has 5 problems"), "{stderr}");
 }
 
 #[test]
