@@ -91,16 +91,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Loaded, ConfigError> {
         path: path.to_path_buf(),
         diagnostics,
     };
-    let node = yaml::parse_one(text).map_err(|e| {
-        invalid(vec![Diagnostic {
-            file: file.clone(),
-            line: e.line,
-            column: e.column,
-            field: String::new(),
-            message: format!("YAML syntax: {}", e.message),
-            hint: None,
-        }])
-    })?;
+    let node = yaml::parse_one(text).map_err(|e| invalid(vec![e.diagnostic(&file)]))?;
     let checked = schema_check::check(schema(), &node);
     let mut diagnostics: Vec<Diagnostic> = checked
         .issues

@@ -109,6 +109,20 @@ pub struct SyntaxError {
     pub message: String,
 }
 
+impl SyntaxError {
+    /// The error as a diagnostic about `file`.
+    pub fn diagnostic(&self, file: &str) -> crate::diag::Diagnostic {
+        crate::diag::Diagnostic {
+            file: file.to_string(),
+            line: self.line,
+            column: self.column,
+            field: String::new(),
+            message: format!("YAML syntax: {}", self.message),
+            hint: None,
+        }
+    }
+}
+
 /// Parses every document in `text`. An empty stream gives no documents.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
     let mut builder = Builder::default();

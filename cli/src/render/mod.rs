@@ -410,14 +410,7 @@ impl Renderer {
     fn check_values(&self, file: &RenderedFile, problems: &mut Vec<Diagnostic>) {
         let rendered = format!("{} (rendered)", file.template);
         match yaml::parse_one(&file.contents) {
-            Err(e) => problems.push(Diagnostic {
-                file: rendered,
-                line: e.line,
-                column: e.column,
-                field: String::new(),
-                message: format!("YAML syntax: {}", e.message),
-                hint: None,
-            }),
+            Err(e) => problems.push(e.diagnostic(&rendered)),
             Ok(node) => {
                 // Helm checks the coalesced values, so check the same: chart defaults under ours.
                 let merged = yaml::merge(&self.chart_defaults, &node);
@@ -446,14 +439,7 @@ fn check_manifests(file: &RenderedFile, problems: &mut Vec<Diagnostic>) {
     let docs = match yaml::parse_documents(&file.contents) {
         Ok(d) => d,
         Err(e) => {
-            problems.push(Diagnostic {
-                file: rendered,
-                line: e.line,
-                column: e.column,
-                field: String::new(),
-                message: format!("YAML syntax: {}", e.message),
-                hint: None,
-            });
+            problems.push(e.diagnostic(&rendered));
             return;
         }
     };
