@@ -84,7 +84,7 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Plan and apply every stage of an environment in order, skipping unchanged ones.
     #[command(
-        after_help = "Examples:\n  ecomctl up -e nonprod            # asks before applying (on a terminal)\n  ecomctl up -e nonprod --yes      # CI, nonprod\n  ecomctl up -e prod --approve 3f2a9c41d0e7 --approve 9b1c...   # one hash per stage"
+        after_help = "Examples:\n  ecomctl up -e nonprod            # asks before applying (on a terminal)\n  ecomctl up -e nonprod --yes      # CI, nonprod\n  ecomctl up -e prod                    # CI: stops at the first stage with changes, prints its plan hash\n  ecomctl up -e prod --approve 3f2a9c41d0e7   # applies that saved plan, goes on to the next stage"
     )]
     Up(ApproveArgs),
     /// Destroy an environment's stages in reverse order (app, then foundation).

@@ -789,3 +789,98 @@ fi"#
     );
     assert_eq!(moto.state_keys().len(), 3);
 }
+
+/// The plan hash a refusal asks for (`--approve 0123456789ab`).
+fn asked_hash(out: &Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr);
+    let re = regex::Regex::new(r"--approve ([0-9a-f]{12})").unwrap();
+    re.captures(&err)
+        .unwrap_or_else(|| panic!("no hash asked for:\n{}", show(out)))[1]
+        .to_string()
+}
+
+#[test]
+fn up_refused_for_a_stateful_loss_resumes_with_the_hash_of_the_saved_plan() {
+    let (Some(tf), Some(moto)) = (tool("terraform"), Moto::start()) else {
+        return;
+    };
+    let mut p = Project::new(tf, Some(&moto));
+    let doc = p.dir.path().join("replaces-database.json");
+    std::fs::write(&doc, REPLACES_DATABASE).unwrap();
+    p.fake_terraform(&format!(
+        r#"if [ "$1" = show ] && [ "$(basename "$PWD")" = app ]; then cat {doc:?}; exit 0; fi"#
+    ));
+    let refused = p.run(&["up", "-e", "nonprod", "--yes", "--output", "json"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", show(&refused));
+    let ev = events(&refused);
+    assert_eq!(
+        labels(&named(&ev, "applied")),
+        vec!["global/bootstrap", "nonprod/foundation"]
+    );
+    let err = &named(&ev, "error")[0];
+    assert!(
+        err["message"].as_str().unwrap().contains("stateful"),
+        "{err}"
+    );
+    let hint = err["hint"].as_str().unwrap();
+    let hash = hint.split("--approve ").nth(1).unwrap()[..12].to_string();
+
+    let approved = p.run(&["up", "-e", "nonprod", "--approve", &hash]);
+    assert!(approved.status.success(), "{}", show(&approved));
+    let err = String::from_utf8_lossy(&approved.stderr);
+    assert!(
+        err.contains(&format!("applying approved plan {hash}")),
+        "{err}"
+    );
+    assert!(p.state("nonprod", "app").join("outputs.json").exists());
+}
+
+#[test]
+fn down_destroys_in_reverse_order_and_each_stage_needs_its_plan_hash() {
+    let (Some(tf), Some(moto)) = (tool("terraform"), Moto::start()) else {
+        return;
+    };
+    let p = Project::new(tf, Some(&moto));
+    let up = p.run(&["up", "-e", "nonprod", "--yes"]);
+    assert!(up.status.success(), "{}", show(&up));
+
+    let bootstrap = p.run(&["down", "-e", "nonprod", "--include-bootstrap"]);
+    assert_eq!(bootstrap.status.code(), Some(2), "{}", show(&bootstrap));
+
+    // No terminal, no hash: refused, nothing destroyed; the hint names app's destroy plan.
+    let refused = p.run(&["down", "-e", "nonprod"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", show(&refused));
+    assert!(p.state("nonprod", "app").join("outputs.json").exists());
+    let app_hash = asked_hash(&refused);
+
+    // App goes; foundation's destroy plan then needs its own hash.
+    let app = p.run(&["down", "-e", "nonprod", "--approve", &app_hash]);
+    assert_eq!(app.status.code(), Some(1), "{}", show(&app));
+    assert!(String::from_utf8_lossy(&app.stderr).contains("destroying nonprod/foundation"));
+    assert!(!p.state("nonprod", "app").join("outputs.json").exists());
+    assert!(p
+        .state("nonprod", "foundation")
+        .join("outputs.json")
+        .exists());
+    let foundation_hash = asked_hash(&app);
+
+    let rest = p.run(&[
+        "down",
+        "-e",
+        "nonprod",
+        "--approve",
+        &foundation_hash,
+        "--output",
+        "json",
+    ]);
+    assert!(rest.status.success(), "{}", show(&rest));
+    let ev = events(&rest);
+    assert_eq!(labels(&named(&ev, "destroyed")), vec!["nonprod/foundation"]);
+
+    let status = p.run(&["status", "-e", "nonprod", "--output", "json"]);
+    let rows = events(&status);
+    for r in rows.iter().filter(|r| r["scope"] == "nonprod") {
+        assert!(r["destroyed_at"].as_u64().is_some(), "{r}");
+        assert_eq!(r["outputs"], false, "{r}");
+    }
+}

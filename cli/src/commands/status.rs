@@ -16,11 +16,13 @@ pub fn run(settings: &Settings, ui: &Ui) -> Result<()> {
             let s = ws.status(&env, stage)?;
             ui.event("stage_status", serde_json::to_value(&s).unwrap_or_default());
             rows.push(format!(
-                "{:<24} {:<22} {:<18} {}{}",
+                "{:<24} {:<30} {:<18} {}{}",
                 format!("{}/{}", s.scope, s.stage),
-                s.applied_at
-                    .map(format_time)
-                    .unwrap_or_else(|| "never applied".into()),
+                match (s.applied_at, s.destroyed_at) {
+                    (Some(t), _) => format_time(t),
+                    (None, Some(t)) => format!("destroyed {}", format_time(t)),
+                    (None, None) => "never applied".into(),
+                },
                 match s.inputs_changed {
                     Some(true) => "inputs changed",
                     Some(false) => "inputs unchanged",

@@ -1,6 +1,6 @@
 use super::{orchestrate, Settings};
 use crate::cli::ApproveArgs;
-use crate::stages::UpStep;
+use crate::stages::Step;
 use crate::tools::process;
 use crate::ui::Ui;
 use anyhow::Result;
@@ -12,11 +12,8 @@ pub fn run(settings: &Settings, args: &ApproveArgs, ui: &Ui) -> Result<()> {
     let ws = orchestrate::workspace(settings)?;
     let env = orchestrate::env_for(settings, &ws, None)?;
     let steps = ws.up(&env, &orchestrate::approval(args, ui), ui)?;
-    let applied = steps.iter().filter(|(_, s)| *s == UpStep::Applied).count();
-    let unchanged = steps
-        .iter()
-        .filter(|(_, s)| *s == UpStep::Unchanged)
-        .count();
+    let applied = steps.iter().filter(|(_, s)| *s == Step::Applied).count();
+    let unchanged = steps.iter().filter(|(_, s)| *s == Step::Unchanged).count();
     let total = started.elapsed();
     let tools = process::tool_time();
     let own = total.saturating_sub(tools);

@@ -166,12 +166,14 @@ impl PlanOutcome {
     }
 }
 
-/// What `up` did with one stage.
+/// What `up` or `down` did with one stage.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UpStep {
+pub enum Step {
     Applied,
     Unchanged,
     NotImplemented,
+    Destroyed,
+    NotApplied,
 }
 
 /// The status of one target, for `ecomctl status`.
@@ -185,6 +187,7 @@ pub struct TargetStatus {
     pub outputs: bool,
     pub plan_saved: bool,
     pub failed_at: Option<u64>,
+    pub destroyed_at: Option<u64>,
 }
 
 fn pending_upstreams(text: &str) -> Vec<String> {
@@ -446,14 +449,18 @@ impl Workspace {
     }
 
     /// Plans one target with the lock already held.
-    fn plan_locked(&self, env: &str, t: &Target, ui: &Ui) -> Result<PlanOutcome> {
+    fn plan_locked(&self, env: &str, t: &Target, destroy: bool, ui: &Ui) -> Result<PlanOutcome> {
         check_interrupt()?;
         let started = Instant::now();
+        let action = if destroy { "plan_destroy" } else { "plan" };
         ui.event(
             "stage_started",
-            merge(t.fields(), json!({ "action": "plan" })),
+            merge(t.fields(), json!({ "action": action })),
         );
-        ui.status("planning", &t.label());
+        ui.status(
+            "planning",
+            &format!("{}{}", t.label(), if destroy { " (destroy)" } else { "" }),
+        );
         let mut r = self.render(env, t, true)?;
         if t.stage.is_global() && self.local_backend(t)? && !r.backend_pending {
             // Bootstrap was applied but its state never reached the bucket (the move failed
@@ -479,7 +486,7 @@ impl Workspace {
         }
         let tf = self.terraform(t)?;
         let mut on_line = self.on_line(ui, t);
-        tf.plan(&r.tfvars, &plan_file, &mut on_line)
+        tf.plan(&r.tfvars, &plan_file, destroy, &mut on_line)
             .map_err(|e| tool_error(e, t))
             .with_context(|| format!("planning {}", t.label()))?;
         let doc = tf
@@ -498,6 +505,7 @@ impl Workspace {
                 plan_hash: plan_hash.clone(),
                 created_at: record::now(),
                 changes: summary.has_changes(),
+                destroy,
             },
         )?;
         let state = self.state(t)?;
@@ -560,7 +568,7 @@ impl Workspace {
     pub fn plan(&self, env: &str, stage: Stage, ui: &Ui) -> Result<PlanOutcome> {
         let t = Target::new(env, stage);
         let _lock = self.lock(&t)?;
-        let out = self.plan_locked(env, &t, ui);
+        let out = self.plan_locked(env, &t, false, ui);
         self.finish(&t, "plan", out.as_ref().map(|_| "planned"), ui);
         out
     }
@@ -620,6 +628,7 @@ impl Workspace {
         t: &Target,
         plan_hash: &str,
         inputs_hash: &str,
+        destroy: bool,
         ui: &Ui,
     ) -> Result<()> {
         check_interrupt()?;
@@ -646,6 +655,25 @@ impl Workspace {
         for spent in ["plan.tfplan", "plan.meta.json"] {
             let _ = std::fs::remove_file(dir.join(spent));
         }
+        if destroy {
+            // Downstream stages must not render from outputs of things that are gone.
+            let _ = std::fs::remove_file(dir.join("outputs.json"));
+            let destroyed = StageState {
+                destroyed_at: Some(record::now()),
+                backend: state.backend,
+                ..Default::default()
+            };
+            record::write_json(&state_path, &destroyed)?;
+            ui.event(
+                "destroyed",
+                merge(
+                    t.fields(),
+                    json!({ "plan_hash": plan_hash, "duration_ms": started.elapsed().as_millis() as u64 }),
+                ),
+            );
+            ui.status("destroyed", &t.label());
+            return Ok(());
+        }
         let outputs = tf
             .output_json(&mut self.on_line(ui, t))
             .map_err(|e| tool_error(e, t))
@@ -658,6 +686,7 @@ impl Workspace {
             plan_hash: Some(plan_hash.to_string()),
             backend: Some(if local { "local" } else { "s3" }.into()),
             failed_at: None,
+            destroyed_at: None,
         };
         record::write_json(&state_path, &state)?;
         if local {
@@ -751,6 +780,14 @@ impl Workspace {
                     .into(),
             );
         };
+        if meta.destroy {
+            return Err(Exit::new(
+                FAILURE,
+                format!("the saved plan for {} is a destroy plan", t.label()),
+            )
+            .hint("`ecomctl down` makes and applies destroy plans itself; run `ecomctl plan` for a normal one")
+            .into());
+        }
         if meta.inputs_hash != r.inputs_hash {
             return Err(Exit::new(FAILURE, StageError::StalePlan(t.label()).to_string())
                 .hint("the config, an upstream stage's outputs or the stack changed since the plan; run `ecomctl plan` again and review it")
@@ -767,13 +804,13 @@ impl Workspace {
         };
         self.gate(t, &doc)?;
         self.approve(&outcome, approval, ui)?;
-        self.apply_locked(env, t, &meta.plan_hash, &meta.inputs_hash, ui)
+        self.apply_locked(env, t, &meta.plan_hash, &meta.inputs_hash, false, ui)
     }
 
     /// `ecomctl up`: every stage of `env` in order. A stage whose inputs are those of its last
     /// apply and whose plan is empty is skipped; after a failure, the rerun finds the stages
     /// before it unchanged and resumes at the failed one.
-    pub fn up(&self, env: &str, approval: &Approval, ui: &Ui) -> Result<Vec<(Target, UpStep)>> {
+    pub fn up(&self, env: &str, approval: &Approval, ui: &Ui) -> Result<Vec<(Target, Step)>> {
         let mut steps = Vec::new();
         for stage in Stage::ALL {
             let t = Target::new(env, stage);
@@ -786,7 +823,7 @@ impl Workspace {
                     "skipped",
                     &format!("{}: {CLUSTER_NOT_IMPLEMENTED}", t.label()),
                 );
-                steps.push((t, UpStep::NotImplemented));
+                steps.push((t, Step::NotImplemented));
                 continue;
             }
             let _lock = self.lock(&t)?;
@@ -795,7 +832,7 @@ impl Workspace {
                 &t,
                 "up",
                 result.as_ref().map(|s| match s {
-                    UpStep::Applied => "applied",
+                    Step::Applied => "applied",
                     _ => "unchanged",
                 }),
                 ui,
@@ -805,22 +842,129 @@ impl Workspace {
         Ok(steps)
     }
 
-    fn up_one(&self, env: &str, t: &Target, approval: &Approval, ui: &Ui) -> Result<UpStep> {
-        let o = self.plan_locked(env, t, ui)?;
+    /// The saved plan of `t`, when `--approve` names it and it was made (as a destroy plan or
+    /// not, as asked) from the current inputs: `up` and `down` then apply it instead of making a
+    /// new plan, whose hash nobody has seen. Terraform itself refuses it if the state moved on.
+    fn approved_saved_plan(
+        &self,
+        env: &str,
+        t: &Target,
+        destroy: bool,
+        approval: &Approval,
+        ui: &Ui,
+    ) -> Result<Option<PlanOutcome>> {
+        if approval.plan_hashes.is_empty() {
+            return Ok(None);
+        }
+        let dir = t.dir(&self.state_dir);
+        let meta: Option<PlanMeta> = record::read_json(&dir.join("plan.meta.json"))?;
+        let Some(meta) = meta.filter(|m| {
+            m.destroy == destroy && approval.names(&m.plan_hash) && dir.join("plan.tfplan").exists()
+        }) else {
+            return Ok(None);
+        };
+        let r = self.render(env, t, true)?;
+        if meta.inputs_hash != r.inputs_hash {
+            return Ok(None);
+        }
+        let Some(doc) = record::read_json::<Value>(&dir.join("plan.json"))? else {
+            return Ok(None);
+        };
+        self.check_ready(t, &r)?;
+        self.init(t, &r, ui)?;
+        ui.status(
+            "saved plan",
+            &format!(
+                "{}: applying approved plan {}",
+                t.label(),
+                &meta.plan_hash[..MIN_HASH_PREFIX]
+            ),
+        );
+        Ok(Some(PlanOutcome {
+            target: t.clone(),
+            summary: PlanSummary::from_plan(&doc),
+            plan_hash: meta.plan_hash,
+            inputs_hash: meta.inputs_hash,
+            unchanged_since_apply: false,
+        }))
+    }
+
+    fn up_one(&self, env: &str, t: &Target, approval: &Approval, ui: &Ui) -> Result<Step> {
+        let o = match self.approved_saved_plan(env, t, false, approval, ui)? {
+            Some(o) => o,
+            None => self.plan_locked(env, t, false, ui)?,
+        };
         if !o.has_changes() && o.unchanged_since_apply {
             ui.event(
                 "stage_skipped",
                 merge(t.fields(), json!({ "reason": "unchanged" })),
             );
             ui.status("unchanged", &format!("{}: nothing to apply", t.label()));
-            return Ok(UpStep::Unchanged);
+            return Ok(Step::Unchanged);
         }
         let doc: Value = record::read_json(&t.dir(&self.state_dir).join("plan.json"))?
             .ok_or_else(|| StageError::NoPlan(t.label()))?;
         self.gate(t, &doc)?;
         self.approve(&o, approval, ui)?;
-        self.apply_locked(env, t, &o.plan_hash, &o.inputs_hash, ui)?;
-        Ok(UpStep::Applied)
+        self.apply_locked(env, t, &o.plan_hash, &o.inputs_hash, false, ui)?;
+        Ok(Step::Applied)
+    }
+
+    /// `ecomctl down`: destroys the Terraform stages of `env` in reverse order. Every destroy
+    /// plan needs its hash (`--approve`) or the environment's name typed on a terminal; `--yes`
+    /// never destroys. Stages never applied are skipped. Bootstrap is left alone.
+    pub fn down(&self, env: &str, approval: &Approval, ui: &Ui) -> Result<Vec<(Target, Step)>> {
+        let mut steps = Vec::new();
+        for stage in [Stage::App, Stage::Foundation] {
+            let t = Target::new(env, stage);
+            let _lock = self.lock(&t)?;
+            let state = self.state(&t)?;
+            if state.applied_at.is_none() {
+                ui.event(
+                    "stage_skipped",
+                    merge(t.fields(), json!({ "reason": "not applied" })),
+                );
+                ui.status("skipped", &format!("{}: not applied", t.label()));
+                steps.push((t, Step::NotApplied));
+                continue;
+            }
+            let result = self.down_one(env, &t, approval, ui);
+            self.finish(&t, "down", result.as_ref().map(|_| "destroyed"), ui);
+            result?;
+            steps.push((t, Step::Destroyed));
+        }
+        Ok(steps)
+    }
+
+    fn down_one(&self, env: &str, t: &Target, approval: &Approval, ui: &Ui) -> Result<()> {
+        let o = match self.approved_saved_plan(env, t, true, approval, ui)? {
+            Some(o) => o,
+            None => self.plan_locked(env, t, true, ui)?,
+        };
+        let doc: Value = record::read_json(&t.dir(&self.state_dir).join("plan.json"))?
+            .ok_or_else(|| StageError::NoPlan(t.label()))?;
+        self.gate(t, &doc)?;
+        // Always confirmed, even when only outputs go: `down` is never a side effect.
+        if !approval.names(&o.plan_hash) {
+            let short = &o.plan_hash[..MIN_HASH_PREFIX];
+            let question = format!(
+                "Destroy {} ({})? Type `{}` to apply destroy plan {short}:",
+                t.label(),
+                o.summary.headline(),
+                t.scope
+            );
+            if !approval.interactive || !ui.confirm(&question, &t.scope) {
+                return Err(Exit::new(
+                    FAILURE,
+                    format!("destroying {} was not approved", t.label()),
+                )
+                .hint(format!(
+                    "review the destroy plan, then rerun with --approve {short} (--yes never destroys)"
+                ))
+                .into());
+            }
+        }
+        self.apply_locked(env, t, &o.plan_hash, &o.inputs_hash, true, ui)
     }
 
     /// `ecomctl status` for one target. Renders in memory (writes nothing, runs no tool).
@@ -841,6 +985,7 @@ impl Workspace {
             outputs: dir.join("outputs.json").exists(),
             plan_saved: dir.join("plan.meta.json").exists(),
             failed_at: state.failed_at,
+            destroyed_at: state.destroyed_at,
         })
     }
 

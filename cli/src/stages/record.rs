@@ -51,6 +51,9 @@ pub struct StageState {
     /// The last failed apply (seconds since the epoch), cleared by a successful one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failed_at: Option<u64>,
+    /// When `down` destroyed the stage (cleared by the next apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destroyed_at: Option<u64>,
 }
 
 /// Recorded beside a saved plan.
@@ -60,6 +63,9 @@ pub struct PlanMeta {
     pub plan_hash: String,
     pub created_at: u64,
     pub changes: bool,
+    /// A destroy plan (made by `down`); `apply` refuses to apply it.
+    #[serde(default)]
+    pub destroy: bool,
 }
 
 pub fn now() -> u64 {

@@ -121,11 +121,13 @@ impl Terraform {
         process::run(&spec, on_line).map(|_| ())
     }
 
-    /// `plan -out=<plan>` with the rendered variables; whether anything would change.
+    /// `plan -out=<plan>` with the rendered variables (`-destroy` for a destroy plan); whether
+    /// anything would change.
     pub fn plan(
         &self,
         var_file: &Path,
         plan_file: &Path,
+        destroy: bool,
         on_line: &mut dyn FnMut(Stream, &str),
     ) -> Result<PlanResult, ProcessError> {
         let mut var = OsString::from("-var-file=");
@@ -137,6 +139,9 @@ impl Terraform {
             .args(["-no-color", "-input=false", "-detailed-exitcode"])
             .arg(var)
             .arg(out);
+        if destroy {
+            spec = spec.arg("-destroy");
+        }
         spec.ok_codes = vec![2];
         let output = process::run(&spec, on_line)?;
         Ok(if output.code == 2 {
