@@ -87,7 +87,7 @@ fn main() {
 
         let t2 = Instant::now();
         let gated =
-            policy::gate_with(&bundle, &waivers, &plan, "prod", Date::today()).expect("gate");
+            policy::gate_with(&bundle, &waivers, &plan, "prod", None, Date::today()).expect("gate");
         total.push(t2.elapsed());
         assert_eq!(gated.findings.len(), findings);
     }

@@ -238,6 +238,11 @@ pub struct PolicyCheckArgs {
     #[arg(long, value_name = "PATH")]
     pub manifests: Option<PathBuf>,
 
+    /// The stack directory the plan was made from: findings then point at the `.tf` file and
+    /// line of their resource (module calls with local sources are followed).
+    #[arg(long, value_name = "DIR", requires = "plan")]
+    pub stack: Option<PathBuf>,
+
     /// How to write the findings.
     #[arg(long, value_enum, default_value_t = FindingsFormat::Human)]
     pub format: FindingsFormat,
@@ -260,6 +265,17 @@ pub enum FindingsFormat {
     Sarif,
     /// JUnit XML (CI test reports).
     Junit,
+}
+
+impl FindingsFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            FindingsFormat::Human => "human",
+            FindingsFormat::Json => "json",
+            FindingsFormat::Sarif => "sarif",
+            FindingsFormat::Junit => "junit",
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

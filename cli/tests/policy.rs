@@ -976,3 +976,91 @@ fn junit_output_has_one_case_per_rule() {
         "text is escaped"
     );
 }
+
+#[test]
+fn terraform_findings_point_at_the_tf_file_with_stack() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("stacks/foundation");
+    let data = dir.path().join("stacks/modules/data");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        root.join("main.tf"),
+        "module \"data\" {\n  source = \"../modules/data\"\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("main.tf"),
+        "# data stores\n\nresource \"aws_s3_bucket\" \"assets\" {\n  bucket = var.name\n}\n\nresource \"aws_ecr_repository\" \"this\" {\n  for_each = var.repositories\n}\n",
+    )
+    .unwrap();
+    let policy = policy_dir();
+    let out = ecomctl(
+        dir.path(),
+        &[
+            "policy",
+            "check",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--plan",
+            &fixture("plan-noncompliant.json"),
+            "--stack",
+            "stacks/foundation",
+            "--format",
+            "sarif",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let log: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_sarif_2_1_0(&log);
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    let at = |rule: &str| {
+        let r = results.iter().find(|r| r["ruleId"] == rule).unwrap();
+        let phys = &r["locations"][0]["physicalLocation"];
+        (
+            phys["artifactLocation"]["uri"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+            phys["region"]["startLine"].as_u64(),
+        )
+    };
+    assert_eq!(
+        at("ECOM-TF-S3-001"),
+        ("stacks/modules/data/main.tf".to_string(), Some(3))
+    );
+    // Instance keys do not matter: the block declares every instance.
+    assert_eq!(
+        at("ECOM-TF-ECR-001"),
+        ("stacks/modules/data/main.tf".to_string(), Some(7))
+    );
+    // A resource whose module is not on disk keeps the plan as its location.
+    let (uri, line) = at("ECOM-TF-EKS-001");
+    assert!(uri.ends_with("plan-noncompliant.json"), "{uri}");
+    assert_eq!(line, None);
+}
+
+#[test]
+fn the_gate_entry_point_blocks_the_noncompliant_plan() {
+    let read = |name: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(fixture(name)).unwrap()).unwrap()
+    };
+    let ok = ecomctl::policy::gate(&read("plan-compliant.json"), "prod").unwrap();
+    assert!(!ok.blocking());
+    assert_eq!(ok.findings.len(), 0);
+    let bad = ecomctl::policy::gate(&read("plan-noncompliant.json"), "prod").unwrap();
+    assert!(bad.blocking());
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(policy_dir().join("fixtures/expected.json")).unwrap(),
+    )
+    .unwrap();
+    let mut ids: Vec<String> = expected["plan-noncompliant.json"]["deny"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[0].as_str().unwrap().to_string())
+        .collect();
+    ids.dedup();
+    assert_eq!(bad.denied_ids(), ids);
+    assert_eq!(bad.warnings().count(), 1);
+}

@@ -88,7 +88,14 @@ pub fn check(settings: &Settings, args: &PolicyCheckArgs, ui: &Ui) -> Result<()>
                 .into())
         }
     };
-    let input = input.map_err(|e| Exit::new(exit::USAGE, e.to_string()))?;
+    let mut input = input.map_err(|e| Exit::new(exit::USAGE, e.to_string()))?;
+    if let Some(stack) = &args.stack {
+        let located = input.locate_in_stack(stack);
+        ui.detail(&format!(
+            "located {located} resources in the .tf files under {}",
+            stack.display()
+        ));
+    }
     let context = eval::Context::for_env(settings.env.as_deref());
     let mut findings = eval::check(&bundle, domain, &input, &context)
         .with_context(|| format!("evaluating the {} policies", domain.dir()))?;
@@ -109,6 +116,13 @@ pub fn check(settings: &Settings, args: &PolicyCheckArgs, ui: &Ui) -> Result<()>
             std::fs::write(path, report::table(&findings))
                 .with_context(|| format!("writing {}", path.display()))?;
             ui.status("wrote", &path.display().to_string());
+        }
+        (None, Some(doc)) if ui.json() => {
+            let document = serde_json::from_str(&doc).unwrap_or(serde_json::Value::String(doc));
+            ui.event(
+                "policy_report",
+                json!({ "format": args.format.name(), "document": document }),
+            );
         }
         (None, Some(doc)) => ui.data(&doc),
         (None, None) if ui.json() => {
@@ -154,7 +168,7 @@ pub fn check(settings: &Settings, args: &PolicyCheckArgs, ui: &Ui) -> Result<()>
     ui.status(
         "checked",
         &format!(
-            "{}: {denied} denied, {warned} warnings, {waived} waived ({} rules)",
+            "{}: {denied} denied, {warned} warning(s), {waived} waived ({} rules)",
             findings.source,
             catalogue.iter().filter(|r| r.domain == domain).count()
         ),

@@ -161,6 +161,167 @@ impl Input {
     }
 }
 
+impl Input {
+    /// Points each resource of a plan at the `resource "TYPE" "NAME"` block that declares it,
+    /// under `stack` (the root module the plan was made from). Module calls are followed through
+    /// the plan's `configuration` when their source is a local path; resources of registry or
+    /// git modules keep no location. Returns how many resources were located.
+    pub fn locate_in_stack(&mut self, stack: &Path) -> usize {
+        let root = self.value["configuration"]["root_module"].clone();
+        let mut blocks: HashMap<PathBuf, Blocks> = HashMap::new();
+        let mut found = 0;
+        let changes = self.value["resource_changes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for rc in &changes {
+            let (Some(address), Some(ty), Some(name)) = (
+                rc["address"].as_str(),
+                rc["type"].as_str(),
+                rc["name"].as_str(),
+            ) else {
+                continue;
+            };
+            if rc["mode"].as_str().is_some_and(|m| m != "managed") {
+                continue;
+            }
+            let Some(calls) = module_calls(address, ty, name) else {
+                continue;
+            };
+            let mut dir = stack.to_path_buf();
+            let mut module = &root;
+            let mut local = true;
+            for call in &calls {
+                let spec = &module["module_calls"][call.as_str()];
+                match spec["source"].as_str() {
+                    Some(src) if src.starts_with("./") || src.starts_with("../") => {
+                        dir = normalize(&dir.join(src));
+                        module = &spec["module"];
+                    }
+                    _ => {
+                        local = false;
+                        break;
+                    }
+                }
+            }
+            if !local {
+                continue;
+            }
+            let index = blocks
+                .entry(dir.clone())
+                .or_insert_with(|| resource_blocks(&dir));
+            if let Some((file, line)) = index.get(&(ty.to_string(), name.to_string())) {
+                self.origins.insert(
+                    address.to_string(),
+                    Origin {
+                        file: file.display().to_string(),
+                        line: Some(*line),
+                    },
+                );
+                found += 1;
+            }
+        }
+        found
+    }
+}
+
+/// The module call names in a resource address (`module.a["k"].module.b.aws_x.y[0]` gives
+/// `[a, b]`), or `None` when the address does not end in `TYPE.NAME`.
+fn module_calls(address: &str, ty: &str, name: &str) -> Option<Vec<String>> {
+    let resource = format!("{ty}.{name}");
+    let base = if address.ends_with(&resource) {
+        address.len() - resource.len()
+    } else {
+        address.rfind(&format!("{resource}["))?
+    };
+    if base > 0 && address.as_bytes().get(base - 1) != Some(&b'.') {
+        return None;
+    }
+    let prefix = &address[..base.saturating_sub(1)];
+    let mut calls = Vec::new();
+    let mut rest = prefix;
+    while !rest.is_empty() {
+        rest = rest.strip_prefix("module.")?;
+        let end = rest.find(['.', '[']).unwrap_or(rest.len());
+        calls.push(rest[..end].to_string());
+        rest = &rest[end..];
+        if rest.starts_with('[') {
+            let mut in_quotes = false;
+            let mut close = None;
+            for (i, c) in rest.char_indices() {
+                match c {
+                    '"' => in_quotes = !in_quotes,
+                    ']' if !in_quotes => {
+                        close = Some(i);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            rest = &rest[close? + 1..];
+        }
+        rest = rest.strip_prefix('.').unwrap_or(rest);
+    }
+    Some(calls)
+}
+
+/// `a/b/../c` as `a/c`, without touching the file system.
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir
+                if out
+                    .components()
+                    .next_back()
+                    .is_some_and(|c| matches!(c, std::path::Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// (type, name) of a resource block to its file and line.
+type Blocks = HashMap<(String, String), (PathBuf, usize)>;
+
+/// `resource "TYPE" "NAME"` blocks of the `*.tf` files in one directory, with their lines.
+fn resource_blocks(dir: &Path) -> Blocks {
+    let mut out = HashMap::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "tf"))
+        .collect();
+    files.sort();
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        for (i, line) in text.lines().enumerate() {
+            let mut words = line.split_whitespace();
+            if words.next() != Some("resource") {
+                continue;
+            }
+            let unquote = |w: Option<&str>| {
+                w.and_then(|w| w.strip_prefix('"'))
+                    .and_then(|w| w.strip_suffix('"'))
+                    .map(str::to_string)
+            };
+            if let (Some(ty), Some(name)) = (unquote(words.next()), unquote(words.next())) {
+                out.entry((ty, name)).or_insert((file.clone(), i + 1));
+            }
+        }
+    }
+    out
+}
+
 fn read(path: &Path) -> Result<String, PolicyError> {
     std::fs::read_to_string(path).map_err(|e| PolicyError::Read {
         path: path.to_path_buf(),
@@ -278,6 +439,36 @@ mod tests {
             serde_json::json!({"a": 1, "b": "1", "c": true, "d": null, "e": 1.5, "f": "v1"})
         );
         assert_eq!(docs.len(), 2);
+    }
+
+    #[test]
+    fn module_calls_are_read_from_addresses() {
+        let calls = |a: &str, t: &str, n: &str| module_calls(a, t, n);
+        assert_eq!(calls("aws_vpc.this", "aws_vpc", "this"), Some(vec![]));
+        assert_eq!(
+            calls(
+                "module.data.aws_ecr_repository.this[\"orders\"]",
+                "aws_ecr_repository",
+                "this"
+            ),
+            Some(vec!["data".to_string()])
+        );
+        assert_eq!(
+            calls(
+                "module.a[\"x.y\"].module.b.aws_s3_bucket.c[0]",
+                "aws_s3_bucket",
+                "c"
+            ),
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        assert_eq!(
+            calls("module.a.aws_s3_bucket.other", "aws_s3_bucket", "c"),
+            None
+        );
+        assert_eq!(
+            normalize(Path::new("stacks/foundation/../modules/data")),
+            PathBuf::from("stacks/modules/data")
+        );
     }
 
     #[test]

@@ -64,20 +64,25 @@ pub enum PolicyError {
 pub fn gate(plan_json: &serde_json::Value, env: &str) -> Result<Findings, PolicyError> {
     let bundle = Bundle::embedded();
     let waivers = Waivers::parse(waivers::EMBEDDED_NAME, waivers::EMBEDDED)?;
-    gate_with(&bundle, &waivers, plan_json, env, Date::today())
+    gate_with(&bundle, &waivers, plan_json, env, None, Date::today())
 }
 
-/// [`gate`] with the rules, waivers and date given.
+/// [`gate`] with the rules, waivers and date given. With `stack` (the root module the plan was
+/// made from), findings point at the `.tf` file and line of their resource.
 pub fn gate_with(
     bundle: &Bundle,
     waivers: &Waivers,
     plan_json: &serde_json::Value,
     env: &str,
+    stack: Option<&std::path::Path>,
     today: Date,
 ) -> Result<Findings, PolicyError> {
     let catalogue = bundle.catalogue()?;
     waivers.validate(&catalogue, today)?;
-    let input = Input::plan(plan_json.clone(), "plan.json")?;
+    let mut input = Input::plan(plan_json.clone(), "plan.json")?;
+    if let Some(stack) = stack {
+        input.locate_in_stack(stack);
+    }
     let context = eval::Context::for_env(Some(env));
     let mut findings = eval::check(bundle, Domain::Terraform, &input, &context)?;
     waivers.apply(&mut findings, today);
