@@ -16,12 +16,25 @@ fn median(mut v: Vec<Duration>) -> (Duration, Duration, Duration) {
 }
 
 fn main() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root")
+        .to_path_buf();
     let cfg = repo.join("examples/full.yaml");
     let state = tempfile_dir();
-    let opts = RenderOptions { env: None, stage: None, terraform: Version(vec![1, 0, 3]), state_dir: state.clone(), aws_endpoint: None };
-    let runs = std::env::var("BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(60);
-    let (mut load, mut templates, mut render, mut total) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let opts = RenderOptions {
+        env: None,
+        stage: None,
+        terraform: Version(vec![1, 0, 3]),
+        state_dir: state.clone(),
+        aws_endpoint: None,
+    };
+    let runs = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(60);
+    let (mut load, mut templates, mut render, mut total) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut files = 0;
     for _ in 0..runs {
         let t0 = Instant::now();
@@ -37,7 +50,12 @@ fn main() {
         total.push(t3 - t0);
     }
     println!("render bench: examples/full.yaml -> {files} files, {runs} runs (min / median / p90)");
-    for (name, v) in [("load+validate", load), ("templates+stacks", templates), ("render+check", render), ("total", total)] {
+    for (name, v) in [
+        ("load+validate", load),
+        ("templates+stacks", templates),
+        ("render+check", render),
+        ("total", total),
+    ] {
         let (min, med, p90) = median(v);
         println!("  {name:<17} {:>8.2?} {:>8.2?} {:>8.2?}", min, med, p90);
     }
