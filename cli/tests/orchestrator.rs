@@ -728,6 +728,11 @@ fn replacing_a_database_needs_the_plan_hash_not_yes() {
     let human = p.run(&["plan", "--stage", "bootstrap"]);
     let err = String::from_utf8_lossy(&human.stderr);
     assert!(err.contains("aws_db_instance.main would replace"), "{err}");
+    assert!(
+        err.contains("-/+ aws_db_instance.main   (stateful)"),
+        "{err}"
+    );
+    assert!(err.contains("+ aws_iam_role.app"), "{err}");
     let hash2 = String::from_utf8_lossy(&human.stdout).trim().to_string();
     assert_ne!(hash, hash2, "every plan has its own hash");
 
@@ -883,4 +888,42 @@ fn down_destroys_in_reverse_order_and_each_stage_needs_its_plan_hash() {
         assert!(r["destroyed_at"].as_u64().is_some(), "{r}");
         assert_eq!(r["outputs"], false, "{r}");
     }
+}
+
+#[test]
+fn the_policy_gate_refuses_a_noncompliant_plan_with_exit_3() {
+    let (Some(tf), Some(moto)) = (tool("terraform"), Moto::start()) else {
+        return;
+    };
+    let mut p = Project::new(tf, Some(&moto));
+    let doc = repo().join("policy/fixtures/plan-noncompliant.json");
+    p.fake_terraform(&format!(
+        r#"if [ "$1" = show ] && [ "$(basename "$PWD")" = app ]; then cat {doc:?}; exit 0; fi"#
+    ));
+    let up = p.run(&["up", "-e", "nonprod", "--yes", "--output", "json"]);
+    assert_eq!(up.status.code(), Some(3), "{}", show(&up));
+    let ev = events(&up);
+    assert_eq!(
+        labels(&named(&ev, "applied")),
+        vec!["global/bootstrap", "nonprod/foundation"]
+    );
+    let checked = named(&ev, "policy_checked");
+    let app = checked.iter().find(|e| e["stage"] == "app").unwrap();
+    assert!(
+        !app["policy"]["denied"].as_array().unwrap().is_empty(),
+        "{app}"
+    );
+    let err = &named(&ev, "error")[0];
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("policy refuses the plan of nonprod/app"),
+        "{err}"
+    );
+    assert!(!p.state("nonprod", "app").join("outputs.json").exists());
+
+    // `plan` says so too, before anyone tries to apply.
+    let plan = p.run(&["plan", "-e", "nonprod", "--stage", "app"]);
+    assert_eq!(plan.status.code(), Some(3), "{}", show(&plan));
 }

@@ -27,6 +27,9 @@ use summary::PlanSummary;
 /// git-ignored (`stacks/.gitignore` ignores `*_override.tf`) and left out of the inputs hash.
 pub const LOCAL_BACKEND_OVERRIDE: &str = "ecomctl_local_backend_override.tf";
 
+/// How many resource changes the human view lists under a plan's headline.
+const SHOWN_CHANGES: usize = 40;
+
 /// The message `up` prints for the stage this slice does not run.
 pub const CLUSTER_NOT_IMPLEMENTED: &str =
     "cluster stage needs a Kubernetes API; not implemented yet";
@@ -80,18 +83,55 @@ impl Target {
     }
 }
 
-/// Called with the `terraform show -json` document before anything is applied. Returns the
-/// reasons to refuse (empty: allowed). The Rego policies plug in here.
-pub trait PolicyGate {
-    fn check(&self, target: &Target, plan: &Value) -> Result<Vec<String>>;
+/// What the policy gate found in a plan: refusals block the apply, warnings are shown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct GateReport {
+    pub denied: Vec<String>,
+    pub warnings: Vec<String>,
+    pub waived: usize,
 }
 
-/// The gate that allows everything (until the policy engine is wired in).
+/// Called with the `terraform show -json` document before anything is applied.
+pub trait PolicyGate {
+    fn check(&self, target: &Target, plan: &Value) -> Result<GateReport>;
+}
+
+/// The gate that allows everything.
 pub struct NoPolicy;
 
 impl PolicyGate for NoPolicy {
-    fn check(&self, _target: &Target, _plan: &Value) -> Result<Vec<String>> {
-        Ok(Vec::new())
+    fn check(&self, _target: &Target, _plan: &Value) -> Result<GateReport> {
+        Ok(GateReport::default())
+    }
+}
+
+/// The Rego rules and waivers built into ecomctl (`policy/`), evaluated with `crate::policy`.
+/// Bootstrap is checked as `prod`: it is shared by every environment.
+pub struct RegoPolicy;
+
+impl PolicyGate for RegoPolicy {
+    fn check(&self, target: &Target, plan: &Value) -> Result<GateReport> {
+        let env = if target.stage.is_global() {
+            "prod"
+        } else {
+            target.scope.as_str()
+        };
+        let findings = crate::policy::gate(plan, env)?;
+        let line = |f: &crate::policy::Finding| format!("{} {}: {}", f.id, f.resource, f.msg);
+        Ok(GateReport {
+            denied: findings
+                .denied()
+                .map(line)
+                .chain(findings.expired.iter().map(|w| {
+                    format!(
+                        "waiver of {} for {} ({}) expired on {:?}",
+                        w.id, w.resource, w.at, w.expires
+                    )
+                }))
+                .collect(),
+            warnings: findings.warnings().map(line).collect(),
+            waived: findings.waived().count(),
+        })
     }
 }
 
@@ -262,7 +302,7 @@ impl Workspace {
             tf_version,
             aws_endpoint: opts.aws_endpoint,
             grace: opts.grace,
-            gate: Box::new(NoPolicy),
+            gate: Box::new(RegoPolicy),
         })
     }
 
@@ -545,9 +585,26 @@ impl Workspace {
                 &o.plan_hash[..MIN_HASH_PREFIX]
             ),
         );
-        for (ty, actions) in &o.summary.by_type {
-            let parts: Vec<String> = actions.iter().map(|(a, n)| format!("{n} {a}")).collect();
-            ui.status("", &format!("  {ty}: {}", parts.join(", ")));
+        for c in o.summary.changes.iter().take(SHOWN_CHANGES) {
+            let stateful = o.summary.destructive.contains(c);
+            ui.status(
+                "",
+                &format!(
+                    "{:>5} {}{}",
+                    PlanSummary::symbol(&c.action),
+                    c.address,
+                    if stateful { "   (stateful)" } else { "" }
+                ),
+            );
+        }
+        if o.summary.changes.len() > SHOWN_CHANGES {
+            ui.status(
+                "",
+                &format!(
+                    "      ... and {} more (`-v` shows Terraform's full plan)",
+                    o.summary.changes.len() - SHOWN_CHANGES
+                ),
+            );
         }
         for c in &o.summary.destructive {
             ui.warn(&format!(
@@ -568,7 +625,13 @@ impl Workspace {
     pub fn plan(&self, env: &str, stage: Stage, ui: &Ui) -> Result<PlanOutcome> {
         let t = Target::new(env, stage);
         let _lock = self.lock(&t)?;
-        let out = self.plan_locked(env, &t, false, ui);
+        let out = self.plan_locked(env, &t, false, ui).and_then(|o| {
+            // The gate runs again before any apply; here it tells CI early.
+            let doc: Value = record::read_json(&t.dir(&self.state_dir).join("plan.json"))?
+                .ok_or_else(|| StageError::NoPlan(t.label()))?;
+            self.gate(&t, &doc, ui)?;
+            Ok(o)
+        });
         self.finish(&t, "plan", out.as_ref().map(|_| "planned"), ui);
         out
     }
@@ -610,15 +673,22 @@ impl Workspace {
         Ok(())
     }
 
-    fn gate(&self, t: &Target, doc: &Value) -> Result<()> {
-        let denials = self
+    fn gate(&self, t: &Target, doc: &Value, ui: &Ui) -> Result<()> {
+        let report = self
             .gate
             .check(t, doc)
             .with_context(|| format!("evaluating policies on the plan of {}", t.label()))?;
-        if denials.is_empty() {
+        ui.event(
+            "policy_checked",
+            merge(t.fields(), json!({ "policy": report })),
+        );
+        for w in &report.warnings {
+            ui.warn(&format!("{}: policy: {w}", t.label()));
+        }
+        if report.denied.is_empty() {
             return Ok(());
         }
-        refuse_by_policy(t, &denials)
+        refuse_by_policy(t, &report.denied)
     }
 
     /// Applies a target's saved plan (lock held), then stores its outputs and record.
@@ -802,7 +872,7 @@ impl Workspace {
             inputs_hash: meta.inputs_hash.clone(),
             unchanged_since_apply: false,
         };
-        self.gate(t, &doc)?;
+        self.gate(t, &doc, ui)?;
         self.approve(&outcome, approval, ui)?;
         self.apply_locked(env, t, &meta.plan_hash, &meta.inputs_hash, false, ui)
     }
@@ -904,7 +974,7 @@ impl Workspace {
         }
         let doc: Value = record::read_json(&t.dir(&self.state_dir).join("plan.json"))?
             .ok_or_else(|| StageError::NoPlan(t.label()))?;
-        self.gate(t, &doc)?;
+        self.gate(t, &doc, ui)?;
         self.approve(&o, approval, ui)?;
         self.apply_locked(env, t, &o.plan_hash, &o.inputs_hash, false, ui)?;
         Ok(Step::Applied)
@@ -943,7 +1013,7 @@ impl Workspace {
         };
         let doc: Value = record::read_json(&t.dir(&self.state_dir).join("plan.json"))?
             .ok_or_else(|| StageError::NoPlan(t.label()))?;
-        self.gate(t, &doc)?;
+        self.gate(t, &doc, ui)?;
         // Always confirmed, even when only outputs go: `down` is never a side effect.
         if !approval.names(&o.plan_hash) {
             let short = &o.plan_hash[..MIN_HASH_PREFIX];

@@ -31,6 +31,8 @@ pub struct PlanSummary {
     pub actions: BTreeMap<String, usize>,
     /// Per resource type, changes per action.
     pub by_type: BTreeMap<String, BTreeMap<String, usize>>,
+    /// Every resource change (no-ops and reads left out), in plan order.
+    pub changes: Vec<Change>,
     /// Deletions and replacements of stateful resources.
     pub destructive: Vec<Change>,
     /// Outputs that would change.
@@ -75,12 +77,16 @@ impl PlanSummary {
                 .or_default()
                 .entry(action.to_string())
                 .or_default() += 1;
+            let change = Change {
+                address: address.to_string(),
+                ty: ty.to_string(),
+                action: action.to_string(),
+            };
             if matches!(action, "delete" | "replace") && STATEFUL_TYPES.contains(&ty) {
-                s.destructive.push(Change {
-                    address: address.to_string(),
-                    ty: ty.to_string(),
-                    action: action.to_string(),
-                });
+                s.destructive.push(change.clone());
+            }
+            if action != "read" {
+                s.changes.push(change);
             }
         }
         s.output_changes = doc
@@ -102,6 +108,17 @@ impl PlanSummary {
     /// Whether applying would change anything (resources or outputs; data reads do not count).
     pub fn has_changes(&self) -> bool {
         self.output_changes > 0 || self.actions.keys().any(|a| a != "read")
+    }
+
+    /// Terraform's symbol for an action: `+`, `~`, `-/+`, `-`.
+    pub fn symbol(action: &str) -> &'static str {
+        match action {
+            "create" => "+",
+            "update" => "~",
+            "replace" => "-/+",
+            "delete" => "-",
+            _ => "?",
+        }
     }
 
     /// `2 to create, 1 to replace, 3 outputs` or `no changes`.
@@ -155,6 +172,20 @@ mod tests {
         );
         let addrs: Vec<&str> = s.destructive.iter().map(|c| c.address.as_str()).collect();
         assert_eq!(addrs, vec!["aws_db_instance.main", "aws_s3_bucket.old"]);
+        let listed: Vec<String> = s
+            .changes
+            .iter()
+            .map(|c| format!("{} {}", PlanSummary::symbol(&c.action), c.address))
+            .collect();
+        assert_eq!(
+            listed,
+            vec![
+                "-/+ aws_db_instance.main",
+                "~ aws_s3_bucket.logs",
+                "- aws_s3_bucket.old",
+                "+ aws_iam_role.a"
+            ]
+        );
         assert_eq!(s.output_changes, 1);
         assert!(s.has_changes());
         assert_eq!(
