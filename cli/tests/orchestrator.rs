@@ -927,3 +927,88 @@ fn the_policy_gate_refuses_a_noncompliant_plan_with_exit_3() {
     let plan = p.run(&["plan", "-e", "nonprod", "--stage", "app"]);
     assert_eq!(plan.status.code(), Some(3), "{}", show(&plan));
 }
+
+/// Runs a command with stdin and stderr on a pseudo-terminal (so ecomctl may prompt), typing
+/// `answer` once `prompt` appears. Returns the exit code and what the terminal showed.
+fn run_on_terminal(mut cmd: Command, prompt: &str, answer: &str) -> (Option<i32>, String) {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    use std::sync::{Arc, Mutex};
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty writes two descriptors we then own; no name, termios or size is passed.
+    let rc = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty failed");
+    // SAFETY: the descriptors come from openpty (and dup) and are owned by one File each.
+    let (master, slave_in, slave_err) = unsafe {
+        (
+            std::fs::File::from_raw_fd(master),
+            std::fs::File::from_raw_fd(libc::dup(slave)),
+            std::fs::File::from_raw_fd(slave),
+        )
+    };
+    cmd.stdin(Stdio::from(slave_in))
+        .stderr(Stdio::from(slave_err))
+        .stdout(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    drop(cmd); // closes our copies of the terminal's slave side
+    let screen = Arc::new(Mutex::new(String::new()));
+    let mut reader = master.try_clone().unwrap();
+    let sink = Arc::clone(&screen);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !screen.lock().unwrap().contains(prompt) {
+        if child.try_wait().unwrap().is_some() || Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("no prompt `{prompt}`:\n{}", screen.lock().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut writer = master;
+    writer.write_all(format!("{answer}\n").as_bytes()).unwrap();
+    let status = child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let shown = screen.lock().unwrap().clone();
+    (status.code(), shown)
+}
+
+#[test]
+fn on_a_terminal_a_stateful_loss_is_approved_only_by_typing_the_env_name() {
+    let (Some(tf), Some(moto)) = (tool("terraform"), Moto::start()) else {
+        return;
+    };
+    let mut p = Project::new(tf, Some(&moto));
+    let doc = p.dir.path().join("replaces-database.json");
+    std::fs::write(&doc, REPLACES_DATABASE).unwrap();
+    p.fake_terraform(&format!(
+        r#"if [ "$1" = show ] && [ "$(basename "$PWD")" = app ]; then cat {doc:?}; exit 0; fi"#
+    ));
+    let prompt = "Type `nonprod` to apply plan";
+
+    let (code, screen) = run_on_terminal(p.command(&["up", "-e", "nonprod"]), prompt, "yes");
+    assert_eq!(code, Some(1), "{screen}");
+    assert!(screen.contains("not approved: nonprod/app"), "{screen}");
+    assert!(!p.state("nonprod", "app").join("outputs.json").exists());
+
+    let (code, screen) = run_on_terminal(p.command(&["up", "-e", "nonprod"]), prompt, "nonprod");
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("applied nonprod/app"), "{screen}");
+    assert!(p.state("nonprod", "app").join("outputs.json").exists());
+}

@@ -650,7 +650,9 @@ impl Workspace {
         let by = match approval::decide(t, &o.summary, &o.plan_hash, approval) {
             Decision::Approved { by } => by,
             Decision::Ask { question, expected } => {
-                if !ui.confirm(&question, &expected) {
+                let answer = ui.confirm(&question, &expected, &process::interrupted);
+                check_interrupt()?;
+                if answer != Some(true) {
                     return Err(Exit::new(FAILURE, format!("not approved: {}", t.label()))
                         .hint("nothing was applied")
                         .into());
@@ -1023,7 +1025,10 @@ impl Workspace {
                 o.summary.headline(),
                 t.scope
             );
-            if !approval.interactive || !ui.confirm(&question, &t.scope) {
+            let confirmed = approval.interactive
+                && ui.confirm(&question, &t.scope, &process::interrupted) == Some(true);
+            check_interrupt()?;
+            if !confirmed {
                 return Err(Exit::new(
                     FAILURE,
                     format!("destroying {} was not approved", t.label()),

@@ -53,7 +53,7 @@ impl Ui {
     }
 
     fn paint(&self, style: Style, text: &str) -> String {
-        if !self.color {
+        if !self.color || text.is_empty() {
             return text.to_string();
         }
         let code = match style {
@@ -143,18 +143,32 @@ impl Ui {
         !self.json() && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
     }
 
-    /// Asks on the terminal; true only when the answer is exactly `expected`.
-    pub fn confirm(&self, question: &str, expected: &str) -> bool {
+    /// Asks on the terminal: `Some(true)` only when the answer is exactly `expected`;
+    /// `None` when `stop()` turns true while waiting (Ctrl-C at the prompt).
+    pub fn confirm(&self, question: &str, expected: &str, stop: &dyn Fn() -> bool) -> Option<bool> {
         {
             let mut err = std::io::stderr().lock();
             let _ = write!(err, "{} ", self.paint(Style::Bold, question));
             let _ = err.flush();
         }
-        let mut answer = String::new();
-        if std::io::stdin().read_line(&mut answer).is_err() {
-            return false;
+        // Read on a thread so an interrupt is noticed without waiting for Enter.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut answer = String::new();
+            let ok = std::io::stdin().read_line(&mut answer).is_ok();
+            let _ = tx.send(ok.then_some(answer));
+        });
+        loop {
+            match rx.recv_timeout(std::time::Duration::from_millis(100)) {
+                Ok(answer) => return Some(answer.is_some_and(|a| a.trim() == expected)),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) if stop() => {
+                    self.stderr_line("");
+                    return None;
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return Some(false),
+            }
         }
-        answer.trim() == expected
     }
 
     /// Problems in files, one per line, each with its position, field and hint.
