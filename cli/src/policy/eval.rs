@@ -102,11 +102,7 @@ impl Context {
 }
 
 fn to_regorus(value: &Value, what: &str) -> Result<regorus::Value, PolicyError> {
-    let text = serde_json::to_string(value).map_err(|e| PolicyError::Eval {
-        what: what.to_string(),
-        message: e.to_string(),
-    })?;
-    regorus::Value::from_json_str(&text).map_err(|e| PolicyError::Eval {
+    <regorus::Value as serde::Deserialize>::deserialize(value).map_err(|e| PolicyError::Eval {
         what: what.to_string(),
         message: e.to_string(),
     })
