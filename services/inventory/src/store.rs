@@ -144,7 +144,8 @@ fn normalise(lines: &[Line]) -> Result<Vec<Line>, InventoryError> {
 }
 
 /// Reserves every line or none. Idempotent by reservation id: reserving an id that exists
-/// returns that reservation as it is (`Ok((r, false))`).
+/// returns that reservation as it is (`Ok((r, false))`). Stock rows are locked by the last
+/// statements before `COMMIT`, so a hot SKU is held as briefly as possible.
 pub async fn reserve(
     pool: &PgPool,
     id: Uuid,
@@ -153,35 +154,60 @@ pub async fn reserve(
 ) -> Result<(Reservation, bool), InventoryError> {
     let lines = normalise(lines)?;
     let mut tx = pool.begin().await?;
-    let inserted = sqlx::query(
+    let expires_at: Option<DateTime<Utc>> = sqlx::query_scalar(
         "INSERT INTO reservations (id, status, expires_at)
          VALUES ($1, 'held', now() + make_interval(secs => $2))
-         ON CONFLICT (id) DO NOTHING",
+         ON CONFLICT (id) DO NOTHING RETURNING expires_at",
     )
     .bind(id)
     .bind(ttl_seconds as f64)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(expires_at) = expires_at else {
         let existing = load_reservation(&mut tx, id).await?;
         tx.rollback().await?;
         return Ok((existing, false));
+    };
+    let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
+    let qtys: Vec<i32> = lines.iter().map(|l| l.quantity).collect();
+    let inserted = sqlx::query(
+        "INSERT INTO reservation_lines (reservation_id, sku, quantity)
+         SELECT $1, sku, quantity FROM unnest($2::text[], $3::int[]) AS l(sku, quantity)",
+    )
+    .bind(id)
+    .bind(&skus)
+    .bind(&qtys)
+    .execute(&mut *tx)
+    .await;
+    if let Err(sqlx::Error::Database(db)) = &inserted {
+        if db.is_foreign_key_violation() {
+            drop(tx);
+            let known: Vec<String> =
+                sqlx::query_scalar("SELECT sku FROM stock WHERE sku = ANY($1)")
+                    .bind(&skus)
+                    .fetch_all(pool)
+                    .await?;
+            let missing = skus
+                .iter()
+                .find(|s| !known.iter().any(|k| k == *s))
+                .unwrap_or(&"?");
+            return Err(InventoryError::UnknownSku(missing.to_string()));
+        }
     }
+    inserted?;
     for line in &lines {
         take(&mut tx, line).await?;
-        sqlx::query(
-            "INSERT INTO reservation_lines (reservation_id, sku, quantity) VALUES ($1, $2, $3)",
-        )
-        .bind(id)
-        .bind(&line.sku)
-        .bind(line.quantity)
-        .execute(&mut *tx)
-        .await?;
     }
-    let r = load_reservation(&mut tx, id).await?;
     tx.commit().await?;
-    Ok((r, true))
+    Ok((
+        Reservation {
+            id,
+            status: "held".into(),
+            expires_at,
+            lines,
+        },
+        true,
+    ))
 }
 
 async fn take(tx: &mut Transaction<'_, Postgres>, line: &Line) -> Result<(), InventoryError> {
@@ -216,15 +242,15 @@ async fn take(tx: &mut Transaction<'_, Postgres>, line: &Line) -> Result<(), Inv
 /// the same transition is a no-op; the other transition after one is done is an error.
 pub async fn finish(pool: &PgPool, id: Uuid, to: &str) -> Result<Reservation, InventoryError> {
     let mut tx = pool.begin().await?;
-    let moved = sqlx::query(
-        "UPDATE reservations SET status = $2, updated_at = now() WHERE id = $1 AND status = 'held'",
+    let moved: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "UPDATE reservations SET status = $2, updated_at = now() WHERE id = $1 AND status = 'held'
+         RETURNING expires_at",
     )
     .bind(id)
     .bind(to)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if moved == 0 {
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(expires_at) = moved else {
         let r = load_reservation(&mut tx, id).await?;
         tx.rollback().await?;
         return if r.status == to {
@@ -235,7 +261,8 @@ pub async fn finish(pool: &PgPool, id: Uuid, to: &str) -> Result<Reservation, In
                 status: r.status,
             })
         };
-    }
+    };
+    let lines = load_reservation(&mut tx, id).await?.lines;
     let sql = if to == "committed" {
         "UPDATE stock s SET on_hand = s.on_hand - l.quantity, reserved = s.reserved - l.quantity,
                 updated_at = now()
@@ -245,9 +272,13 @@ pub async fn finish(pool: &PgPool, id: Uuid, to: &str) -> Result<Reservation, In
          FROM reservation_lines l WHERE l.reservation_id = $1 AND s.sku = l.sku"
     };
     sqlx::query(sql).bind(id).execute(&mut *tx).await?;
-    let r = load_reservation(&mut tx, id).await?;
     tx.commit().await?;
-    Ok(r)
+    Ok(Reservation {
+        id,
+        status: to.to_string(),
+        expires_at,
+        lines,
+    })
 }
 
 /// Releases held reservations whose time is up. Returns how many were released.

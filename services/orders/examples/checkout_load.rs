@@ -2,6 +2,7 @@
 //! its own Idempotency-Key, against an orders service on loopback. Bounded by time and count.
 //!
 //! checkout_load URL BEARER PAYMENT_TOKEN SKU SECONDS CONCURRENCY MAX_REQUESTS
+//! SKU is one SKU, or `PREFIX*:N` for a random one of PREFIX0001..PREFIXN per request.
 //! Prints one JSON line: requests, ok, errors, rps, p50_ms, p99_ms.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,9 +20,20 @@ async fn main() -> std::process::ExitCode {
     }
     let url = format!("{}/v1/checkout", args[0].trim_end_matches('/'));
     let bearer = args[1].clone();
-    let body =
-        serde_json::json!({"payment_token": args[2], "items": [{"sku": args[3], "quantity": 1}]})
-            .to_string();
+    let skus: Vec<String> = match args[3].split_once("*:") {
+        Some((prefix, n)) => (1..=n.parse::<u32>().unwrap_or(1))
+            .map(|i| format!("{prefix}{i:04}"))
+            .collect(),
+        None => vec![args[3].clone()],
+    };
+    let bodies: Arc<Vec<String>> = Arc::new(
+        skus.iter()
+            .map(|sku| {
+                serde_json::json!({"payment_token": args[2], "items": [{"sku": sku, "quantity": 1}]})
+                    .to_string()
+            })
+            .collect(),
+    );
     let secs: u64 = args[4].parse().unwrap_or(10);
     let concurrency: usize = args[5].parse().unwrap_or(32);
     let max: u64 = args[6].parse().unwrap_or(1_000_000);
@@ -40,24 +52,25 @@ async fn main() -> std::process::ExitCode {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
-        let (client, url, bearer, body, issued) = (
+        let (client, url, bearer, bodies, issued) = (
             client.clone(),
             url.clone(),
             bearer.clone(),
-            body.clone(),
+            bodies.clone(),
             issued.clone(),
         );
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut errors = 0u64;
             while Instant::now() < deadline && issued.fetch_add(1, Ordering::Relaxed) < max {
+                let pick = (uuid::Uuid::new_v4().as_u128() % bodies.len() as u128) as usize;
                 let t = Instant::now();
                 let r = client
                     .post(&url)
                     .bearer_auth(&bearer)
                     .header("idempotency-key", uuid::Uuid::new_v4().to_string())
                     .header("content-type", "application/json")
-                    .body(body.clone())
+                    .body(bodies[pick].clone())
                     .send()
                     .await;
                 match r {

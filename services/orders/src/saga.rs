@@ -75,19 +75,13 @@ async fn advance(
     Ok(n == 1)
 }
 
-async fn mark_attempted(st: &AppState, id: Uuid) -> Result<(), OrdersError> {
-    sqlx::query("UPDATE orders SET authorize_attempted = true WHERE id = $1")
-        .bind(id)
-        .execute(&st.kit.pool)
-        .await?;
-    Ok(())
-}
-
 /// Enters compensation with the problem the client will get.
 async fn fail(st: &AppState, o: &OrderRow, problem: Problem) -> Result<(), OrdersError> {
     sqlx::query(
         "UPDATE orders SET status = 'compensating', failure_code = $3, failure_detail = $4,
-             response_status = $5, response_body = $6, updated_at = now()
+             response_status = $5, response_body = $6, updated_at = now(),
+             -- From 'reserved' on, an authorization may exist even if its answer was lost.
+             authorize_attempted = authorize_attempted OR status IN ('reserved', 'authorized')
          WHERE id = $1 AND status = $2",
     )
     .bind(o.id)
@@ -214,7 +208,6 @@ async fn authorize(st: &AppState, o: &OrderRow) -> Result<PaymentReply, CallErro
 }
 
 async fn step_authorize(st: &AppState, o: &OrderRow) -> Result<(), OrdersError> {
-    mark_attempted(st, o.id).await?;
     match authorize(st, o).await {
         Ok(p) if p.status == "authorized" => {
             advance(st, o.id, "reserved", "authorized", Some((&p, true))).await?;
