@@ -618,7 +618,7 @@ fn a_stage_waiting_on_upstream_outputs_is_refused_before_terraform_runs() {
 }
 
 #[test]
-fn a_second_run_on_a_locked_stage_is_refused() {
+fn a_locked_stage_is_refused_at_once_or_waited_for_with_a_timeout() {
     let Some(tf) = tool("terraform") else {
         return;
     };
@@ -638,6 +638,23 @@ fn a_second_run_on_a_locked_stage_is_refused() {
         )),
         "{err}"
     );
+
+    // With a lock timeout, the run waits for the lock and goes on once it is free.
+    let mut p = p;
+    p.extra_env
+        .push(("ECOMCTL_LOCK_TIMEOUT".into(), "60".into()));
+    let waiting = p
+        .command(&["plan", "--stage", "bootstrap"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    drop(_held);
+    let out = waiting.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("waiting for another ecomctl run"), "{err}");
 }
 
 #[test]

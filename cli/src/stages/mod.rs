@@ -3,6 +3,21 @@
 //!
 //! Everything a run knows is resolved once into a `Workspace`; commands are thin calls into it.
 //! See `record` for what is kept on disk per stage.
+//!
+//! Events (`--output json`, one object per line; every stage event has `scope` and `stage`):
+//!
+//! | event | when | fields |
+//! |---|---|---|
+//! | `stage_started` | a plan or apply begins | `action`: `plan`, `plan_destroy`, `apply` |
+//! | `plan_summary` | a plan is saved | `changes`, `plan_hash`, `inputs_hash`, `unchanged_since_apply`, `summary` (`actions`, `by_type`, `changes`, `destructive`, `output_changes`), `duration_ms` |
+//! | `policy_checked` | the gate ran | `policy` (`denied`, `warnings`, `waived`) |
+//! | `approved` | changes were approved | `plan_hash`, `by`: `no changes`, `--approve`, `--yes`, `prompt` |
+//! | `applied` / `destroyed` | an apply finished | `plan_hash`, `duration_ms` |
+//! | `state_migrated` | bootstrap's state moved into the bucket | |
+//! | `stage_skipped` | `up`/`down` left a stage alone | `reason` |
+//! | `stage_finished` | a stage is done, either way | `action`, `result`: `planned`, `applied`, `unchanged`, `destroyed`, `failed` |
+//! | `up_finished` / `down_finished` | the command is done | `env`, counts, `duration_ms`, `tool_ms`, `own_ms` |
+//! | `output` | with `-v`: a line of Terraform's output | `stream`, `line` |
 
 pub mod approval;
 pub mod record;
@@ -143,11 +158,13 @@ pub struct WorkspaceOptions {
     pub aws_endpoint: Option<String>,
     /// Time a tool gets after Ctrl-C before it is killed.
     pub grace: Duration,
+    /// How long to wait for another run's lock on a stage.
+    pub lock_timeout: Duration,
 }
 
 impl WorkspaceOptions {
     /// From the environment: `ECOMCTL_TERRAFORM`, `AWS_ENDPOINT_URL`, `ECOMCTL_INTERRUPT_GRACE`
-    /// (seconds).
+    /// (seconds, default 30) and `ECOMCTL_LOCK_TIMEOUT` (seconds, default 0: fail at once).
     pub fn from_env() -> WorkspaceOptions {
         let grace = std::env::var("ECOMCTL_INTERRUPT_GRACE")
             .ok()
@@ -155,7 +172,14 @@ impl WorkspaceOptions {
             .filter(|s| s.is_finite() && *s >= 0.0)
             .map(Duration::from_secs_f64)
             .unwrap_or(process::DEFAULT_GRACE);
+        let lock_timeout = std::env::var("ECOMCTL_LOCK_TIMEOUT")
+            .ok()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64)
+            .unwrap_or(Duration::ZERO);
         WorkspaceOptions {
+            lock_timeout,
             terraform: terraform::find(),
             aws_endpoint: std::env::var("AWS_ENDPOINT_URL")
                 .ok()
@@ -175,6 +199,7 @@ pub struct Workspace {
     pub tf_version: Version,
     pub aws_endpoint: Option<String>,
     pub grace: Duration,
+    pub lock_timeout: Duration,
     pub gate: Box<dyn PolicyGate>,
 }
 
@@ -302,6 +327,7 @@ impl Workspace {
             tf_version,
             aws_endpoint: opts.aws_endpoint,
             grace: opts.grace,
+            lock_timeout: opts.lock_timeout,
             gate: Box::new(RegoPolicy),
         })
     }
@@ -397,11 +423,35 @@ impl Workspace {
         })
     }
 
-    fn lock(&self, t: &Target) -> Result<StageLock> {
-        Ok(StageLock::acquire(
-            &t.dir(&self.state_dir).join("lock"),
-            &t.label(),
-        )?)
+    /// The stage's lock; when another run holds it, waits up to `lock_timeout` (polling, and
+    /// giving up on Ctrl-C), so parallel CI jobs of two environments queue on bootstrap.
+    fn lock(&self, t: &Target, ui: &Ui) -> Result<StageLock> {
+        let path = t.dir(&self.state_dir).join("lock");
+        let deadline = Instant::now() + self.lock_timeout;
+        let mut told = false;
+        loop {
+            match StageLock::acquire(&path, &t.label()) {
+                Ok(lock) => return Ok(lock),
+                Err(RecordError::Locked { pid, .. }) if Instant::now() < deadline => {
+                    if !told {
+                        ui.status(
+                            "waiting",
+                            &format!("for another ecomctl run (pid {pid}) on {}", t.label()),
+                        );
+                        told = true;
+                    }
+                    check_interrupt()?;
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => {
+                    return Err(Exit::new(FAILURE, e.to_string())
+                        .hint(
+                            "wait for it to finish, or set ECOMCTL_LOCK_TIMEOUT (seconds) to wait",
+                        )
+                        .into())
+                }
+            }
+        }
     }
 
     fn state(&self, t: &Target) -> Result<StageState> {
@@ -441,6 +491,7 @@ impl Workspace {
                 ("mode", mode.as_bytes()),
                 ("backend", r.backend_text.as_bytes()),
                 ("data-dir", tf.data_dir.display().to_string().as_bytes()),
+                ("terraform-version", self.tf_version.to_string().as_bytes()),
             ],
             &tf.workdir,
         )?;
@@ -624,7 +675,7 @@ impl Workspace {
     /// `ecomctl plan` for one target.
     pub fn plan(&self, env: &str, stage: Stage, ui: &Ui) -> Result<PlanOutcome> {
         let t = Target::new(env, stage);
-        let _lock = self.lock(&t)?;
+        let _lock = self.lock(&t, ui)?;
         let out = self.plan_locked(env, &t, false, ui).and_then(|o| {
             // The gate runs again before any apply; here it tells CI early.
             let doc: Value = record::read_json(&t.dir(&self.state_dir).join("plan.json"))?
@@ -832,7 +883,7 @@ impl Workspace {
     /// inputs, after the policy gate and approval.
     pub fn apply(&self, env: &str, stage: Stage, approval: &Approval, ui: &Ui) -> Result<()> {
         let t = Target::new(env, stage);
-        let _lock = self.lock(&t)?;
+        let _lock = self.lock(&t, ui)?;
         let out = self.apply_saved(env, &t, approval, ui);
         self.finish(&t, "apply", out.as_ref().map(|_| "applied"), ui);
         out
@@ -898,7 +949,7 @@ impl Workspace {
                 steps.push((t, Step::NotImplemented));
                 continue;
             }
-            let _lock = self.lock(&t)?;
+            let _lock = self.lock(&t, ui)?;
             let result = self.up_one(env, &t, approval, ui);
             self.finish(
                 &t,
@@ -989,7 +1040,7 @@ impl Workspace {
         let mut steps = Vec::new();
         for stage in [Stage::App, Stage::Foundation] {
             let t = Target::new(env, stage);
-            let _lock = self.lock(&t)?;
+            let _lock = self.lock(&t, ui)?;
             let state = self.state(&t)?;
             if state.applied_at.is_none() {
                 ui.event(
