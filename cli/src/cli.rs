@@ -202,6 +202,38 @@ pub enum PolicyCommand {
         after_help = "Examples:\n  terraform show -json tfplan > plan.json && ecomctl policy check --plan plan.json -e prod\n  ecomctl policy check --manifests .ecomctl/prod/cluster/ -e prod\n  ecomctl policy check --plan plan.json --format sarif --out policy.sarif"
     )]
     Check(PolicyCheckArgs),
+    /// Checkov over the stacks and rendered manifests, with the Rego rules over plans and
+    /// manifests, in one report; exit 3 on any finding.
+    #[command(
+        after_help = "Examples:\n  ecomctl policy scan                                   # checkov over stacks/\n  ecomctl policy scan --manifests .ecomctl/prod/cluster/ --plan plan.json -e prod --format sarif --out scan.sarif"
+    )]
+    Scan(PolicyScanArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PolicyScanArgs {
+    /// Terraform to scan with checkov (default: `stacks/` beside the config file).
+    #[arg(long, value_name = "DIR")]
+    pub stacks: Option<PathBuf>,
+
+    /// Rendered manifests (a directory of YAML files): the Rego rules, and checkov.
+    #[arg(long, value_name = "PATH")]
+    pub manifests: Option<PathBuf>,
+
+    /// Plans (`terraform show -json`) for the Rego rules; repeat for several stages.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Vec<PathBuf>,
+
+    /// How to write the findings (human, json or sarif).
+    #[arg(long, value_enum, default_value_t = FindingsFormat::Human)]
+    pub format: FindingsFormat,
+
+    /// Write the findings to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub source: PolicySourceArgs,
 }
 
 /// Where the rules and waivers come from.

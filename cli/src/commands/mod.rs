@@ -57,6 +57,9 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Policy {
             command: PolicyCommand::Check(args),
         } => policy::check(&settings, &args, ui),
+        Command::Policy {
+            command: PolicyCommand::Scan(args),
+        } => policy::scan(&settings, &args, ui),
         Command::Plan(args) => plan::run(&settings, &args, ui),
         Command::Apply(args) => apply::run(&settings, &args, ui),
         Command::Up(args) => up::run(&settings, &args, ui),

@@ -1,13 +1,17 @@
 //! `ecomctl policy test` and `ecomctl policy check`.
 
 use super::Settings;
-use crate::cli::{FindingsFormat, PolicyCheckArgs, PolicySourceArgs, PolicyTestArgs};
+use crate::cli::{
+    FindingsFormat, PolicyCheckArgs, PolicyScanArgs, PolicySourceArgs, PolicyTestArgs,
+};
 use crate::exit::{self, Exit};
-use crate::policy::{self, eval, report, Bundle, Date, Domain, Input, Waivers};
+use crate::policy::checkov::{self, Framework};
+use crate::policy::{self, eval, report, Bundle, Date, Domain, Findings, Input, Waivers};
+use crate::tools::process::Stream;
 use crate::ui::Ui;
 use anyhow::{Context, Result};
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The rules and waivers to use: `--policy DIR`, else `policy/` beside the config file when it
 /// exists, else the rules built into ecomctl.
@@ -193,6 +197,149 @@ pub fn check(settings: &Settings, args: &PolicyCheckArgs, ui: &Ui) -> Result<()>
             ),
         )
         .hint("fix the resources, or accept a finding with a waiver in policy/waivers.yaml")
+        .into());
+    }
+    Ok(())
+}
+
+/// Writes a finished report: to `--out`, as an event under `--output json`, else to stdout.
+fn emit(ui: &Ui, out: Option<&Path>, format: FindingsFormat, doc: String) -> Result<()> {
+    match out {
+        Some(path) => {
+            std::fs::write(path, doc).with_context(|| format!("writing {}", path.display()))?;
+            ui.status("wrote", &path.display().to_string());
+        }
+        None if ui.json() => {
+            let document = serde_json::from_str(&doc).unwrap_or(serde_json::Value::String(doc));
+            ui.event(
+                "policy_report",
+                json!({ "format": format.name(), "document": document }),
+            );
+        }
+        None if !doc.is_empty() => ui.data(&doc),
+        None => {}
+    }
+    Ok(())
+}
+
+pub fn scan(settings: &Settings, args: &PolicyScanArgs, ui: &Ui) -> Result<()> {
+    if args.format == FindingsFormat::Junit {
+        return Err(
+            Exit::new(exit::USAGE, "policy scan writes human, json or sarif")
+                .hint("use `policy check --format junit` for one plan or manifest set")
+                .into(),
+        );
+    }
+    let (bundle, waivers) = resolve(settings, &args.source)?;
+    let today = Date::today();
+    let catalogue = bundle.catalogue().context("reading the rule catalogue")?;
+    waivers
+        .validate(&catalogue, today)
+        .map_err(|e| Exit::new(exit::USAGE, e.to_string()))?;
+    let stacks = args.stacks.clone().or_else(|| {
+        let beside = match settings.config.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.join("stacks"),
+            _ => PathBuf::from("stacks"),
+        };
+        beside.is_dir().then_some(beside)
+    });
+    if stacks.is_none() && args.manifests.is_none() && args.plan.is_empty() {
+        return Err(Exit::new(exit::USAGE, "nothing to scan")
+            .hint("pass --stacks DIR, --manifests PATH or --plan FILE")
+            .into());
+    }
+
+    let context = eval::Context::for_env(settings.env.as_deref());
+    let mut rego: Vec<Findings> = Vec::new();
+    let mut inputs = Vec::new();
+    for plan in &args.plan {
+        inputs.push((Domain::Terraform, Input::plan_file(plan)));
+    }
+    if let Some(m) = &args.manifests {
+        inputs.push((Domain::Kubernetes, Input::manifests(m)));
+    }
+    for (domain, input) in inputs {
+        let input = input.map_err(|e| Exit::new(exit::USAGE, e.to_string()))?;
+        let mut findings = eval::check(&bundle, domain, &input, &context)
+            .with_context(|| format!("evaluating the {} policies", domain.dir()))?;
+        waivers.apply(&mut findings, today);
+        rego.push(findings);
+    }
+
+    let mut runs = Vec::new();
+    let mut dirs: Vec<(PathBuf, Framework)> = Vec::new();
+    if let Some(s) = &stacks {
+        dirs.push((s.clone(), Framework::Terraform));
+    }
+    if let Some(m) = args.manifests.as_ref().filter(|m| m.is_dir()) {
+        dirs.push((m.clone(), Framework::Kubernetes));
+    }
+    match checkov::find() {
+        Some(program) => {
+            for (dir, framework) in &dirs {
+                ui.status(
+                    "scanning",
+                    &format!("{} with checkov ({})", dir.display(), framework.as_str()),
+                );
+                let mut on_line = |stream: Stream, line: &str| {
+                    ui.tool_line("policy", "checkov", stream == Stream::Stderr, line);
+                };
+                let run = checkov::run(&program, dir, *framework, &mut on_line)
+                    .with_context(|| format!("running checkov on {}", dir.display()))?;
+                runs.push(run);
+            }
+        }
+        None if !dirs.is_empty() => ui.warn(
+            "checkov not found (install it, or set ECOMCTL_CHECKOV); only the Rego rules ran",
+        ),
+        None => {}
+    }
+
+    let doc = match args.format {
+        FindingsFormat::Sarif => pretty(&report::scan_sarif(&rego, &runs)),
+        FindingsFormat::Json => pretty(&json!({
+            "rego": rego.iter().map(report::json).collect::<Vec<_>>(),
+            "checkov": runs,
+        })),
+        _ => {
+            let mut text: String = rego.iter().map(report::table).collect();
+            text.push_str(&report::checkov_table(&runs));
+            text
+        }
+    };
+    emit(ui, args.out.as_deref(), args.format, doc)?;
+    for f in &rego {
+        for w in &f.unused {
+            ui.warn(&format!(
+                "unused waiver {} on {} ({}): it matched no finding; remove it",
+                w.id, w.resource, w.at
+            ));
+        }
+        for w in &f.expired {
+            ui.warn(&format!(
+                "expired waiver {} on {} ({}): expired {}, owner {}, ticket {}",
+                w.id, w.resource, w.at, w.expires, w.owner, w.ticket
+            ));
+        }
+    }
+    let denied: usize = rego.iter().map(|f| f.denied().count()).sum();
+    let expired: usize = rego.iter().map(|f| f.expired.len()).sum();
+    let failed: usize = runs.iter().map(|r| r.failed.len()).sum();
+    let passed: u64 = runs.iter().map(|r| r.passed).sum();
+    ui.event(
+        "policy_scanned",
+        json!({ "rego_denied": denied, "expired_waivers": expired, "checkov_failed": failed, "checkov_passed": passed }),
+    );
+    ui.status(
+        "scanned",
+        &format!("Rego: {denied} denied over {} input(s); checkov: {failed} failed, {passed} passed over {} dir(s)", rego.len(), runs.len()),
+    );
+    if denied > 0 || expired > 0 || failed > 0 {
+        return Err(Exit::new(
+            exit::FINDINGS,
+            format!("policy scan found problems: {denied} Rego denies, {expired} expired waivers, {failed} failed checkov checks"),
+        )
+        .hint("fix them; Rego findings take a waiver in policy/waivers.yaml, checkov ones a `#checkov:skip=ID:reason` comment")
         .into());
     }
     Ok(())

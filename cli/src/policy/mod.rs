@@ -12,6 +12,7 @@
 //! The orchestrator's gate calls [`gate`].
 
 pub mod bundle;
+pub mod checkov;
 pub mod eval;
 pub mod input;
 pub mod metadata;

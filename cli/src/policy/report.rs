@@ -324,3 +324,77 @@ pub fn test_lines(report: &TestReport, all: bool) -> String {
     );
     out
 }
+
+/// Checkov's failed checks, one line each with the file and line, the check name below.
+pub fn checkov_table(runs: &[super::checkov::CheckovRun]) -> String {
+    let mut out = String::new();
+    for run in runs {
+        for f in &run.failed {
+            let at = match f.line {
+                Some(l) => format!("{}:{l}", f.file),
+                None => f.file.clone(),
+            };
+            let _ = writeln!(out, "checkov {:<12} {}  {at}", f.check_id, f.resource);
+            let _ = writeln!(out, "{:8}{}", "", f.check_name);
+        }
+    }
+    out
+}
+
+/// `policy scan` as SARIF: one run per Rego evaluation (tool `ecomctl`) and one for checkov.
+pub fn scan_sarif(rego: &[Findings], checkov: &[super::checkov::CheckovRun]) -> Value {
+    let mut runs: Vec<Value> = rego.iter().map(|f| sarif(f)["runs"][0].clone()).collect();
+    if !checkov.is_empty() {
+        let mut rules: BTreeMap<&str, &str> = BTreeMap::new();
+        for f in checkov.iter().flat_map(|r| &r.failed) {
+            rules.entry(&f.check_id).or_insert(&f.check_name);
+        }
+        let index: BTreeMap<&str, usize> =
+            rules.keys().enumerate().map(|(i, id)| (*id, i)).collect();
+        let results: Vec<Value> = checkov
+            .iter()
+            .flat_map(|r| &r.failed)
+            .map(|f| {
+                let mut physical = json!({ "artifactLocation": { "uri": uri(&f.file) } });
+                if let Some(line) = f.line {
+                    let mut region = json!({ "startLine": line });
+                    if let Some(end) = f.end_line.filter(|e| *e >= line) {
+                        region["endLine"] = json!(end);
+                    }
+                    physical["region"] = region;
+                }
+                json!({
+                    "ruleId": f.check_id,
+                    "ruleIndex": index.get(f.check_id.as_str()).copied().unwrap_or(0),
+                    "level": "error",
+                    "message": { "text": format!("{}: {}", f.resource, f.check_name) },
+                    "locations": [{
+                        "physicalLocation": physical,
+                        "logicalLocations": [{ "fullyQualifiedName": f.resource, "kind": "resource" }],
+                    }],
+                    "partialFingerprints": { "checkovFinding/v1": format!("{}|{}|{}", f.check_id, f.file, f.resource) },
+                })
+            })
+            .collect();
+        let rule_list: Vec<Value> = rules
+            .iter()
+            .map(|(id, name)| {
+                json!({
+                    "id": id,
+                    "shortDescription": { "text": name },
+                    "fullDescription": { "text": name },
+                    "help": { "text": name },
+                    "defaultConfiguration": { "level": "error" },
+                    "properties": { "tags": ["security", "checkov"], "security-severity": "5.5" },
+                })
+            })
+            .collect();
+        runs.push(json!({
+            "tool": { "driver": { "name": "checkov", "informationUri": "https://www.checkov.io", "rules": rule_list } },
+            "automationDetails": { "id": "ecomctl/policy/checkov/" },
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }));
+    }
+    json!({ "$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": runs })
+}
