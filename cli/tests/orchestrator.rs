@@ -104,6 +104,16 @@ ddb.create_table(TableName="shop-tf-lock",
         String::from_utf8_lossy(&out.stdout).to_string()
     }
 
+    /// The LockIDs in the DynamoDB lock table (Terraform keeps a `<bucket>/<key>-md5` digest
+    /// item there for every state it wrote under the lock).
+    fn lock_items(&self) -> Vec<String> {
+        let out = self.python(
+            &repo().join(".tools/venv/bin/python"),
+            "r = ddb.scan(TableName='shop-tf-lock')\nprint(json.dumps(sorted(i['LockID']['S'] for i in r['Items'])))",
+        );
+        serde_json::from_str(out.trim()).unwrap()
+    }
+
     fn state_keys(&self) -> Vec<String> {
         let out = self.python(
             &repo().join(".tools/venv/bin/python"),
@@ -377,6 +387,24 @@ fn up_applies_every_stage_into_moto_and_a_second_up_applies_nothing() {
             "shop/nonprod/foundation/terraform.tfstate",
         ]
     );
+    assert_eq!(
+        moto.lock_items(),
+        vec![
+            "shop-tfstate-111111111111/shop/global/bootstrap/terraform.tfstate-md5",
+            "shop-tfstate-111111111111/shop/nonprod/app/terraform.tfstate-md5",
+            "shop-tfstate-111111111111/shop/nonprod/foundation/terraform.tfstate-md5",
+        ],
+        "every state was written under the DynamoDB lock"
+    );
+    let sse = moto.python(
+        &repo().join(".tools/venv/bin/python"),
+        "h = s3.head_object(Bucket='shop-tfstate-111111111111', Key='shop/nonprod/app/terraform.tfstate')\nprint(h.get('ServerSideEncryption'), h.get('SSEKMSKeyId'))",
+    );
+    assert_eq!(
+        sse.trim(),
+        "aws:kms arn:aws:kms:us-east-1:000000000000:key/fixture-shop",
+        "state is encrypted with the bootstrap key"
+    );
     assert!(!p
         .root()
         .join("stacks/bootstrap/ecomctl_local_backend_override.tf")
@@ -431,7 +459,12 @@ fn up_applies_every_stage_into_moto_and_a_second_up_applies_nothing() {
         assert_eq!(r["inputs_changed"], false, "{r}");
         assert_eq!(r["outputs"], true, "{r}");
     }
-    let out = p.run(&["output", "-e", "nonprod", "--stage", "foundation", "vpc_id"]);
+    // `output` reads what was stored: it needs no Terraform.
+    let out = p
+        .command(&["output", "-e", "nonprod", "--stage", "foundation", "vpc_id"])
+        .env("ECOMCTL_TERRAFORM", "/nonexistent/terraform")
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", show(&out));
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),

@@ -3,9 +3,10 @@
 
 use super::Settings;
 use crate::cli::ApproveArgs;
+use crate::config::Loaded;
 use crate::exit::{Exit, USAGE};
 use crate::render::Stage;
-use crate::stages::{Approval, Workspace, WorkspaceOptions};
+use crate::stages::{self, Approval, Workspace, WorkspaceOptions};
 use crate::ui::Ui;
 use anyhow::Result;
 
@@ -17,18 +18,20 @@ pub fn workspace(settings: &Settings) -> Result<Workspace> {
 
 /// The environment a stage runs for. Bootstrap is shared, so `-e` may be left out for it.
 pub fn env_for(settings: &Settings, ws: &Workspace, stage: Option<Stage>) -> Result<String> {
+    env_in(settings, &ws.loaded, stage)
+}
+
+/// `env_for` with only the config loaded (no Terraform needed).
+pub fn env_in(settings: &Settings, loaded: &Loaded, stage: Option<Stage>) -> Result<String> {
+    let envs = |only| stages::envs(loaded, only);
     match (&settings.env, stage) {
-        (Some(e), _) => Ok(ws.envs(Some(e))?.remove(0)),
-        (None, Some(s)) if s.is_global() => ws
-            .envs(None)?
+        (Some(e), _) => Ok(envs(Some(e))?.remove(0)),
+        (None, Some(s)) if s.is_global() => envs(None)?
             .into_iter()
             .next()
             .ok_or_else(|| Exit::new(USAGE, "the config has no environments").into()),
         (None, _) => Err(Exit::new(USAGE, "which environment? pass -e ENV")
-            .hint(format!(
-                "the environments are {}",
-                ws.envs(None)?.join(", ")
-            ))
+            .hint(format!("the environments are {}", envs(None)?.join(", ")))
             .into()),
     }
 }

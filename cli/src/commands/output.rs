@@ -1,16 +1,19 @@
 use super::{orchestrate, Settings};
 use crate::cli::OutputArgs;
 use crate::exit::{Exit, FAILURE};
+use crate::stages;
 use crate::ui::Ui;
 use anyhow::{Context, Result};
 use serde_json::{json, Map, Value};
 
 pub fn run(settings: &Settings, args: &OutputArgs, ui: &Ui) -> Result<()> {
     let stage = orchestrate::terraform_stage(args.stage)?;
-    let ws = orchestrate::workspace(settings)?;
-    let env = orchestrate::env_for(settings, &ws, Some(stage))?;
-    let target = crate::stages::Target::new(&env, stage);
-    let Some(Value::Object(outputs)) = ws.outputs(&env, stage)? else {
+    // Only reads what `apply` stored: no Terraform, no AWS.
+    let loaded = settings.load_config()?;
+    let env = orchestrate::env_in(settings, &loaded, Some(stage))?;
+    let target = stages::Target::new(&env, stage);
+    let state_dir = stages::state_dir(&loaded)?;
+    let Some(Value::Object(outputs)) = stages::stored_outputs(&state_dir, &target)? else {
         return Err(
             Exit::new(FAILURE, format!("{} has no stored outputs", target.label()))
                 .hint("apply the stage first (`ecomctl up`)")

@@ -317,8 +317,7 @@ impl Workspace {
             .hint("install a matching Terraform, or change tools.terraform in the config")
             .into());
         }
-        let state_dir = std::path::absolute(loaded.base_dir().join(".ecomctl"))
-            .context("resolving the state directory")?;
+        let state_dir = state_dir(&loaded)?;
         Ok(Workspace {
             loaded,
             renderer,
@@ -334,19 +333,7 @@ impl Workspace {
 
     /// Every environment, or the one asked for (an unknown name is a usage error).
     pub fn envs(&self, only: Option<&str>) -> Result<Vec<String>> {
-        let names: Vec<String> = self.loaded.config.env_names().map(String::from).collect();
-        match only {
-            None => Ok(names),
-            Some(n) if names.iter().any(|x| x == n) => Ok(vec![n.to_string()]),
-            Some(n) => {
-                let hint = crate::diag::nearest(n, names.iter().map(String::as_str))
-                    .map(|m| format!("did you mean `{m}`?"))
-                    .unwrap_or_else(|| format!("the environments are {}", names.join(", ")));
-                Err(Exit::new(USAGE, format!("there is no environment `{n}`"))
-                    .hint(hint)
-                    .into())
-            }
-        }
+        envs(&self.loaded, only)
     }
 
     fn stack_dir(&self, stage: Stage) -> Result<PathBuf> {
@@ -1117,11 +1104,37 @@ impl Workspace {
 
     /// The stored outputs of a target (`terraform output -json` format).
     pub fn outputs(&self, env: &str, stage: Stage) -> Result<Option<Value>> {
-        let t = Target::new(env, stage);
-        Ok(record::read_json(
-            &t.dir(&self.state_dir).join("outputs.json"),
-        )?)
+        stored_outputs(&self.state_dir, &Target::new(env, stage))
     }
+}
+
+/// Where ecomctl keeps rendered inputs, plans and records: `.ecomctl/` beside the config.
+pub fn state_dir(loaded: &Loaded) -> Result<PathBuf> {
+    std::path::absolute(loaded.base_dir().join(".ecomctl")).context("resolving the state directory")
+}
+
+/// Every environment of the config, or the one asked for (an unknown name is a usage error).
+pub fn envs(loaded: &Loaded, only: Option<&str>) -> Result<Vec<String>> {
+    let names: Vec<String> = loaded.config.env_names().map(String::from).collect();
+    match only {
+        None => Ok(names),
+        Some(n) if names.iter().any(|x| x == n) => Ok(vec![n.to_string()]),
+        Some(n) => {
+            let hint = crate::diag::nearest(n, names.iter().map(String::as_str))
+                .map(|m| format!("did you mean `{m}`?"))
+                .unwrap_or_else(|| format!("the environments are {}", names.join(", ")));
+            Err(Exit::new(USAGE, format!("there is no environment `{n}`"))
+                .hint(hint)
+                .into())
+        }
+    }
+}
+
+/// The stored outputs of a target (`terraform output -json` format), read without Terraform.
+pub fn stored_outputs(state_dir: &Path, target: &Target) -> Result<Option<Value>> {
+    Ok(record::read_json(
+        &target.dir(state_dir).join("outputs.json"),
+    )?)
 }
 
 fn refuse_by_policy(t: &Target, denials: &[String]) -> Result<()> {
