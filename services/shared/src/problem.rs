@@ -116,7 +116,10 @@ pub fn from_db_error(err: &sqlx::Error) -> Problem {
             return Problem::validation(format!("violates {constraint}"));
         }
         // Class 22: data exceptions (value too long, out of range, bad format).
-        if db.code().is_some_and(|c| c.starts_with("22") || c == "23502") {
+        if db
+            .code()
+            .is_some_and(|c| c.starts_with("22") || c == "23502")
+        {
             return Problem::validation(format!("invalid value: {}", db.message()));
         }
     }
