@@ -1199,3 +1199,58 @@ fn policy_scan_without_checkov_says_so_and_still_runs_the_rules() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("running checkov on stacks"), "{stderr}");
 }
+
+#[test]
+fn output_json_reports_findings_as_events() {
+    let policy = policy_dir();
+    let out = ecomctl(
+        repo(),
+        &[
+            "--output",
+            "json",
+            "policy",
+            "check",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--plan",
+            &fixture("plan-noncompliant.json"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let events: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is a JSON event"))
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "policy_finding").count(), 28);
+    let checked = events
+        .iter()
+        .find(|e| e["event"] == "policy_checked")
+        .unwrap();
+    assert_eq!(checked["denied"], 27);
+    assert_eq!(kinds.last(), Some(&"error"));
+    assert_eq!(events.last().unwrap()["exit_code"], 3);
+
+    let sarif = ecomctl(
+        repo(),
+        &[
+            "--output",
+            "json",
+            "policy",
+            "check",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--plan",
+            &fixture("plan-compliant.json"),
+            "--format",
+            "sarif",
+        ],
+    );
+    assert_eq!(sarif.status.code(), Some(0));
+    let first: Value = serde_json::from_str(text(&sarif.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(first["event"], "policy_report");
+    assert_eq!(first["document"]["version"], "2.1.0");
+}

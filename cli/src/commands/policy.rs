@@ -106,43 +106,22 @@ pub fn check(settings: &Settings, args: &PolicyCheckArgs, ui: &Ui) -> Result<()>
     waivers.apply(&mut findings, today);
 
     let document = match args.format {
-        FindingsFormat::Human => None,
-        FindingsFormat::Json => Some(pretty(&report::json(&findings))),
-        FindingsFormat::Sarif => Some(pretty(&report::sarif(&findings))),
-        FindingsFormat::Junit => Some(report::junit(&findings)),
-    };
-    match (&args.out, document) {
-        (Some(path), Some(doc)) => {
-            std::fs::write(path, doc).with_context(|| format!("writing {}", path.display()))?;
-            ui.status("wrote", &path.display().to_string());
-        }
-        (Some(path), None) => {
-            std::fs::write(path, report::table(&findings))
-                .with_context(|| format!("writing {}", path.display()))?;
-            ui.status("wrote", &path.display().to_string());
-        }
-        (None, Some(doc)) if ui.json() => {
-            let document = serde_json::from_str(&doc).unwrap_or(serde_json::Value::String(doc));
-            ui.event(
-                "policy_report",
-                json!({ "format": args.format.name(), "document": document }),
-            );
-        }
-        (None, Some(doc)) => ui.data(&doc),
-        (None, None) if ui.json() => {
+        FindingsFormat::Human if ui.json() && args.out.is_none() => {
             for f in &findings.findings {
                 ui.event(
                     "policy_finding",
                     serde_json::to_value(f).unwrap_or_default(),
                 );
             }
+            None
         }
-        (None, None) => {
-            let table = report::table(&findings);
-            if !table.is_empty() {
-                ui.data(&table);
-            }
-        }
+        FindingsFormat::Human => Some(report::table(&findings)),
+        FindingsFormat::Json => Some(pretty(&report::json(&findings))),
+        FindingsFormat::Sarif => Some(pretty(&report::sarif(&findings))),
+        FindingsFormat::Junit => Some(report::junit(&findings)),
+    };
+    if let Some(doc) = document {
+        emit(ui, args.out.as_deref(), args.format, doc)?;
     }
     for w in &findings.unused {
         ui.warn(&format!(
