@@ -17,8 +17,8 @@ pub const EMBEDDED_NAME: &str = "policy/waivers.yaml";
 /// How far ahead an expiry may be.
 const MAX_DAYS_AHEAD: i64 = 366;
 
-/// A calendar day (UTC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A calendar day (UTC). `Debug` and `Display` both write `YYYY-MM-DD`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Date {
     pub year: i32,
     pub month: u32,
@@ -103,6 +103,12 @@ fn days_in_month(year: i32, month: u32) -> u32 {
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+impl fmt::Debug for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 
@@ -364,6 +370,10 @@ mod tests {
         assert_eq!(
             Date::parse("2026-12-31").unwrap().add_days(1).to_string(),
             "2027-01-01"
+        );
+        assert_eq!(
+            format!("{:?}", Date::parse("2020-01-31").unwrap()),
+            "2020-01-31"
         );
     }
 
