@@ -328,16 +328,14 @@ pub fn run(spec: &Spec, on_line: &mut dyn FnMut(Stream, &str)) -> Result<Output,
             }
         }
     };
-    // The pipes close when the child (and anything it left behind in its group) is gone.
-    if deadline.is_some() {
-        send_signal(child.id(), libc::SIGKILL);
-    }
-    for msg in rx {
+    // What is still in the pipes arrives right after the child is gone. Something it left
+    // running could hold them open, so the rest is waited for only briefly, and the readers are
+    // then left to finish on their own.
+    let drain_until = Instant::now() + Duration::from_secs(2);
+    while let Ok(msg) = rx.recv_timeout(drain_until.saturating_duration_since(Instant::now())) {
         deliver(msg, &mut tail, &mut stdout);
     }
-    for r in readers {
-        let _ = r.join();
-    }
+    drop(readers);
     add_tool_time(started.elapsed());
     let interrupted_now = deadline.is_some();
     let code = status.code();
@@ -403,6 +401,18 @@ mod tests {
         let out = run(&spec, &mut |_, _| {}).unwrap();
         assert_eq!(out.code, 2);
         assert_eq!(out.stdout, b"{\"a\":1}\n");
+    }
+
+    #[test]
+    fn a_leftover_grandchild_holding_the_pipes_does_not_hang_the_run() {
+        let started = Instant::now();
+        let out = run(&sh("echo before; sleep 5 & echo after"), &mut |_, _| {}).unwrap();
+        assert_eq!(out.code, 0);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
     }
 
     #[test]
