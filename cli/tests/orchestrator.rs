@@ -976,6 +976,55 @@ fn the_policy_gate_refuses_a_noncompliant_plan_with_exit_3() {
     // `plan` says so too, before anyone tries to apply.
     let plan = p.run(&["plan", "-e", "nonprod", "--stage", "app"]);
     assert_eq!(plan.status.code(), Some(3), "{}", show(&plan));
+
+    // The gate reads the same policy directory and waivers as `ecomctl policy check`: with
+    // `policy/` beside the config waiving every denial, the same plan goes through.
+    let policy = p.dir.path().join("policy");
+    for sub in ["terraform", "kubernetes"] {
+        std::fs::create_dir_all(policy.join(sub)).unwrap();
+        for f in std::fs::read_dir(repo().join("policy").join(sub)).unwrap() {
+            let f = f.unwrap().path();
+            std::fs::copy(&f, policy.join(sub).join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    let expected: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("policy/fixtures/expected.json")).unwrap(),
+    )
+    .unwrap();
+    let until = ecomctl::policy::Date::today().add_days(30).to_string();
+    let mut waivers = String::from("waivers:\n");
+    for pair in expected["plan-noncompliant.json"]["deny"]
+        .as_array()
+        .unwrap()
+    {
+        waivers.push_str(&format!(
+            "  - {{ id: {}, resource: '{}', owner: platform@example.com, reason: test, ticket: T-1, expires: {until} }}\n",
+            pair[0].as_str().unwrap(),
+            pair[1].as_str().unwrap()
+        ));
+    }
+    std::fs::write(policy.join("waivers.yaml"), waivers).unwrap();
+    let waived = p.run(&["up", "-e", "nonprod", "--yes", "--output", "json"]);
+    let ev = events(&waived);
+    let app = named(&ev, "policy_checked")
+        .into_iter()
+        .find(|e| e["stage"] == "app")
+        .unwrap();
+    assert!(
+        app["policy"]["denied"].as_array().unwrap().is_empty(),
+        "{app}"
+    );
+    assert!(app["policy"]["waived"].as_u64().unwrap() > 0, "{app}");
+    // What stops it now is the plan's deletion of a bucket, which --yes never approves.
+    assert_eq!(waived.status.code(), Some(1), "{}", show(&waived));
+    let err = &named(&ev, "error")[0];
+    assert!(
+        err["message"]
+            .as_str()
+            .unwrap()
+            .contains("deletes or replaces stateful resources"),
+        "{err}"
+    );
 }
 
 /// Runs a command with stdin and stderr on a pseudo-terminal (so ecomctl may prompt), typing

@@ -16,25 +16,22 @@ use std::path::{Path, PathBuf};
 /// The rules and waivers to use: `--policy DIR`, else `policy/` beside the config file when it
 /// exists, else the rules built into ecomctl.
 fn resolve(settings: &Settings, args: &PolicySourceArgs) -> Result<(Bundle, Waivers)> {
-    let dir = args.policy.clone().or_else(|| {
-        let beside = match settings.config.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.join("policy"),
-            _ => PathBuf::from("policy"),
-        };
-        beside.join("terraform").is_dir().then_some(beside)
-    });
-    let bundle = match &dir {
-        Some(dir) => Bundle::from_dir(dir)
-            .with_context(|| format!("loading the policies in {}", dir.display()))?,
-        None => Bundle::embedded(),
-    };
-    let waivers = match (&args.waivers, &dir) {
-        (Some(file), _) => Waivers::load(file),
-        (None, Some(dir)) => Waivers::load(&dir.join("waivers.yaml")),
-        (None, None) => Waivers::parse(policy::waivers::EMBEDDED_NAME, policy::waivers::EMBEDDED),
-    }
-    .map_err(|e| Exit::new(exit::USAGE, e.to_string()))?;
-    Ok((bundle, waivers))
+    let dir = args
+        .policy
+        .clone()
+        .or_else(|| policy::dir_beside(&settings.config));
+    policy::sources(dir.as_deref(), args.waivers.as_deref()).map_err(|e| {
+        let what = dir
+            .as_ref()
+            .map(|d| format!("loading the policies in {}", d.display()))
+            .unwrap_or_else(|| "loading the built-in policies".into());
+        match e {
+            policy::PolicyError::Waivers { .. } => {
+                anyhow::Error::from(Exit::new(exit::USAGE, e.to_string()))
+            }
+            other => anyhow::Error::from(other).context(what),
+        }
+    })
 }
 
 pub fn test(settings: &Settings, args: &PolicyTestArgs, ui: &Ui) -> Result<()> {

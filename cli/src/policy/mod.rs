@@ -25,7 +25,35 @@ pub use input::{Input, Origin};
 pub use metadata::{Catalogue, RuleMeta, Severity};
 pub use waivers::{Date, Waiver, Waivers};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// The policy directory a config uses by default: `policy/` beside the config file, when it holds
+/// Terraform rules.
+pub fn dir_beside(config: &Path) -> Option<PathBuf> {
+    let beside = match config.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.join("policy"),
+        _ => PathBuf::from("policy"),
+    };
+    beside.join("terraform").is_dir().then_some(beside)
+}
+
+/// The rules and waivers to use: from `dir` (its `waivers.yaml` unless `waivers` names another
+/// file), else the rules and waivers built into ecomctl.
+pub fn sources(
+    dir: Option<&Path>,
+    waivers: Option<&Path>,
+) -> Result<(Bundle, Waivers), PolicyError> {
+    let bundle = match dir {
+        Some(dir) => Bundle::from_dir(dir)?,
+        None => Bundle::embedded(),
+    };
+    let waivers = match (waivers, dir) {
+        (Some(file), _) => Waivers::load(file)?,
+        (None, Some(dir)) => Waivers::load(&dir.join("waivers.yaml"))?,
+        (None, None) => Waivers::parse(waivers::EMBEDDED_NAME, waivers::EMBEDDED)?,
+    };
+    Ok((bundle, waivers))
+}
 
 /// Everything that can go wrong loading or evaluating policy.
 #[derive(Debug, thiserror::Error)]

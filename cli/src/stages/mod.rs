@@ -120,9 +120,28 @@ impl PolicyGate for NoPolicy {
     }
 }
 
-/// The Rego rules and waivers built into ecomctl (`policy/`), evaluated with `crate::policy`.
-/// Bootstrap is checked as `prod`: it is shared by every environment.
-pub struct RegoPolicy;
+/// The Rego rules and waivers the config uses (`policy/` beside it, else the ones built into
+/// ecomctl: the same as `ecomctl policy check`), evaluated with `crate::policy`. Findings point at
+/// the stage's `.tf` files. Bootstrap is checked as `prod`: it is shared by every environment.
+pub struct RegoPolicy {
+    bundle: crate::policy::Bundle,
+    waivers: crate::policy::Waivers,
+    stacks: PathBuf,
+}
+
+impl RegoPolicy {
+    /// The rules and waivers for the config at `config`; stacks under `content_root`.
+    pub fn for_config(config: &Path, content_root: &Path) -> Result<RegoPolicy> {
+        let dir = crate::policy::dir_beside(config);
+        let (bundle, waivers) = crate::policy::sources(dir.as_deref(), None)
+            .context("loading the policy gate's rules and waivers")?;
+        Ok(RegoPolicy {
+            bundle,
+            waivers,
+            stacks: content_root.join("stacks"),
+        })
+    }
+}
 
 impl PolicyGate for RegoPolicy {
     fn check(&self, target: &Target, plan: &Value) -> Result<GateReport> {
@@ -131,7 +150,15 @@ impl PolicyGate for RegoPolicy {
         } else {
             target.scope.as_str()
         };
-        let findings = crate::policy::gate(plan, env)?;
+        let stack = target.stage.stack().map(|s| self.stacks.join(s));
+        let findings = crate::policy::gate_with(
+            &self.bundle,
+            &self.waivers,
+            plan,
+            env,
+            stack.as_deref(),
+            crate::policy::Date::today(),
+        )?;
         let line = |f: &crate::policy::Finding| format!("{} {}: {}", f.id, f.resource, f.msg);
         Ok(GateReport {
             denied: findings
@@ -318,6 +345,7 @@ impl Workspace {
             .into());
         }
         let state_dir = state_dir(&loaded)?;
+        let gate: Box<dyn PolicyGate> = Box::new(RegoPolicy::for_config(&loaded.path, &root)?);
         Ok(Workspace {
             loaded,
             renderer,
@@ -327,7 +355,7 @@ impl Workspace {
             aws_endpoint: opts.aws_endpoint,
             grace: opts.grace,
             lock_timeout: opts.lock_timeout,
-            gate: Box::new(RegoPolicy),
+            gate,
         })
     }
 
