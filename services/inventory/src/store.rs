@@ -86,6 +86,16 @@ async fn load_reservation(
         .fetch_optional(&mut *conn)
         .await?
         .ok_or(InventoryError::ReservationNotFound(id))?;
+    let lines = load_lines(conn, id).await?;
+    Ok(Reservation {
+        id: row.try_get("id")?,
+        status: row.try_get("status")?,
+        expires_at: row.try_get("expires_at")?,
+        lines,
+    })
+}
+
+async fn load_lines(conn: &mut sqlx::PgConnection, id: Uuid) -> Result<Vec<Line>, InventoryError> {
     let lines = sqlx::query(
         "SELECT sku, quantity FROM reservation_lines WHERE reservation_id = $1 ORDER BY sku",
     )
@@ -100,12 +110,7 @@ async fn load_reservation(
         })
     })
     .collect::<Result<Vec<_>, sqlx::Error>>()?;
-    Ok(Reservation {
-        id: row.try_get("id")?,
-        status: row.try_get("status")?,
-        expires_at: row.try_get("expires_at")?,
-        lines,
-    })
+    Ok(lines)
 }
 
 pub async fn get_reservation(pool: &PgPool, id: Uuid) -> Result<Reservation, InventoryError> {
@@ -262,16 +267,24 @@ pub async fn finish(pool: &PgPool, id: Uuid, to: &str) -> Result<Reservation, In
             })
         };
     };
-    let lines = load_reservation(&mut tx, id).await?.lines;
+    let lines = load_lines(&mut tx, id).await?;
+    // The lines are joined as an array (not as `FROM reservation_lines`) so that stock is
+    // reached through its primary key rather than by scanning the whole table.
+    let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
+    let qtys: Vec<i32> = lines.iter().map(|l| l.quantity).collect();
     let sql = if to == "committed" {
         "UPDATE stock s SET on_hand = s.on_hand - l.quantity, reserved = s.reserved - l.quantity,
                 updated_at = now()
-         FROM reservation_lines l WHERE l.reservation_id = $1 AND s.sku = l.sku"
+         FROM unnest($1::text[], $2::int[]) AS l(sku, quantity) WHERE s.sku = l.sku"
     } else {
         "UPDATE stock s SET reserved = s.reserved - l.quantity, updated_at = now()
-         FROM reservation_lines l WHERE l.reservation_id = $1 AND s.sku = l.sku"
+         FROM unnest($1::text[], $2::int[]) AS l(sku, quantity) WHERE s.sku = l.sku"
     };
-    sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+    sqlx::query(sql)
+        .bind(&skus)
+        .bind(&qtys)
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(Reservation {
         id,

@@ -61,14 +61,13 @@ async fn advance(
     // found in an earlier state and the step is repeated, which is safe because every call is
     // idempotent by order id. The final `confirmed` write is synchronous, and it also makes
     // everything written before it durable.
-    let mut tx = st.kit.pool.begin().await?;
-    sqlx::query("SET LOCAL synchronous_commit = off")
-        .execute(&mut *tx)
-        .await?;
+    // One round trip: `set_config(.., true)` is `SET LOCAL` for the statement's own
+    // (implicit) transaction, and is read when that transaction commits.
     let n = sqlx::query(
         "UPDATE orders SET status = $3, updated_at = now(),
              payment_id = COALESCE($4, payment_id), payment_status = COALESCE($5, payment_status),
              authorize_attempted = authorize_attempted OR $6
+         FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
          WHERE id = $1 AND status = $2",
     )
     .bind(id)
@@ -77,10 +76,9 @@ async fn advance(
     .bind(pid)
     .bind(pstatus)
     .bind(attempted)
-    .execute(&mut *tx)
+    .execute(&st.kit.pool)
     .await?
     .rows_affected();
-    tx.commit().await?;
     Ok(n == 1)
 }
 
@@ -114,25 +112,46 @@ fn crash_point(st: &AppState, after: &'static str) -> Result<(), OrdersError> {
 /// The confirmed order as returned to the client.
 pub async fn order_json(st: &AppState, o: &OrderRow) -> Result<Value, OrdersError> {
     let lines = store::lines(&st.kit.pool, o.id).await?;
-    Ok(json!({
+    Ok(order_body(o, &lines))
+}
+
+fn order_body(o: &OrderRow, lines: &[store::Line]) -> Value {
+    json!({
         "id": o.id, "status": o.status, "lines": lines, "total_minor": o.total_minor,
         "currency": o.currency,
         "payment": {"id": o.payment_id, "status": o.payment_status},
         "created_at": o.created_at,
-    }))
+    })
 }
 
 /// Runs the saga of order `id` from its persisted state until it is confirmed or failed.
+///
+/// A step that moved the order itself returns the row as it now is, so the next step starts
+/// without reading it again; otherwise (failure, or another worker got there first) the row is
+/// read from the database.
 pub async fn run(st: &AppState, id: Uuid) -> Result<Outcome, OrdersError> {
+    let mut known: Option<OrderRow> = None;
+    // An order's lines never change once it is inserted.
+    let mut lines: Option<Vec<store::Line>> = None;
     for _ in 0..16 {
-        let o = store::get(&st.kit.pool, id).await?;
-        match o.status.as_str() {
-            "pending" => step_reserve(st, &o).await?,
-            "reserved" => step_authorize(st, &o).await?,
-            "authorized" => step_confirm(st, &o).await?,
-            "compensating" => step_compensate(st, &o).await?,
-            _ => return finished(st, &o).await,
+        let o = match known.take() {
+            Some(o) => o,
+            None => store::get(&st.kit.pool, id).await?,
+        };
+        if matches!(o.status.as_str(), "pending" | "authorized") && lines.is_none() {
+            lines = Some(store::lines(&st.kit.pool, id).await?);
         }
+        let lines = lines.as_deref().unwrap_or_default();
+        known = match o.status.as_str() {
+            "pending" => step_reserve(st, o, lines).await?,
+            "reserved" => step_authorize(st, o).await?,
+            "authorized" => step_confirm(st, o, lines).await?,
+            "compensating" => {
+                step_compensate(st, &o).await?;
+                None
+            }
+            _ => return finished(st, &o).await,
+        };
     }
     Err(OrdersError::InProgress)
 }
@@ -153,8 +172,11 @@ async fn finished(st: &AppState, o: &OrderRow) -> Result<Outcome, OrdersError> {
     }
 }
 
-async fn step_reserve(st: &AppState, o: &OrderRow) -> Result<(), OrdersError> {
-    let lines = store::lines(&st.kit.pool, o.id).await?;
+async fn step_reserve(
+    st: &AppState,
+    mut o: OrderRow,
+    lines: &[store::Line],
+) -> Result<Option<OrderRow>, OrdersError> {
     let body = json!({
         "id": o.id,
         "lines": lines.iter().map(|l| json!({"sku": l.sku, "quantity": l.quantity})).collect::<Vec<_>>(),
@@ -167,8 +189,12 @@ async fn step_reserve(st: &AppState, o: &OrderRow) -> Result<(), OrdersError> {
         .await;
     match r {
         Ok(_) => {
-            advance(st, o.id, "pending", "reserved", None).await?;
-            crash_point(st, "reserved")
+            let moved = advance(st, o.id, "pending", "reserved", None).await?;
+            crash_point(st, "reserved")?;
+            Ok(moved.then(|| {
+                o.status = "reserved".into();
+                o
+            }))
         }
         Err(e) if e.code() == Some("out-of-stock") => {
             let detail = match &e {
@@ -180,27 +206,26 @@ async fn step_reserve(st: &AppState, o: &OrderRow) -> Result<(), OrdersError> {
             st.kit.metrics.incr("orders_out_of_stock_total", 1);
             fail(
                 st,
-                o,
+                &o,
                 Problem::new(StatusCode::CONFLICT, "out-of-stock", "Out of stock").detail(detail),
             )
             .await
+            .map(|()| None)
         }
-        Err(e) if e.status().is_some_and(|s| (400..500).contains(&s)) => {
-            fail(
-                st,
-                o,
-                Problem::validation(format!("inventory refused the order: {e}")),
-            )
-            .await
-        }
-        Err(e) => {
-            fail(
-                st,
-                o,
-                Problem::unavailable(format!("could not reserve stock: {e}")),
-            )
-            .await
-        }
+        Err(e) if e.status().is_some_and(|s| (400..500).contains(&s)) => fail(
+            st,
+            &o,
+            Problem::validation(format!("inventory refused the order: {e}")),
+        )
+        .await
+        .map(|()| None),
+        Err(e) => fail(
+            st,
+            &o,
+            Problem::unavailable(format!("could not reserve stock: {e}")),
+        )
+        .await
+        .map(|()| None),
     }
 }
 
@@ -216,11 +241,18 @@ async fn authorize(st: &AppState, o: &OrderRow) -> Result<PaymentReply, CallErro
         .await
 }
 
-async fn step_authorize(st: &AppState, o: &OrderRow) -> Result<(), OrdersError> {
-    match authorize(st, o).await {
+async fn step_authorize(st: &AppState, mut o: OrderRow) -> Result<Option<OrderRow>, OrdersError> {
+    match authorize(st, &o).await {
         Ok(p) if p.status == "authorized" => {
-            advance(st, o.id, "reserved", "authorized", Some((&p, true))).await?;
-            crash_point(st, "authorized")
+            let moved = advance(st, o.id, "reserved", "authorized", Some((&p, true))).await?;
+            crash_point(st, "authorized")?;
+            Ok(moved.then(|| {
+                o.status = "authorized".into();
+                o.payment_id = Some(p.id);
+                o.payment_status = Some(p.status);
+                o.authorize_attempted = true;
+                o
+            }))
         }
         Ok(p) => {
             let code = p.decline_code.clone().unwrap_or_else(|| p.status.clone());
@@ -237,28 +269,30 @@ async fn step_authorize(st: &AppState, o: &OrderRow) -> Result<(), OrdersError> 
                 "Payment declined",
             )
             .detail(format!("the payment was not authorized ({code})"));
-            fail(st, o, problem).await
+            fail(st, &o, problem).await.map(|()| None)
         }
-        Err(e) if e.status().is_some_and(|s| (400..500).contains(&s)) => {
-            fail(
-                st,
-                o,
-                Problem::validation(format!("payments refused the order: {e}")),
-            )
-            .await
-        }
-        Err(e) => {
-            fail(
-                st,
-                o,
-                Problem::unavailable(format!("could not authorize payment: {e}")),
-            )
-            .await
-        }
+        Err(e) if e.status().is_some_and(|s| (400..500).contains(&s)) => fail(
+            st,
+            &o,
+            Problem::validation(format!("payments refused the order: {e}")),
+        )
+        .await
+        .map(|()| None),
+        Err(e) => fail(
+            st,
+            &o,
+            Problem::unavailable(format!("could not authorize payment: {e}")),
+        )
+        .await
+        .map(|()| None),
     }
 }
 
-async fn step_confirm(st: &AppState, o: &OrderRow) -> Result<(), OrdersError> {
+async fn step_confirm(
+    st: &AppState,
+    o: OrderRow,
+    lines: &[store::Line],
+) -> Result<Option<OrderRow>, OrdersError> {
     let commit: Result<Value, CallError> = st
         .deps
         .inventory
@@ -277,7 +311,7 @@ async fn step_confirm(st: &AppState, o: &OrderRow) -> Result<(), OrdersError> {
                 "reservation-expired",
                 "the stock reservation expired; please try again",
             );
-            return fail(st, o, problem).await;
+            return fail(st, &o, problem).await.map(|()| None);
         }
         Err(e) => return Err(e.into()),
     }
@@ -296,26 +330,32 @@ async fn step_confirm(st: &AppState, o: &OrderRow) -> Result<(), OrdersError> {
             None,
         )
         .await?;
-    let mut o2 = o.clone();
-    o2.status = "confirmed".into();
-    o2.payment_status = Some(captured.status.clone());
-    let body = order_json(st, &o2).await?;
-    let n = sqlx::query(
-        "UPDATE orders SET status = 'confirmed', payment_status = $2, response_status = 201,
-             response_body = $3, updated_at = now()
-         WHERE id = $1 AND status = 'authorized'",
+    let mut o = o;
+    o.status = "confirmed".into();
+    o.payment_status = Some(captured.status.clone());
+    let body = order_body(&o, lines);
+    // Confirms and empties the cart in one statement (a durable commit).
+    let n: i64 = sqlx::query_scalar(
+        "WITH confirmed AS (
+             UPDATE orders SET status = 'confirmed', payment_status = $2, response_status = 201,
+                 response_body = $3, updated_at = now()
+             WHERE id = $1 AND status = 'authorized'
+             RETURNING user_id),
+         cleared AS (DELETE FROM cart_items WHERE user_id IN (SELECT user_id FROM confirmed))
+         SELECT count(*) FROM confirmed",
     )
     .bind(o.id)
     .bind(&captured.status)
     .bind(&body)
-    .execute(&st.kit.pool)
-    .await?
-    .rows_affected();
-    if n == 1 {
-        st.kit.metrics.incr("orders_confirmed_total", 1);
-        store::clear_cart(&st.kit.pool, &o.user_id).await?;
+    .fetch_one(&st.kit.pool)
+    .await?;
+    if n != 1 {
+        return Ok(None);
     }
-    Ok(())
+    st.kit.metrics.incr("orders_confirmed_total", 1);
+    o.response_status = Some(201);
+    o.response_body = Some(body);
+    Ok(Some(o))
 }
 
 async fn step_compensate(st: &AppState, o: &OrderRow) -> Result<(), OrdersError> {

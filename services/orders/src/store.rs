@@ -122,12 +122,25 @@ pub async fn insert(pool: &PgPool, o: &NewOrder<'_>) -> Result<bool, OrdersError
         .iter()
         .map(|l| l.unit_price_minor * i64::from(l.quantity))
         .sum();
-    let mut tx = pool.begin().await?;
-    let n = sqlx::query(
-        "INSERT INTO orders (id, user_id, idempotency_key, request_hash, status, payment_token,
-                             total_minor, currency, lease_until)
-         VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, now() + make_interval(secs => $8))
-         ON CONFLICT (user_id, idempotency_key) DO NOTHING",
+    let skus: Vec<&str> = o.lines.iter().map(|l| l.sku.as_str()).collect();
+    let names: Vec<&str> = o.lines.iter().map(|l| l.name.as_str()).collect();
+    let qtys: Vec<i32> = o.lines.iter().map(|l| l.quantity).collect();
+    let prices: Vec<i64> = o.lines.iter().map(|l| l.unit_price_minor).collect();
+    // The order and its lines in one statement (one round trip, one transaction): the lines
+    // are inserted only if the order was.
+    let inserted: i64 = sqlx::query_scalar(
+        "WITH o AS (
+             INSERT INTO orders (id, user_id, idempotency_key, request_hash, status, payment_token,
+                                 total_minor, currency, lease_until)
+             VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, now() + make_interval(secs => $8))
+             ON CONFLICT (user_id, idempotency_key) DO NOTHING
+             RETURNING id),
+         l AS (
+             INSERT INTO order_lines (order_id, sku, name, quantity, unit_price_minor)
+             SELECT o.id, l.sku, l.name, l.quantity, l.unit_price_minor
+             FROM o, unnest($9::text[], $10::text[], $11::int[], $12::bigint[])
+                  AS l(sku, name, quantity, unit_price_minor))
+         SELECT count(*) FROM o",
     )
     .bind(o.id)
     .bind(o.user_id)
@@ -137,28 +150,13 @@ pub async fn insert(pool: &PgPool, o: &NewOrder<'_>) -> Result<bool, OrdersError
     .bind(total)
     .bind(o.currency)
     .bind(o.lease_seconds)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if n == 0 {
-        tx.rollback().await?;
-        return Ok(false);
-    }
-    for l in o.lines {
-        sqlx::query(
-            "INSERT INTO order_lines (order_id, sku, name, quantity, unit_price_minor)
-             VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(o.id)
-        .bind(&l.sku)
-        .bind(&l.name)
-        .bind(l.quantity)
-        .bind(l.unit_price_minor)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(true)
+    .bind(&skus)
+    .bind(&names)
+    .bind(&qtys)
+    .bind(&prices)
+    .fetch_one(pool)
+    .await?;
+    Ok(inserted == 1)
 }
 
 /// Claims unfinished orders whose lease ran out (their process died), for `lease_seconds`.
@@ -295,30 +293,25 @@ pub async fn record_payment_event(
     kind: &str,
     status: &str,
 ) -> Result<bool, OrdersError> {
-    let mut tx = pool.begin().await?;
-    let n = sqlx::query(
-        "INSERT INTO payment_webhook_events (event_id, payment_id, type) VALUES ($1, $2, $3)
-         ON CONFLICT (event_id) DO NOTHING",
+    // One statement: the order is updated only if the event is new.
+    // Webhooks may arrive out of order: never move a payment's status backwards.
+    let n: i64 = sqlx::query_scalar(
+        "WITH e AS (
+             INSERT INTO payment_webhook_events (event_id, payment_id, type) VALUES ($1, $2, $3)
+             ON CONFLICT (event_id) DO NOTHING
+             RETURNING event_id),
+         u AS (
+             UPDATE orders SET payment_status = $4, updated_at = now()
+             WHERE payment_id = $2 AND EXISTS (SELECT 1 FROM e)
+               AND NOT (payment_status IN ('captured', 'voided', 'refunded') AND $4 = 'authorized')
+               AND NOT (payment_status = 'refunded' AND $4 = 'captured'))
+         SELECT count(*) FROM e",
     )
     .bind(event_id)
     .bind(payment_id)
     .bind(kind)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if n == 1 {
-        // Webhooks may arrive out of order: never move a payment's status backwards.
-        sqlx::query(
-            "UPDATE orders SET payment_status = $2, updated_at = now()
-             WHERE payment_id = $1
-               AND NOT (payment_status IN ('captured', 'voided', 'refunded') AND $2 = 'authorized')
-               AND NOT (payment_status = 'refunded' AND $2 = 'captured')",
-        )
-        .bind(payment_id)
-        .bind(status)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
+    .bind(status)
+    .fetch_one(pool)
+    .await?;
     Ok(n == 1)
 }
