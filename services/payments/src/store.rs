@@ -159,27 +159,45 @@ pub async fn authorize(
 ) -> Result<(Payment, bool), PaymentsError> {
     req.validate()?;
     let hash = req.hash();
-    let mut tx = pool.begin().await?;
-    let outcome: Option<String> =
-        sqlx::query_scalar("SELECT outcome FROM payment_methods WHERE token = $1")
-            .bind(&req.token)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let outcome = outcome.ok_or(PaymentsError::UnknownToken)?;
+    // Payment methods never change once saved.
+    let method = sqlx::query("SELECT outcome, brand, last4 FROM payment_methods WHERE token = $1")
+        .bind(&req.token)
+        .fetch_optional(pool)
+        .await?
+        .ok_or(PaymentsError::UnknownToken)?;
+    let outcome: String = method.try_get("outcome")?;
     let (status, decline) = match outcome.as_str() {
         "approve" => ("authorized", None),
         "decline" => ("declined", Some("card_declined")),
         "insufficient_funds" => ("declined", Some("insufficient_funds")),
         _ => ("requires_action", Some("authentication_required")),
     };
-    let id = Uuid::new_v4();
-    let inserted = sqlx::query(
-        "INSERT INTO payments (id, idempotency_key, request_hash, token, amount_minor, currency,
-                               order_ref, status, decline_code)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         ON CONFLICT (idempotency_key) DO NOTHING",
+    let mut p = Payment {
+        id: Uuid::new_v4(),
+        status: status.to_string(),
+        amount_minor: req.amount_minor,
+        currency: req.currency.clone(),
+        order_ref: req.order_ref.clone(),
+        decline_code: decline.map(str::to_string),
+        brand: method.try_get("brand")?,
+        last4: method.try_get("last4")?,
+        created_at: Utc::now(),
+    };
+    // The payment, its event and its webhook in one statement (one round trip, one
+    // transaction); the event and webhook are written only if the payment was.
+    let created: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "WITH p AS (
+             INSERT INTO payments (id, idempotency_key, request_hash, token, amount_minor,
+                                   currency, order_ref, status, decline_code)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (idempotency_key) DO NOTHING
+             RETURNING id, created_at),
+         e AS (INSERT INTO payment_events (payment_id, kind, amount_minor)
+               SELECT id, $8, $5 FROM p),
+         w AS (INSERT INTO webhook_outbox (payload) SELECT $10 FROM p)
+         SELECT created_at FROM p",
     )
-    .bind(id)
+    .bind(p.id)
     .bind(key)
     .bind(&hash)
     .bind(&req.token)
@@ -188,11 +206,10 @@ pub async fn authorize(
     .bind(&req.order_ref)
     .bind(status)
     .bind(decline)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        tx.rollback().await?;
+    .bind(webhook_payload(&p, &format!("payment.{status}")))
+    .fetch_optional(pool)
+    .await?;
+    let Some(created_at) = created else {
         let row = sqlx::query(&format!("{SELECT_PAYMENT} WHERE p.idempotency_key = $1"))
             .bind(key)
             .fetch_one(pool)
@@ -202,33 +219,9 @@ pub async fn authorize(
             return Err(PaymentsError::KeyReused);
         }
         return Ok((payment_from_row(&row)?, false));
-    }
-    sqlx::query("INSERT INTO payment_events (payment_id, kind, amount_minor) VALUES ($1, $2, $3)")
-        .bind(id)
-        .bind(status)
-        .bind(req.amount_minor)
-        .execute(&mut *tx)
-        .await?;
-    let row = sqlx::query(&format!("{SELECT_PAYMENT} WHERE p.id = $1"))
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-    let p = payment_from_row(&row)?;
-    enqueue(&mut tx, &p, &format!("payment.{status}")).await?;
-    tx.commit().await?;
+    };
+    p.created_at = created_at;
     Ok((p, true))
-}
-
-async fn enqueue(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    p: &Payment,
-    event: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO webhook_outbox (payload) VALUES ($1)")
-        .bind(webhook_payload(p, event))
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 /// Moves a payment `from` one status `to` another. Repeating a transition that is done is a
@@ -240,41 +233,42 @@ pub async fn transition(
     to: &str,
     action: &str,
 ) -> Result<Payment, PaymentsError> {
-    let mut tx = pool.begin().await?;
-    let amount: Option<i64> = sqlx::query_scalar(
-        "UPDATE payments SET status = $3, updated_at = now() WHERE id = $1 AND status = $2
-         RETURNING amount_minor",
+    // The transition, its event and its webhook in one statement (one round trip, one
+    // transaction); the event and webhook are written only if the payment moved.
+    let moved = sqlx::query(
+        "WITH u AS (
+             UPDATE payments SET status = $3, updated_at = now() WHERE id = $1 AND status = $2
+             RETURNING id, status, amount_minor, currency, order_ref, decline_code, created_at,
+                       token),
+         e AS (INSERT INTO payment_events (payment_id, kind, amount_minor)
+               SELECT id, $3, amount_minor FROM u),
+         w AS (INSERT INTO webhook_outbox (payload)
+               SELECT jsonb_build_object('id', $4::uuid, 'type', $5::text, 'payment_id', id,
+                          'order_ref', order_ref, 'status', status,
+                          'amount_minor', amount_minor, 'currency', currency)
+               FROM u)
+         SELECT u.id, u.status, u.amount_minor, u.currency, u.order_ref, u.decline_code,
+                u.created_at, m.brand, m.last4
+         FROM u JOIN payment_methods m ON m.token = u.token",
     )
     .bind(id)
     .bind(from)
     .bind(to)
-    .fetch_optional(&mut *tx)
+    .bind(Uuid::new_v4())
+    .bind(format!("payment.{to}"))
+    .fetch_optional(pool)
     .await?;
-    let row = sqlx::query(&format!("{SELECT_PAYMENT} WHERE p.id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(PaymentsError::NotFound(id))?;
-    let p = payment_from_row(&row)?;
-    match amount {
-        Some(amount) => {
-            sqlx::query(
-                "INSERT INTO payment_events (payment_id, kind, amount_minor) VALUES ($1, $2, $3)",
-            )
-            .bind(id)
-            .bind(to)
-            .bind(amount)
-            .execute(&mut *tx)
-            .await?;
-            enqueue(&mut tx, &p, &format!("payment.{to}")).await?;
-            tx.commit().await?;
-            Ok(p)
-        }
-        None if p.status == to => Ok(p),
-        None => Err(PaymentsError::WrongState {
+    if let Some(row) = moved {
+        return Ok(payment_from_row(&row)?);
+    }
+    let p = get(pool, id).await?;
+    if p.status == to {
+        Ok(p)
+    } else {
+        Err(PaymentsError::WrongState {
             status: p.status,
             action: action.to_string(),
-        }),
+        })
     }
 }
 
@@ -325,21 +319,17 @@ pub async fn deliver_webhooks(
         }
     }
     // Losing this bookkeeping in a crash only means a repeat delivery, which receivers
-    // de-duplicate by event id: no need to wait for the disk.
-    let mut tx = pool.begin().await?;
-    sqlx::query("SET LOCAL synchronous_commit = off")
-        .execute(&mut *tx)
-        .await?;
+    // de-duplicate by event id: no need to wait for the disk. One statement;
+    // `set_config(.., true)` is `SET LOCAL` for its own transaction.
     sqlx::query(
-        "UPDATE webhook_outbox SET delivered_at = now(), attempts = attempts + 1 WHERE id = ANY($1)",
+        "UPDATE webhook_outbox SET attempts = attempts + 1,
+             delivered_at = CASE WHEN id = ANY($1) THEN now() ELSE delivered_at END
+         FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
+         WHERE id = ANY($1) OR id = ANY($2)",
     )
     .bind(&delivered)
-    .execute(&mut *tx)
+    .bind(&failed)
+    .execute(pool)
     .await?;
-    sqlx::query("UPDATE webhook_outbox SET attempts = attempts + 1 WHERE id = ANY($1)")
-        .bind(&failed)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
     Ok(delivered.len() as u64)
 }
