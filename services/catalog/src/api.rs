@@ -4,7 +4,7 @@ use axum::http::{header, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ecom_shared::auth::AuthUser;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -16,10 +16,12 @@ fn json_bytes(body: Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-/// Serves a public read from the short-lived cache, or computes and caches it.
-async fn cached<F>(st: &AppState, uri: &Uri, compute: F) -> Result<Response, CatalogError>
+/// Serves a public read from the short-lived cache, or computes and caches it. The body is
+/// serialised straight from its typed value (no intermediate `serde_json::Value`).
+async fn cached<F, T>(st: &AppState, uri: &Uri, compute: F) -> Result<Response, CatalogError>
 where
-    F: std::future::Future<Output = Result<Value, CatalogError>>,
+    F: std::future::Future<Output = Result<T, CatalogError>>,
+    T: Serialize,
 {
     let key = uri.to_string();
     if let Some(body) = st.cache.get(&key) {
@@ -64,7 +66,16 @@ fn filter(q: &ListQuery) -> Result<Filter, CatalogError> {
     })
 }
 
-async fn list_value(st: &AppState, q: &ListQuery) -> Result<Value, CatalogError> {
+/// A page of products as the list and search routes answer it.
+#[derive(Serialize)]
+struct Page {
+    items: Vec<store::Product>,
+    next_cursor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    facets: Option<Value>,
+}
+
+async fn list_value(st: &AppState, q: &ListQuery) -> Result<Page, CatalogError> {
     let f = filter(q)?;
     let sort = Sort::parse(q.sort.as_deref(), f.q.is_some())?;
     let limit = q.limit.unwrap_or(20);
@@ -73,11 +84,16 @@ async fn list_value(st: &AppState, q: &ListQuery) -> Result<Value, CatalogError>
     }
     let cursor = q.cursor.as_deref().map(Cursor::decode).transpose()?;
     let (items, next) = store::list(&st.kit.pool, &f, sort, cursor.as_ref(), limit).await?;
-    let mut body = json!({"items": items, "next_cursor": next});
-    if q.facets.unwrap_or(false) {
-        body["facets"] = store::facets(&st.kit.pool, &f).await?;
-    }
-    Ok(body)
+    let facets = if q.facets.unwrap_or(false) {
+        Some(store::facets(&st.kit.pool, &f).await?)
+    } else {
+        None
+    };
+    Ok(Page {
+        items,
+        next_cursor: next,
+        facets,
+    })
 }
 
 pub async fn list(
@@ -134,10 +150,7 @@ pub async fn get_product(
     if id.len() > 128 {
         return Err(CatalogError::NotFound("product"));
     }
-    cached(&st, &uri, async {
-        Ok(serde_json::to_value(store::get(&st.kit.pool, &id).await?).unwrap_or_default())
-    })
-    .await
+    cached(&st, &uri, async { store::get(&st.kit.pool, &id).await }).await
 }
 
 /// Price lookup for orders: the current price of an active SKU.
