@@ -246,18 +246,31 @@ async fn take(tx: &mut Transaction<'_, Postgres>, line: &Line) -> Result<(), Inv
 /// Moves a held reservation to `to` ("committed" or "released") and adjusts stock. Repeating
 /// the same transition is a no-op; the other transition after one is done is an error.
 pub async fn finish(pool: &PgPool, id: Uuid, to: &str) -> Result<Reservation, InventoryError> {
-    let mut tx = pool.begin().await?;
-    let moved: Option<DateTime<Utc>> = sqlx::query_scalar(
-        "UPDATE reservations SET status = $2, updated_at = now() WHERE id = $1 AND status = 'held'
-         RETURNING expires_at",
-    )
-    .bind(id)
-    .bind(to)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(expires_at) = moved else {
-        let r = load_reservation(&mut tx, id).await?;
-        tx.rollback().await?;
+    // One statement (one round trip, one transaction): the reservation moves only if it is
+    // held, and stock is adjusted only if it moved. A concurrent finish of the same id waits on
+    // the reservation row and then finds it no longer held.
+    let stock_change = if to == "committed" {
+        "on_hand = s.on_hand - l.quantity, reserved = s.reserved - l.quantity"
+    } else {
+        "reserved = s.reserved - l.quantity"
+    };
+    let sql = format!(
+        "WITH r AS (
+             UPDATE reservations SET status = $2, updated_at = now()
+             WHERE id = $1 AND status = 'held'
+             RETURNING expires_at),
+         l AS (
+             SELECT sku, quantity FROM reservation_lines
+             WHERE reservation_id = $1 AND EXISTS (SELECT 1 FROM r)),
+         s AS (
+             UPDATE stock s SET {stock_change}, updated_at = now()
+             FROM l WHERE s.sku = l.sku)
+         SELECT r.expires_at, l.sku, l.quantity FROM r, l ORDER BY l.sku"
+    );
+    let rows = sqlx::query(&sql).bind(id).bind(to).fetch_all(pool).await?;
+    // A reservation always has lines, so no rows means it did not move.
+    let Some(first) = rows.first() else {
+        let r = get_reservation(pool, id).await?;
         return if r.status == to {
             Ok(r)
         } else {
@@ -267,25 +280,16 @@ pub async fn finish(pool: &PgPool, id: Uuid, to: &str) -> Result<Reservation, In
             })
         };
     };
-    let lines = load_lines(&mut tx, id).await?;
-    // The lines are joined as an array (not as `FROM reservation_lines`) so that stock is
-    // reached through its primary key rather than by scanning the whole table.
-    let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
-    let qtys: Vec<i32> = lines.iter().map(|l| l.quantity).collect();
-    let sql = if to == "committed" {
-        "UPDATE stock s SET on_hand = s.on_hand - l.quantity, reserved = s.reserved - l.quantity,
-                updated_at = now()
-         FROM unnest($1::text[], $2::int[]) AS l(sku, quantity) WHERE s.sku = l.sku"
-    } else {
-        "UPDATE stock s SET reserved = s.reserved - l.quantity, updated_at = now()
-         FROM unnest($1::text[], $2::int[]) AS l(sku, quantity) WHERE s.sku = l.sku"
-    };
-    sqlx::query(sql)
-        .bind(&skus)
-        .bind(&qtys)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
+    let expires_at: DateTime<Utc> = first.try_get("expires_at")?;
+    let lines = rows
+        .iter()
+        .map(|r| {
+            Ok(Line {
+                sku: r.try_get("sku")?,
+                quantity: r.try_get("quantity")?,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
     Ok(Reservation {
         id,
         status: to.to_string(),
