@@ -28,6 +28,7 @@ fn main() {
         terraform: Version(vec![1, 0, 3]),
         state_dir: state.clone(),
         aws_endpoint: None,
+        assume_roles: true,
     };
     let runs = std::env::var("BENCH_RUNS")
         .ok()

@@ -4,6 +4,7 @@
 //! `render` turns it into every stage's inputs, `commands` holds one module per subcommand, and
 //! `ui` is the only place that prints.
 
+pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -54,12 +54,38 @@ struct Moto {
     endpoint: String,
 }
 
+/// The state bucket the way the bootstrap stack makes it.
+const FIT_BUCKET: &str = r#"
+s3.create_bucket(Bucket="shop-tfstate-111111111111", ObjectLockEnabledForBucket=True)
+s3.put_bucket_versioning(Bucket="shop-tfstate-111111111111", VersioningConfiguration={"Status": "Enabled"})
+s3.put_bucket_encryption(Bucket="shop-tfstate-111111111111", ServerSideEncryptionConfiguration={"Rules": [
+    {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
+     "KMSMasterKeyID": "arn:aws:kms:us-east-1:000000000000:key/fixture-shop"}, "BucketKeyEnabled": True}]})
+s3.put_object_lock_configuration(Bucket="shop-tfstate-111111111111", ObjectLockConfiguration={
+    "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 30}}})
+"#;
+
+/// A bucket made by hand without any of the protections.
+const BARE_BUCKET: &str = r#"
+s3.create_bucket(Bucket="shop-tfstate-111111111111")
+"#;
+
 impl Moto {
     fn start() -> Option<Moto> {
+        Moto::start_with(None, FIT_BUCKET)
+    }
+
+    /// A moto server whose own account (what STS answers for credentials it did not issue) is
+    /// `account` (moto's default 123456789012 when `None`), with the lock table and `bucket`.
+    fn start_with(account: Option<&str>, bucket: &str) -> Option<Moto> {
         let bin = tool("moto_server")?;
         let python = repo().join(".tools/venv/bin/python");
         let port = free_port();
-        let child = Command::new(bin)
+        let mut cmd = Command::new(bin);
+        if let Some(a) = account {
+            cmd.env("MOTO_ACCOUNT_ID", a);
+        }
+        let child = cmd
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -77,14 +103,14 @@ impl Moto {
         // What the real bootstrap stack creates: the state bucket and the lock table.
         moto.python(
             &python,
-            r#"
-s3.create_bucket(Bucket="shop-tfstate-111111111111")
-s3.put_bucket_versioning(Bucket="shop-tfstate-111111111111", VersioningConfiguration={"Status": "Enabled"})
+            &format!(
+                r#"{bucket}
 ddb.create_table(TableName="shop-tf-lock",
-    AttributeDefinitions=[{"AttributeName": "LockID", "AttributeType": "S"}],
-    KeySchema=[{"AttributeName": "LockID", "KeyType": "HASH"}],
+    AttributeDefinitions=[{{"AttributeName": "LockID", "AttributeType": "S"}}],
+    KeySchema=[{{"AttributeName": "LockID", "KeyType": "HASH"}}],
     BillingMode="PAY_PER_REQUEST")
-"#,
+"#
+            ),
         );
         Some(moto)
     }
@@ -276,9 +302,12 @@ impl Project {
                 cmd.env("ECOMCTL_TERRAFORM", &self.terraform);
             }
         }
-        if let Some(e) = &self.endpoint {
-            cmd.env("AWS_ENDPOINT_URL", e);
-        }
+        // Without moto, any AWS call goes to a closed loopback port and fails at once: a test
+        // must never reach out beyond 127.0.0.0/8.
+        cmd.env(
+            "AWS_ENDPOINT_URL",
+            self.endpoint.as_deref().unwrap_or("http://127.0.0.1:9"),
+        );
         for (k, v) in &self.extra_env {
             cmd.env(k, v);
         }
@@ -377,6 +406,37 @@ fn up_applies_every_stage_into_moto_and_a_second_up_applies_nothing() {
         .unwrap()
         .contains("needs a Kubernetes API"));
     assert_eq!(named(&ev, "state_migrated").len(), 1);
+
+    // Each account was checked once, through STS, after assuming its role; the state bucket
+    // once, before the bootstrap state moved into it.
+    let accounts: Vec<(String, String)> = named(&ev, "account_checked")
+        .iter()
+        .map(|e| {
+            (
+                e["account"].as_str().unwrap().to_string(),
+                e["arn"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(accounts.len(), 2, "{accounts:?}");
+    assert_eq!(accounts[0].0, "111111111111");
+    assert!(
+        accounts[0]
+            .1
+            .contains("assumed-role/SharedServicesTerraform/"),
+        "{accounts:?}"
+    );
+    assert_eq!(accounts[1].0, "222222222222");
+    assert!(
+        accounts[1].1.contains("assumed-role/NonprodTerraform/"),
+        "{accounts:?}"
+    );
+    let buckets = named(&ev, "state_bucket_checked");
+    assert_eq!(buckets.len(), 1, "{}", show(&first));
+    assert_eq!(buckets[0]["object_lock"], "Enabled");
+    assert_eq!(buckets[0]["versioning"], "Enabled");
+    assert_eq!(buckets[0]["encryption"], "aws:kms");
+    assert_eq!(buckets[0]["retention_days"], 30);
 
     // State objects at the expected keys in the moto bucket, bootstrap's migrated there.
     assert_eq!(
@@ -520,11 +580,10 @@ fi"#
 
 #[test]
 fn ctrl_c_during_apply_reaches_terraform_and_exits_130() {
-    let Some(tf) = tool("terraform") else {
+    let (Some(tf), Some(moto)) = (tool("terraform"), Moto::start()) else {
         return;
     };
-    // Bootstrap's first apply runs with local state: no moto needed.
-    let mut p = Project::new(tf, None);
+    let mut p = Project::new(tf, Some(&moto));
     let started = p.dir.path().join("apply-started");
     let got = p.dir.path().join("apply-got-signal");
     p.fake_terraform(&format!(
@@ -652,10 +711,10 @@ fn a_stage_waiting_on_upstream_outputs_is_refused_before_terraform_runs() {
 
 #[test]
 fn a_locked_stage_is_refused_at_once_or_waited_for_with_a_timeout() {
-    let Some(tf) = tool("terraform") else {
+    let (Some(tf), Some(moto)) = (tool("terraform"), Moto::start()) else {
         return;
     };
-    let p = Project::new(tf, None);
+    let p = Project::new(tf, Some(&moto));
     let _held = ecomctl::stages::record::StageLock::acquire(
         &p.state("global", "bootstrap").join("lock"),
         "global/bootstrap",
@@ -692,10 +751,10 @@ fn a_locked_stage_is_refused_at_once_or_waited_for_with_a_timeout() {
 
 #[test]
 fn a_tool_that_ignores_ctrl_c_is_killed_after_the_grace_period() {
-    let Some(tf) = tool("terraform") else {
+    let (Some(tf), Some(moto)) = (tool("terraform"), Moto::start()) else {
         return;
     };
-    let mut p = Project::new(tf, None);
+    let mut p = Project::new(tf, Some(&moto));
     let pid_file = p.dir.path().join("apply-pid");
     p.fake_terraform(&format!(
         r#"if [ "$1" = apply ]; then
@@ -1110,4 +1169,74 @@ fn on_a_terminal_a_stateful_loss_is_approved_only_by_typing_the_env_name() {
     assert_eq!(code, Some(0), "{screen}");
     assert!(screen.contains("applied nonprod/app"), "{screen}");
     assert!(p.state("nonprod", "app").join("outputs.json").exists());
+}
+
+#[test]
+fn credentials_of_another_account_are_refused_before_terraform_touches_the_env() {
+    // A CI job that already holds a role (ECOMCTL_ASSUME_ROLE=false) in the shared-services
+    // account, but runs `up -e nonprod`: moto's STS answers 111111111111 for its credentials.
+    let (Some(tf), Some(moto)) = (
+        tool("terraform"),
+        Moto::start_with(Some("111111111111"), FIT_BUCKET),
+    ) else {
+        return;
+    };
+    let mut p = Project::new(tf, Some(&moto));
+    p.extra_env
+        .push(("ECOMCTL_ASSUME_ROLE".into(), "false".into()));
+    let out = p.run(&["up", "-e", "nonprod", "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("wrong AWS account for environment nonprod")
+            && err.contains("in account 111111111111, but the config says 222222222222"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was changed"), "{err}");
+    // Bootstrap (the shared-services account: right) went ahead; Terraform never ran for the
+    // environment: no plan, no Terraform data, no state object.
+    assert!(p.state("global", "bootstrap").join("outputs.json").exists());
+    assert!(!p.state("nonprod", "foundation").join(".terraform").exists());
+    assert!(!p
+        .state("nonprod", "foundation")
+        .join("plan.tfplan")
+        .exists());
+    assert_eq!(
+        moto.state_keys(),
+        vec!["shop/global/bootstrap/terraform.tfstate"]
+    );
+    // Using the credentials as they are, Terraform is not asked to assume a role either.
+    let tfvars = read_json(&p.state("global", "bootstrap").join("terraform.tfvars.json"));
+    assert_eq!(tfvars["assume_role_arn"], Value::Null);
+
+    // Nor does a bare plan of the environment get past the check.
+    let plan = p.run(&["plan", "-e", "nonprod", "--stage", "foundation"]);
+    assert_eq!(plan.status.code(), Some(1), "{}", show(&plan));
+    assert!(String::from_utf8_lossy(&plan.stderr).contains("wrong AWS account"));
+    assert!(!p.state("nonprod", "foundation").join(".terraform").exists());
+}
+
+#[test]
+fn a_state_bucket_without_versioning_kms_or_object_lock_is_refused() {
+    let (Some(tf), Some(moto)) = (tool("terraform"), Moto::start_with(None, BARE_BUCKET)) else {
+        return;
+    };
+    let p = Project::new(tf, Some(&moto));
+    let out = p.run(&["up", "-e", "nonprod", "--yes"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for problem in [
+        "state bucket shop-tfstate-111111111111 is not fit to hold Terraform state",
+        "versioning is `never enabled`",
+        "default encryption is `none`",
+        "Object Lock is `not enabled`",
+    ] {
+        assert!(err.contains(problem), "missing {problem:?} in:\n{err}");
+    }
+    // Bootstrap applied with local state, but its state was not moved into that bucket, and no
+    // environment stage ran.
+    assert!(moto.state_keys().is_empty(), "{:?}", moto.state_keys());
+    assert!(!p.state("nonprod", "foundation").join(".terraform").exists());
+    let state = read_json(&p.state("global", "bootstrap").join("state.json"));
+    assert_eq!(state["backend"], "local", "{state}");
 }

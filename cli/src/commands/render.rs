@@ -45,6 +45,7 @@ pub fn run(settings: &Settings, args: &RenderArgs, ui: &Ui) -> Result<()> {
         aws_endpoint: std::env::var("AWS_ENDPOINT_URL")
             .ok()
             .filter(|s| !s.is_empty()),
+        assume_roles: crate::aws::RoleMode::from_env().assumes(),
     };
     let files = renderer.render(&loaded, &opts)?;
     let pending: usize = files.iter().map(|f| f.pending).sum();

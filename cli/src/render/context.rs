@@ -49,6 +49,7 @@ pub fn build(loaded: &Loaded, scope: &str, stage: Stage, opts: &RenderOptions) -
             "modern_backend": opts.terraform.at_least(&[1, 6]),
         },
         "aws_endpoint": opts.aws_endpoint,
+        "assume_roles": opts.assume_roles,
     });
     let mut tags = json!({
         "project": c.project.name,

@@ -137,6 +137,9 @@ pub struct RenderOptions {
     pub state_dir: PathBuf,
     /// An AWS endpoint override (moto in tests), written into backend files when set.
     pub aws_endpoint: Option<String>,
+    /// Terraform assumes each account's role (`false` under `ECOMCTL_ASSUME_ROLE=false`: the
+    /// credentials already are that role, and `assume_role_arn` is rendered as `null`).
+    pub assume_roles: bool,
 }
 
 /// The directory holding `stacks/`, `charts/` and `cluster/`: `ECOMCTL_ROOT`, else the nearest

@@ -9,6 +9,8 @@
 //! | event | when | fields |
 //! |---|---|---|
 //! | `stage_started` | a plan or apply begins | `action`: `plan`, `plan_destroy`, `apply` |
+//! | `account_checked` | STS confirmed the account a stage runs in (once per account and run) | `account`, `arn`, `assumed_role` |
+//! | `state_bucket_checked` | S3 confirmed the state bucket (once per run) | `bucket`, `versioning`, `encryption`, `kms_key`, `object_lock`, `retention_days` |
 //! | `plan_summary` | a plan is saved | `changes`, `plan_hash`, `inputs_hash`, `unchanged_since_apply`, `summary` (`actions`, `by_type`, `changes`, `destructive`, `output_changes`), `duration_ms` |
 //! | `policy_checked` | the gate ran | `policy` (`denied`, `warnings`, `waived`) |
 //! | `approved` | changes were approved | `plan_hash`, `by`: `no changes`, `--approve`, `--yes`, `prompt` |
@@ -23,6 +25,7 @@ pub mod approval;
 pub mod record;
 pub mod summary;
 
+use crate::aws::{Aws, AwsError, RoleMode};
 use crate::config::Loaded;
 use crate::exit::{Exit, FAILURE, FINDINGS, INTERRUPTED, USAGE};
 use crate::render::{self, RenderOptions, Renderer, Stage, GLOBAL_SCOPE};
@@ -34,6 +37,8 @@ use anyhow::{Context, Result};
 pub use approval::{Approval, Decision, MIN_HASH_PREFIX};
 use record::{PlanMeta, RecordError, StageLock, StageState};
 use serde_json::{json, Value};
+use std::cell::{OnceCell, RefCell};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use summary::PlanSummary;
@@ -187,6 +192,8 @@ pub struct WorkspaceOptions {
     pub grace: Duration,
     /// How long to wait for another run's lock on a stage.
     pub lock_timeout: Duration,
+    /// Assume each account's role, or use the credentials as they are (`ECOMCTL_ASSUME_ROLE`).
+    pub role_mode: RoleMode,
 }
 
 impl WorkspaceOptions {
@@ -212,6 +219,7 @@ impl WorkspaceOptions {
                 .ok()
                 .filter(|s| !s.is_empty()),
             grace,
+            role_mode: RoleMode::from_env(),
         }
     }
 }
@@ -228,6 +236,11 @@ pub struct Workspace {
     pub grace: Duration,
     pub lock_timeout: Duration,
     pub gate: Box<dyn PolicyGate>,
+    pub role_mode: RoleMode,
+    /// The AWS session, made on first use (commands that only read records never need it).
+    aws: OnceCell<Aws>,
+    /// Accounts and buckets this run has already checked.
+    checked: RefCell<BTreeSet<String>>,
 }
 
 /// Rendered inputs of one target, written to its directory.
@@ -356,6 +369,9 @@ impl Workspace {
             grace: opts.grace,
             lock_timeout: opts.lock_timeout,
             gate,
+            role_mode: opts.role_mode,
+            aws: OnceCell::new(),
+            checked: RefCell::new(BTreeSet::new()),
         })
     }
 
@@ -400,7 +416,94 @@ impl Workspace {
             terraform: self.tf_version.clone(),
             state_dir: self.state_dir.clone(),
             aws_endpoint: self.aws_endpoint.clone(),
+            assume_roles: self.role_mode.assumes(),
         }
+    }
+
+    fn aws(&self) -> Result<&Aws> {
+        if let Some(aws) = self.aws.get() {
+            return Ok(aws);
+        }
+        let aws = Aws::new(
+            &self.loaded.config.regions.primary,
+            self.aws_endpoint.clone(),
+            self.role_mode,
+        )?;
+        Ok(self.aws.get_or_init(|| aws))
+    }
+
+    /// The account a target runs in: `(what, account id, role)`.
+    fn account_of(&self, t: &Target) -> (String, &crate::config::model::Account) {
+        let c = &self.loaded.config;
+        match c.environments.get(&t.scope) {
+            Some(env) if !t.stage.is_global() => (format!("environment {}", t.scope), &env.account),
+            _ => (
+                "the shared-services account".to_string(),
+                &c.shared_services,
+            ),
+        }
+    }
+
+    fn session_name(&self, scope: &str) -> String {
+        let mut name = format!("ecomctl-{}-{scope}", self.loaded.config.project.name);
+        name.truncate(64);
+        name
+    }
+
+    /// Before Terraform touches a target: the credentials it runs with must be in the account
+    /// the config names, and, when the target keeps its state in the bucket, the bucket must
+    /// exist with versioning, KMS encryption and Object Lock. Each is asked once per run.
+    fn preflight(&self, t: &Target, ui: &Ui) -> Result<()> {
+        let (what, account) = self.account_of(t);
+        let key = format!("account:{}", account.account_id);
+        if !self.checked.borrow().contains(&key) {
+            ui.status("checking", &format!("AWS account of {what}"));
+            let id = self
+                .aws()?
+                .verify_account(
+                    &what,
+                    &account.account_id,
+                    &account.role_arn,
+                    &self.session_name(&t.scope),
+                )
+                .map_err(aws_refusal)?;
+            ui.event(
+                "account_checked",
+                merge(
+                    t.fields(),
+                    json!({ "account": id.account, "arn": id.arn, "assumed_role": self.role_mode.assumes() }),
+                ),
+            );
+            ui.detail(&format!("{what}: running as {} ({})", id.arn, id.account));
+            self.checked.borrow_mut().insert(key);
+        }
+        if !self.local_backend(t)? {
+            self.check_state_bucket(ui)?;
+        }
+        Ok(())
+    }
+
+    fn check_state_bucket(&self, ui: &Ui) -> Result<()> {
+        let bucket = &self.loaded.config.state.bucket;
+        let key = format!("bucket:{bucket}");
+        if self.checked.borrow().contains(&key) {
+            return Ok(());
+        }
+        let shared = &self.loaded.config.shared_services;
+        let facts = self
+            .aws()?
+            .check_state_bucket(bucket, &shared.role_arn, &self.session_name(GLOBAL_SCOPE))
+            .map_err(aws_refusal)?;
+        ui.event(
+            "state_bucket_checked",
+            merge(json!({ "bucket": bucket }), serde_json::to_value(&facts)?),
+        );
+        ui.detail(&format!(
+            "state bucket {bucket}: versioning {}, {} encryption, Object Lock {}",
+            facts.versioning, facts.encryption, facts.object_lock
+        ));
+        self.checked.borrow_mut().insert(key);
+        Ok(())
     }
 
     /// Renders the target's inputs (checked) and, with `write`, writes them into its directory.
@@ -578,6 +681,7 @@ impl Workspace {
             }
         }
         self.check_ready(t, &r)?;
+        self.preflight(t, ui)?;
         self.init(t, &r, ui)?;
         check_interrupt()?;
         let dir = t.dir(&self.state_dir);
@@ -778,6 +882,7 @@ impl Workspace {
                 json!({ "action": "apply", "plan_hash": plan_hash }),
             ),
         );
+        self.preflight(t, ui)?;
         ui.status("applying", &t.label());
         let dir = t.dir(&self.state_dir);
         let plan_file = dir.join("plan.tfplan");
@@ -859,6 +964,7 @@ impl Workspace {
             .hint("check the bootstrap stack's outputs (kms_key_arn); the state is still local")
             .into());
         }
+        self.check_state_bucket(ui)?;
         ui.status(
             "migrating",
             &format!("{}: local state into the state bucket", t.label()),
@@ -1180,6 +1286,31 @@ fn refuse_by_policy(t: &Target, denials: &[String]) -> Result<()> {
     )
     .hint("fix the stack or the config, or record a waiver in policy/waivers.yaml")
     .into())
+}
+
+/// An AWS answer that stops the run, with what to do about it.
+fn aws_refusal(e: AwsError) -> anyhow::Error {
+    let hint = match &e {
+        AwsError::WrongAccount { .. } => {
+            "check which credentials are in use (AWS_PROFILE, AWS_ACCESS_KEY_ID, the CI role) and the account_id in the config; nothing was changed"
+        }
+        AwsError::Identity { .. } => {
+            "AWS credentials are needed (environment, profile, SSO or web identity) that may assume the role; with ECOMCTL_ASSUME_ROLE=false they must already be that role"
+        }
+        AwsError::BucketUnreachable { .. } => {
+            "apply the bootstrap stage first (`ecomctl up` runs it), or check state.bucket in the config"
+        }
+        AwsError::BucketUnfit { .. } => {
+            "the bootstrap stack makes the bucket with all of these; Object Lock can only be turned on for a bucket made with it, so a hand-made bucket must be replaced"
+        }
+        AwsError::Runtime(_) => "",
+    };
+    let exit = Exit::new(FAILURE, e.to_string());
+    if hint.is_empty() {
+        exit.into()
+    } else {
+        exit.hint(hint).into()
+    }
 }
 
 fn merge(mut a: Value, b: Value) -> Value {
