@@ -30,6 +30,9 @@ pub struct AppState {
     pub webhook_secret: Option<Secret>,
     /// Tests only: stop the saga right after persisting this status, as a crash would.
     pub fail_after: Option<String>,
+    /// Fault injection, off (zero) by default: a pause before each saga step, so a test can
+    /// kill the process while sagas are in flight (`ORDERS_FAULT_STEP_DELAY_MS`).
+    pub fault_step_delay: Duration,
 }
 
 impl HasKit for AppState {
@@ -47,6 +50,7 @@ pub struct Settings {
     pub reservation_ttl_seconds: i64,
     pub recovery_interval: Duration,
     pub webhook_secret: Option<Secret>,
+    pub fault_step_delay: Duration,
 }
 
 impl Settings {
@@ -62,6 +66,7 @@ impl Settings {
                 env.parse_or("ORDERS_RECOVERY_INTERVAL_SECONDS", 10)?,
             ),
             webhook_secret: env.secret("PAYMENTS_WEBHOOK_SECRET"),
+            fault_step_delay: Duration::from_millis(env.parse_or("ORDERS_FAULT_STEP_DELAY_MS", 0)?),
         })
     }
 }
@@ -83,6 +88,7 @@ impl AppState {
             replay_wait: Duration::from_secs(10),
             webhook_secret: None,
             fail_after: None,
+            fault_step_delay: Duration::ZERO,
         }
     }
 }
@@ -163,6 +169,13 @@ pub async fn run() -> Result<(), RunError> {
     state.lease_seconds = settings.lease_seconds;
     state.reservation_ttl_seconds = settings.reservation_ttl_seconds;
     state.webhook_secret = settings.webhook_secret;
+    state.fault_step_delay = settings.fault_step_delay;
+    if !state.fault_step_delay.is_zero() {
+        tracing::warn!(
+            delay_ms = state.fault_step_delay.as_millis() as u64,
+            "fault injection: ORDERS_FAULT_STEP_DELAY_MS pauses every checkout step"
+        );
+    }
     // Resumes sagas a previous process left unfinished (the first tick is immediate).
     let recovery = spawn_recovery(state.clone(), settings.recovery_interval);
     let r = ecom_shared::app::serve(router(state), &kit, ecom_shared::app::shutdown_signal()).await;

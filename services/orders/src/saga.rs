@@ -142,6 +142,9 @@ pub async fn run(st: &AppState, id: Uuid) -> Result<Outcome, OrdersError> {
             lines = Some(store::lines(&st.kit.pool, id).await?);
         }
         let lines = lines.as_deref().unwrap_or_default();
+        if !is_terminal(&o.status) && !st.fault_step_delay.is_zero() {
+            tokio::time::sleep(st.fault_step_delay).await;
+        }
         known = match o.status.as_str() {
             "pending" => step_reserve(st, o, lines).await?,
             "reserved" => step_authorize(st, o).await?,

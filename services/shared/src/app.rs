@@ -222,6 +222,8 @@ where
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| KitError::Bind { addr, source })?;
+    // The bound address: with port 0 the system picks it, and this line is how callers learn it.
+    let addr = listener.local_addr().unwrap_or(addr);
     tracing::info!(service = %kit.settings.service, %addr, "listening");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let grace = kit.settings.shutdown_grace;
