@@ -906,7 +906,12 @@ fi"#
 
 /// The plan hash a refusal asks for (`--approve 0123456789ab`).
 fn asked_hash(out: &Output) -> String {
-    let err = String::from_utf8_lossy(&out.stderr);
+    // The hint is on stderr, or in the `error` event on stdout with `--output json`.
+    let err = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
     let re = regex::Regex::new(r"--approve ([0-9a-f]{12})").unwrap();
     re.captures(&err)
         .unwrap_or_else(|| panic!("no hash asked for:\n{}", show(out)))[1]
@@ -957,9 +962,6 @@ fn down_destroys_in_reverse_order_and_each_stage_needs_its_plan_hash() {
     let p = Project::new(tf, Some(&moto));
     let up = p.run(&["up", "-e", "nonprod", "--yes"]);
     assert!(up.status.success(), "{}", show(&up));
-
-    let bootstrap = p.run(&["down", "-e", "nonprod", "--include-bootstrap"]);
-    assert_eq!(bootstrap.status.code(), Some(2), "{}", show(&bootstrap));
 
     // No terminal, no hash: refused, nothing destroyed; the hint names app's destroy plan.
     let refused = p.run(&["down", "-e", "nonprod"]);
@@ -1239,4 +1241,99 @@ fn a_state_bucket_without_versioning_kms_or_object_lock_is_refused() {
     assert!(!p.state("nonprod", "foundation").join(".terraform").exists());
     let state = read_json(&p.state("global", "bootstrap").join("state.json"));
     assert_eq!(state["backend"], "local", "{state}");
+}
+
+#[test]
+fn down_include_bootstrap_moves_its_state_out_of_the_bucket_then_destroys_it() {
+    let (Some(tf), Some(moto)) = (tool("terraform"), Moto::start()) else {
+        return;
+    };
+    let p = Project::new(tf, Some(&moto));
+    // A second environment, so that bootstrap has another user.
+    let config = std::fs::read_to_string(p.dir.path().join("ecomctl.yaml")).unwrap();
+    let (head, tools) = config.split_once("\ntools:").unwrap();
+    let staging = head[head.find("  nonprod:").unwrap()..]
+        .replace("nonprod:", "staging:")
+        .replace("222222222222", "333333333333")
+        .replace("NonprodTerraform", "StagingTerraform")
+        .replace("10.20.", "10.30.");
+    std::fs::write(
+        p.dir.path().join("ecomctl.yaml"),
+        format!("{head}\n{staging}\ntools:{tools}"),
+    )
+    .unwrap();
+    for env in ["nonprod", "staging"] {
+        let up = p.run(&["up", "-e", env, "--yes"]);
+        assert!(up.status.success(), "{}", show(&up));
+    }
+    let bootstrap_key = "shop/global/bootstrap/terraform.tfstate";
+    assert!(moto.state_keys().contains(&bootstrap_key.to_string()));
+
+    // staging still keeps its state in the bucket: refused before anything is destroyed.
+    let refused = p.run(&["down", "-e", "nonprod", "--include-bootstrap"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", show(&refused));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("still holds the state of staging/foundation, staging/app"),
+        "{err}"
+    );
+    assert!(err.contains("`ecomctl down -e staging`"), "{err}");
+    assert!(p.state("nonprod", "app").join("outputs.json").exists());
+
+    // Take staging and nonprod down (each destroy plan approved by its hash).
+    for env in ["staging", "nonprod"] {
+        let mut args = vec!["down", "-e", env];
+        let mut hashes = Vec::new();
+        for _ in 0..2 {
+            let out = p.run(&args);
+            assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+            hashes.push(asked_hash(&out));
+            args = vec!["down", "-e", env];
+            for h in &hashes {
+                args.extend(["--approve", h.as_str()]);
+            }
+        }
+        let done = p.run(&args);
+        assert!(done.status.success(), "{}", show(&done));
+    }
+
+    // Now bootstrap: its state first leaves the bucket, then its destroy plan needs its hash.
+    let asked = p.run(&[
+        "down",
+        "-e",
+        "nonprod",
+        "--include-bootstrap",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(asked.status.code(), Some(1), "{}", show(&asked));
+    let ev = events(&asked);
+    let moved = named(&ev, "state_migrated");
+    assert_eq!(labels(&moved), vec!["global/bootstrap"]);
+    assert_eq!(moved[0]["to"], "local");
+    let state = read_json(&p.state("global", "bootstrap").join("state.json"));
+    assert_eq!(state["backend"], "local", "{state}");
+    assert!(p
+        .state("global", "bootstrap")
+        .join("terraform.tfstate")
+        .exists());
+    let hash = asked_hash(&asked);
+
+    let done = p.run(&[
+        "down",
+        "-e",
+        "nonprod",
+        "--include-bootstrap",
+        "--approve",
+        &hash,
+        "--output",
+        "json",
+    ]);
+    assert!(done.status.success(), "{}", show(&done));
+    let ev = events(&done);
+    assert_eq!(labels(&named(&ev, "destroyed")), vec!["global/bootstrap"]);
+    assert!(named(&ev, "state_migrated").is_empty(), "moved only once");
+    let state = read_json(&p.state("global", "bootstrap").join("state.json"));
+    assert!(state["destroyed_at"].as_u64().is_some(), "{state}");
+    assert!(!p.state("global", "bootstrap").join("outputs.json").exists());
 }

@@ -1,20 +1,11 @@
 use super::{orchestrate, Settings};
 use crate::cli::DownArgs;
-use crate::exit::{Exit, USAGE};
 use crate::stages::{Approval, Step};
 use crate::ui::Ui;
 use anyhow::Result;
 use serde_json::json;
 
 pub fn run(settings: &Settings, args: &DownArgs, ui: &Ui) -> Result<()> {
-    if args.include_bootstrap {
-        return Err(Exit::new(
-            USAGE,
-            "destroying the bootstrap stage is not implemented yet",
-        )
-        .hint("its state lives in the bucket it would destroy: move it back to local state first (docs/bootstrap-state-migration.md)")
-        .into());
-    }
     let ws = orchestrate::workspace(settings)?;
     let env = orchestrate::env_for(settings, &ws, None)?;
     let approval = Approval {
@@ -22,7 +13,7 @@ pub fn run(settings: &Settings, args: &DownArgs, ui: &Ui) -> Result<()> {
         plan_hashes: args.approve.clone(),
         interactive: ui.interactive(),
     };
-    let steps = ws.down(&env, &approval, ui)?;
+    let steps = ws.down(&env, &approval, args.include_bootstrap, ui)?;
     let destroyed = steps.iter().filter(|(_, s)| *s == Step::Destroyed).count();
     ui.event(
         "down_finished",

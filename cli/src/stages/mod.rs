@@ -591,13 +591,7 @@ impl Workspace {
         let local = self.local_backend(t)?;
         let override_path = tf.workdir.join(LOCAL_BACKEND_OVERRIDE);
         if local {
-            let state_file = t.dir(&self.state_dir).join("terraform.tfstate");
-            let text = format!(
-                "# Written by ecomctl: bootstrap keeps local state until its bucket exists.\nterraform {{\n  backend \"local\" {{\n    path = {}\n  }}\n}}\n",
-                serde_json::to_string(&state_file.display().to_string())
-                    .unwrap_or_default()
-            );
-            record::write_atomic(&override_path, text.as_bytes())?;
+            self.write_local_override(t, &override_path)?;
         } else if override_path.exists() {
             std::fs::remove_file(&override_path)
                 .with_context(|| format!("removing {}", override_path.display()))?;
@@ -626,6 +620,17 @@ impl Workspace {
             .map_err(|e| tool_error(e, t))
             .with_context(|| format!("initialising {}", t.label()))?;
         record::write_atomic(&stamp_path, stamp.as_bytes())?;
+        Ok(())
+    }
+
+    /// The override file that gives bootstrap a local backend (its state file in its directory).
+    fn write_local_override(&self, t: &Target, path: &Path) -> Result<()> {
+        let state_file = t.dir(&self.state_dir).join("terraform.tfstate");
+        let text = format!(
+            "# Written by ecomctl: bootstrap keeps local state while its bucket does not exist.\nterraform {{\n  backend \"local\" {{\n    path = {}\n  }}\n}}\n",
+            serde_json::to_string(&state_file.display().to_string()).unwrap_or_default()
+        );
+        record::write_atomic(path, text.as_bytes())?;
         Ok(())
     }
 
@@ -671,7 +676,7 @@ impl Workspace {
             &format!("{}{}", t.label(), if destroy { " (destroy)" } else { "" }),
         );
         let mut r = self.render(env, t, true)?;
-        if t.stage.is_global() && self.local_backend(t)? && !r.backend_pending {
+        if t.stage.is_global() && !destroy && self.local_backend(t)? && !r.backend_pending {
             // Bootstrap was applied but its state never reached the bucket (the move failed
             // or was interrupted): finish that first.
             let mut state = self.state(t)?;
@@ -1155,11 +1160,27 @@ impl Workspace {
     }
 
     /// `ecomctl down`: destroys the Terraform stages of `env` in reverse order. Every destroy
-    /// plan needs its hash (`--approve`) or the environment's name typed on a terminal; `--yes`
-    /// never destroys. Stages never applied are skipped. Bootstrap is left alone.
-    pub fn down(&self, env: &str, approval: &Approval, ui: &Ui) -> Result<Vec<(Target, Step)>> {
+    /// plan needs its hash (`--approve`) or the scope's name typed on a terminal; `--yes` never
+    /// destroys. Stages never applied are skipped. Bootstrap (the state bucket every
+    /// environment uses) goes last and only with `include_bootstrap`, once no other
+    /// environment has a stage applied: its state first moves back out of the bucket it is
+    /// about to destroy.
+    pub fn down(
+        &self,
+        env: &str,
+        approval: &Approval,
+        include_bootstrap: bool,
+        ui: &Ui,
+    ) -> Result<Vec<(Target, Step)>> {
+        if include_bootstrap {
+            self.check_nothing_else_uses_bootstrap(env)?;
+        }
+        let mut stages = vec![Stage::App, Stage::Foundation];
+        if include_bootstrap {
+            stages.push(Stage::Bootstrap);
+        }
         let mut steps = Vec::new();
-        for stage in [Stage::App, Stage::Foundation] {
+        for stage in stages {
             let t = Target::new(env, stage);
             let _lock = self.lock(&t, ui)?;
             let state = self.state(&t)?;
@@ -1172,12 +1193,83 @@ impl Workspace {
                 steps.push((t, Step::NotApplied));
                 continue;
             }
-            let result = self.down_one(env, &t, approval, ui);
+            let result = if t.stage.is_global() {
+                self.bootstrap_state_to_local(&t, ui)
+                    .and_then(|()| self.down_one(env, &t, approval, ui))
+            } else {
+                self.down_one(env, &t, approval, ui)
+            };
             self.finish(&t, "down", result.as_ref().map(|_| "destroyed"), ui);
             result?;
             steps.push((t, Step::Destroyed));
         }
         Ok(steps)
+    }
+
+    /// Refuses to destroy bootstrap while a stage of another environment is applied (as far as
+    /// this machine's records tell).
+    fn check_nothing_else_uses_bootstrap(&self, env: &str) -> Result<()> {
+        let mut still = Vec::new();
+        for other in self.envs(None)? {
+            if other == env {
+                continue;
+            }
+            for stage in [Stage::Foundation, Stage::App] {
+                let t = Target::new(&other, stage);
+                if self.state(&t)?.applied_at.is_some() {
+                    still.push(t.label());
+                }
+            }
+        }
+        if still.is_empty() {
+            return Ok(());
+        }
+        let envs: BTreeSet<&str> = still.iter().filter_map(|l| l.split('/').next()).collect();
+        Err(Exit::new(
+            FAILURE,
+            format!(
+                "cannot destroy the bootstrap stage: its state bucket still holds the state of {}",
+                still.join(", ")
+            ),
+        )
+        .hint(format!(
+            "destroy those first ({}); nothing was changed",
+            envs.iter()
+                .map(|e| format!("`ecomctl down -e {e}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .into())
+    }
+
+    /// Moves bootstrap's state from the bucket back into a local file, so that destroying the
+    /// bucket does not destroy the only record of what to destroy. A later `up` moves it back.
+    fn bootstrap_state_to_local(&self, t: &Target, ui: &Ui) -> Result<()> {
+        let mut state = self.state(t)?;
+        if state.backend.as_deref() != Some("s3") {
+            return Ok(());
+        }
+        self.preflight(t, ui)?;
+        ui.status(
+            "migrating",
+            &format!("{}: state out of the bucket into a local file", t.label()),
+        );
+        let tf = self.terraform(t)?;
+        let override_path = tf.workdir.join(LOCAL_BACKEND_OVERRIDE);
+        self.write_local_override(t, &override_path)?;
+        let _ = std::fs::remove_file(tf.data_dir.join("ecomctl-init"));
+        if let Err(e) = tf.init(&Backend::MigrateToDeclared, &mut self.on_line(ui, t)) {
+            let _ = std::fs::remove_file(&override_path);
+            return Err(tool_error(e, t))
+                .with_context(|| format!("moving the state of {} out of the bucket", t.label()));
+        }
+        state.backend = Some("local".into());
+        record::write_json(&t.dir(&self.state_dir).join("state.json"), &state)?;
+        ui.event(
+            "state_migrated",
+            merge(t.fields(), json!({ "to": "local" })),
+        );
+        Ok(())
     }
 
     fn down_one(&self, env: &str, t: &Target, approval: &Approval, ui: &Ui) -> Result<()> {

@@ -42,6 +42,9 @@ pub enum Backend {
     Migrate(PathBuf),
     /// Whatever the configuration (or an override file) declares, with no extra settings.
     AsDeclared,
+    /// `-migrate-state -force-copy` into whatever is declared (bootstrap's state back out of
+    /// the bucket into the local override, before the bucket is destroyed).
+    MigrateToDeclared,
 }
 
 /// Terraform for one (scope, stage): its own data directory, a shared plugin cache, no prompts,
@@ -117,6 +120,9 @@ impl Terraform {
                     .args(["-migrate-state", "-force-copy"]);
             }
             Backend::AsDeclared => {}
+            Backend::MigrateToDeclared => {
+                spec = spec.args(["-migrate-state", "-force-copy"]);
+            }
         }
         process::run(&spec, on_line).map(|_| ())
     }
