@@ -16,8 +16,9 @@ fn json_bytes(body: Bytes) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-/// Serves a public read from the short-lived cache, or computes and caches it. The body is
-/// serialised straight from its typed value (no intermediate `serde_json::Value`).
+/// Serves a public read from the read cache (kept coherent with the database, see
+/// [`crate::cache`]), or computes and stores it. The body is serialised straight from its
+/// typed value (no intermediate `serde_json::Value`).
 async fn cached<F, T>(st: &AppState, uri: &Uri, compute: F) -> Result<Response, CatalogError>
 where
     F: std::future::Future<Output = Result<T, CatalogError>>,
@@ -27,9 +28,11 @@ where
     if let Some(body) = st.cache.get(&key) {
         return Ok(json_bytes(body));
     }
+    // Taken before the database is read: a write that lands meanwhile voids this response.
+    let ticket = st.cache.ticket();
     let value = compute.await?;
     let body = Bytes::from(serde_json::to_vec(&value).unwrap_or_default());
-    st.cache.put(key, body.clone());
+    st.cache.put(key, body.clone(), ticket);
     Ok(json_bytes(body))
 }
 
@@ -188,7 +191,7 @@ pub async fn create_category(
 ) -> Result<Response, CatalogError> {
     admin(&user)?;
     let c = store::create_category(&st.kit.pool, &body).await?;
-    st.cache.clear();
+    st.cache.invalidate();
     Ok((StatusCode::CREATED, Json(c)).into_response())
 }
 
@@ -199,7 +202,7 @@ pub async fn create_product(
 ) -> Result<Response, CatalogError> {
     admin(&user)?;
     let p = store::create_product(&st.kit.pool, &body).await?;
-    st.cache.clear();
+    st.cache.invalidate();
     Ok((StatusCode::CREATED, Json(p)).into_response())
 }
 
@@ -215,7 +218,7 @@ pub async fn update_product(
 ) -> Result<Response, CatalogError> {
     admin(&user)?;
     let p = store::update_product(&st.kit.pool, parse_id(&id)?, &body).await?;
-    st.cache.clear();
+    st.cache.invalidate();
     Ok(Json(p).into_response())
 }
 
@@ -226,7 +229,7 @@ pub async fn delete_product(
 ) -> Result<Response, CatalogError> {
     admin(&user)?;
     store::deactivate(&st.kit.pool, parse_id(&id)?).await?;
-    st.cache.clear();
+    st.cache.invalidate();
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
@@ -247,6 +250,6 @@ pub async fn seed(
         return Err(CatalogError::Invalid("products must be 1..=100000".into()));
     }
     let inserted = crate::seed::seed_demo(&st.kit.pool, n).await?;
-    st.cache.clear();
+    st.cache.invalidate();
     Ok(Json(json!({"inserted": inserted})).into_response())
 }

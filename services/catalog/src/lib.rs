@@ -27,11 +27,28 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(kit: Kit, cache_ttl: Duration) -> Self {
+    /// State with a read cache of at most `cache_entries` responses (0: none). The cache
+    /// serves nothing until [`AppState::start_change_feed`] is listening.
+    pub fn new(kit: Kit, cache_entries: usize) -> Self {
         Self {
             kit,
-            cache: Arc::new(cache::ReadCache::new(cache_ttl)),
+            cache: Arc::new(cache::ReadCache::new(cache_entries)),
         }
+    }
+
+    /// Starts the change feed that keeps the read cache coherent with the database (see
+    /// [`cache`]); the returned future resolves once it is listening, or after `wait` at most.
+    pub async fn start_change_feed(&self, wait: Duration) -> tokio::task::JoinHandle<()> {
+        let task = cache::spawn_change_feed(
+            self.kit.pool.clone(),
+            self.cache.clone(),
+            self.kit.metrics.clone(),
+        );
+        let started = tokio::time::Instant::now();
+        while !self.cache.is_coherent() && started.elapsed() < wait && !task.is_finished() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        task
     }
 }
 
@@ -43,7 +60,8 @@ impl HasKit for AppState {
 
 pub struct Settings {
     pub common: CommonSettings,
-    pub cache_ttl: Duration,
+    /// Most responses the read cache holds (0: no cache).
+    pub cache_entries: usize,
     /// Seed this many demo products at start (0: none).
     pub seed_demo: i32,
 }
@@ -52,7 +70,7 @@ impl Settings {
     pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
         Ok(Self {
             common: CommonSettings::from_env("catalog", DEFAULT_PORT, env)?,
-            cache_ttl: env.millis_or("CATALOG_CACHE_TTL_MS", Duration::from_millis(1000))?,
+            cache_entries: env.parse_or("CATALOG_READ_CACHE_ENTRIES", 20_000)?,
             seed_demo: env.parse_or("CATALOG_SEED_DEMO", 0)?,
         })
     }
@@ -214,6 +232,9 @@ pub async fn run() -> Result<(), RunError> {
         let n = seed::seed_demo(&kit.pool, settings.seed_demo).await?;
         tracing::info!(inserted = n, "seeded the demo catalog");
     }
-    let state = AppState::new(kit.clone(), settings.cache_ttl);
-    Ok(ecom_shared::app::serve(router(state), &kit, ecom_shared::app::shutdown_signal()).await?)
+    let state = AppState::new(kit.clone(), settings.cache_entries);
+    let feed = state.start_change_feed(Duration::from_secs(2)).await;
+    let r = ecom_shared::app::serve(router(state), &kit, ecom_shared::app::shutdown_signal()).await;
+    feed.abort();
+    Ok(r?)
 }

@@ -25,7 +25,10 @@ async fn app(products: i32) -> App {
     let mut settings = CommonSettings::for_tests("catalog", &db.url);
     auth.trust(&mut settings);
     let kit = Kit::from_pool(settings, db.pool.clone()).expect("kit");
-    let router = router(AppState::new(kit, Duration::from_secs(60)));
+    let state = AppState::new(kit, 1_000);
+    state.start_change_feed(Duration::from_secs(10)).await;
+    assert!(state.cache.is_coherent(), "the change feed did not start");
+    let router = router(state);
     App { db, router, auth }
 }
 

@@ -909,10 +909,11 @@ async fn checkout_against_the_real_catalog_uses_its_prices() {
         catalog_db.pool.clone(),
     )
     .expect("kit");
-    let catalog = ecom_catalog::router(ecom_catalog::AppState::new(
-        kit,
-        std::time::Duration::from_secs(1),
-    ));
+    let catalog_state = ecom_catalog::AppState::new(kit, 1_000);
+    catalog_state
+        .start_change_feed(std::time::Duration::from_secs(10))
+        .await;
+    let catalog = ecom_catalog::router(catalog_state);
     let cat_addr = ecom_shared::testing::spawn(catalog.clone())
         .await
         .expect("spawn");
