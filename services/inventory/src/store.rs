@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
 use crate::error::InventoryError;
@@ -149,8 +149,12 @@ fn normalise(lines: &[Line]) -> Result<Vec<Line>, InventoryError> {
 }
 
 /// Reserves every line or none. Idempotent by reservation id: reserving an id that exists
-/// returns that reservation as it is (`Ok((r, false))`). Stock rows are locked by the last
-/// statements before `COMMIT`, so a hot SKU is held as briefly as possible.
+/// returns that reservation as it is (`Ok((r, false))`).
+///
+/// One statement (one round trip, one transaction): the reservation, its lines and the stock
+/// it takes. Stock rows are locked in SKU order, so concurrent multi-line reservations cannot
+/// deadlock, and taking more than is available violates `stock_reserved_within_on_hand`,
+/// which aborts the whole statement: all lines or none.
 pub async fn reserve(
     pool: &PgPool,
     id: Uuid,
@@ -158,52 +162,49 @@ pub async fn reserve(
     ttl_seconds: i64,
 ) -> Result<(Reservation, bool), InventoryError> {
     let lines = normalise(lines)?;
-    let mut tx = pool.begin().await?;
-    let expires_at: Option<DateTime<Utc>> = sqlx::query_scalar(
-        "INSERT INTO reservations (id, status, expires_at)
-         VALUES ($1, 'held', now() + make_interval(secs => $2))
-         ON CONFLICT (id) DO NOTHING RETURNING expires_at",
+    let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
+    let qtys: Vec<i32> = lines.iter().map(|l| l.quantity).collect();
+    let made = sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
+        "WITH r AS (
+             INSERT INTO reservations (id, status, expires_at)
+             VALUES ($1, 'held', now() + make_interval(secs => $2))
+             ON CONFLICT (id) DO NOTHING RETURNING expires_at),
+         want AS (
+             SELECT sku, quantity FROM unnest($3::text[], $4::int[]) AS w(sku, quantity)
+             WHERE EXISTS (SELECT 1 FROM r)),
+         l AS (
+             INSERT INTO reservation_lines (reservation_id, sku, quantity)
+             SELECT $1, sku, quantity FROM want),
+         locked AS (
+             SELECT s.sku FROM stock s JOIN want w ON w.sku = s.sku
+             ORDER BY s.sku FOR UPDATE OF s),
+         taken AS (
+             UPDATE stock s SET reserved = s.reserved + w.quantity, updated_at = now()
+             FROM want w JOIN locked k ON k.sku = w.sku
+             WHERE s.sku = w.sku)
+         -- Data-modifying CTEs always run to completion, read or not.
+         SELECT (SELECT expires_at FROM r)",
     )
     .bind(id)
     .bind(ttl_seconds as f64)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(expires_at) = expires_at else {
-        let existing = load_reservation(&mut tx, id).await?;
-        tx.rollback().await?;
-        return Ok((existing, false));
-    };
-    let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
-    let qtys: Vec<i32> = lines.iter().map(|l| l.quantity).collect();
-    let inserted = sqlx::query(
-        "INSERT INTO reservation_lines (reservation_id, sku, quantity)
-         SELECT $1, sku, quantity FROM unnest($2::text[], $3::int[]) AS l(sku, quantity)",
-    )
-    .bind(id)
     .bind(&skus)
     .bind(&qtys)
-    .execute(&mut *tx)
+    .fetch_one(pool)
     .await;
-    if let Err(sqlx::Error::Database(db)) = &inserted {
-        if db.is_foreign_key_violation() {
-            drop(tx);
-            let known: Vec<String> =
-                sqlx::query_scalar("SELECT sku FROM stock WHERE sku = ANY($1)")
-                    .bind(&skus)
-                    .fetch_all(pool)
-                    .await?;
-            let missing = skus
-                .iter()
-                .find(|s| !known.iter().any(|k| k == *s))
-                .unwrap_or(&"?");
-            return Err(InventoryError::UnknownSku(missing.to_string()));
+    let expires_at = match made {
+        Ok(Some(at)) => at,
+        // The id exists: answer with it as it is.
+        Ok(None) => return Ok((get_reservation(pool, id).await?, false)),
+        Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
+            return Err(unknown_sku(pool, &skus).await);
         }
-    }
-    inserted?;
-    for line in &lines {
-        take(&mut tx, line).await?;
-    }
-    tx.commit().await?;
+        Err(sqlx::Error::Database(db))
+            if db.constraint() == Some("stock_reserved_within_on_hand") =>
+        {
+            return Err(out_of_stock(pool, &lines).await);
+        }
+        Err(e) => return Err(e.into()),
+    };
     Ok((
         Reservation {
             id,
@@ -215,31 +216,53 @@ pub async fn reserve(
     ))
 }
 
-async fn take(tx: &mut Transaction<'_, Postgres>, line: &Line) -> Result<(), InventoryError> {
-    let taken = sqlx::query(
-        "UPDATE stock SET reserved = reserved + $2, updated_at = now()
-         WHERE sku = $1 AND on_hand - reserved >= $2",
-    )
-    .bind(&line.sku)
-    .bind(line.quantity)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected();
-    if taken == 1 {
-        return Ok(());
-    }
-    let available: Option<i32> =
-        sqlx::query_scalar("SELECT on_hand - reserved FROM stock WHERE sku = $1")
-            .bind(&line.sku)
-            .fetch_optional(&mut **tx)
-            .await?;
-    match available {
-        None => Err(InventoryError::UnknownSku(line.sku.clone())),
-        Some(a) => Err(InventoryError::OutOfStock {
-            sku: line.sku.clone(),
-            available: i64::from(a.max(0)),
-            requested: i64::from(line.quantity),
-        }),
+/// The error for a reservation naming a SKU that has no stock row.
+async fn unknown_sku(pool: &PgPool, skus: &[&str]) -> InventoryError {
+    let known: Vec<String> = match sqlx::query_scalar("SELECT sku FROM stock WHERE sku = ANY($1)")
+        .bind(skus)
+        .fetch_all(pool)
+        .await
+    {
+        Ok(k) => k,
+        Err(e) => return e.into(),
+    };
+    let missing = skus
+        .iter()
+        .find(|s| !known.iter().any(|k| k == *s))
+        .unwrap_or(&"?");
+    InventoryError::UnknownSku(missing.to_string())
+}
+
+/// The error for a reservation that asked for more than is available: the first line short
+/// of stock now (or the first line, if stock came back meanwhile).
+async fn out_of_stock(pool: &PgPool, lines: &[Line]) -> InventoryError {
+    let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
+    let available: Vec<(String, i32)> =
+        match sqlx::query_as("SELECT sku, on_hand - reserved FROM stock WHERE sku = ANY($1)")
+            .bind(&skus)
+            .fetch_all(pool)
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => return e.into(),
+        };
+    let avail = |sku: &str| {
+        available
+            .iter()
+            .find(|(s, _)| s == sku)
+            .map_or(0, |(_, a)| *a)
+    };
+    let line = lines
+        .iter()
+        .find(|l| avail(&l.sku) < l.quantity)
+        .or(lines.first());
+    match line {
+        Some(l) => InventoryError::OutOfStock {
+            sku: l.sku.clone(),
+            available: i64::from(avail(&l.sku).max(0)),
+            requested: i64::from(l.quantity),
+        },
+        None => InventoryError::Invalid("a reservation has 1 to 100 lines".into()),
     }
 }
 

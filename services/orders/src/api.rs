@@ -181,34 +181,19 @@ pub async fn checkout(
         None => normalise(&store::cart(&st.kit.pool, uid).await?)?,
     };
     let hash = request_hash(&body.payment_token, &items);
-    if store::find_by_key(&st.kit.pool, uid, &key).await?.is_some() {
-        return replay(&st, uid, &key, &hash).await;
-    }
-    // Prices come from the catalog, never from the client.
-    let mut lines = Vec::with_capacity(items.len());
-    let mut currency: Option<String> = None;
-    for i in &items {
-        let p: Price = st
-            .deps
-            .catalog
-            .call::<Value, Price>(Method::GET, &format!("/v1/skus/{}", i.sku), None, None)
-            .await
-            .map_err(|e| match e.status() {
-                Some(404) => OrdersError::UnknownSku(i.sku.clone()),
-                _ => OrdersError::Dependency(e),
-            })?;
-        if currency.get_or_insert_with(|| p.currency.clone()) != &p.currency {
-            return Err(OrdersError::Invalid(
-                "all items of an order must share one currency".into(),
-            ));
+    // A repeated key is found by the insert below, which it loses; the price lookup is not
+    // wasted on a lookup first. Should pricing fail, a stored outcome for the key still wins.
+    let lines = match price_lines(&st, &items).await {
+        Ok(lines) => lines,
+        Err(e) => {
+            if store::find_by_key(&st.kit.pool, uid, &key).await?.is_some() {
+                return replay(&st, uid, &key, &hash).await;
+            }
+            return Err(e);
         }
-        lines.push(Line {
-            sku: i.sku.clone(),
-            name: p.name,
-            quantity: i.quantity,
-            unit_price_minor: p.price_minor,
-        });
-    }
+    };
+    let currency = lines.first().map(|l| l.1.clone());
+    let lines: Vec<Line> = lines.into_iter().map(|(l, _)| l).collect();
     let id = Uuid::new_v4();
     let inserted = store::insert(
         &st.kit.pool,
@@ -224,11 +209,46 @@ pub async fn checkout(
         },
     )
     .await?;
-    if !inserted {
+    let Some(order) = inserted else {
         return replay(&st, uid, &key, &hash).await;
-    }
+    };
     st.kit.metrics.incr("orders_checkouts_total", 1);
-    Ok(respond(saga::run(&st, id).await?))
+    Ok(respond(saga::run_new(&st, order, lines).await?))
+}
+
+/// Each item with its catalog name and price (prices come from the catalog, never from the
+/// client), and its currency; all must share one.
+async fn price_lines(
+    st: &AppState,
+    items: &[CartItem],
+) -> Result<Vec<(Line, String)>, OrdersError> {
+    let mut lines: Vec<(Line, String)> = Vec::with_capacity(items.len());
+    for i in items {
+        let p: Price = st
+            .deps
+            .catalog
+            .call::<Value, Price>(Method::GET, &format!("/v1/skus/{}", i.sku), None, None)
+            .await
+            .map_err(|e| match e.status() {
+                Some(404) => OrdersError::UnknownSku(i.sku.clone()),
+                _ => OrdersError::Dependency(e),
+            })?;
+        if lines.first().is_some_and(|(_, c)| *c != p.currency) {
+            return Err(OrdersError::Invalid(
+                "all items of an order must share one currency".into(),
+            ));
+        }
+        lines.push((
+            Line {
+                sku: i.sku.clone(),
+                name: p.name,
+                quantity: i.quantity,
+                unit_price_minor: p.price_minor,
+            },
+            p.currency,
+        ));
+    }
+    Ok(lines)
 }
 
 #[derive(Debug, Deserialize)]

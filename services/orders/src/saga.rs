@@ -130,9 +130,26 @@ fn order_body(o: &OrderRow, lines: &[store::Line]) -> Value {
 /// without reading it again; otherwise (failure, or another worker got there first) the row is
 /// read from the database.
 pub async fn run(st: &AppState, id: Uuid) -> Result<Outcome, OrdersError> {
-    let mut known: Option<OrderRow> = None;
+    drive(st, id, None, None).await
+}
+
+/// Runs the saga of an order just inserted, from the row and lines the insert wrote (nothing
+/// is read back).
+pub async fn run_new(
+    st: &AppState,
+    order: OrderRow,
+    lines: Vec<store::Line>,
+) -> Result<Outcome, OrdersError> {
+    drive(st, order.id, Some(order), Some(lines)).await
+}
+
+async fn drive(
+    st: &AppState,
+    id: Uuid,
+    mut known: Option<OrderRow>,
     // An order's lines never change once it is inserted.
-    let mut lines: Option<Vec<store::Line>> = None;
+    mut lines: Option<Vec<store::Line>>,
+) -> Result<Outcome, OrdersError> {
     for _ in 0..16 {
         let o = match known.take() {
             Some(o) => o,
@@ -240,7 +257,12 @@ async fn authorize(st: &AppState, o: &OrderRow) -> Result<PaymentReply, CallErro
     let key = format!("order-{}", o.id);
     st.deps
         .payments
-        .call(Method::POST, "/v1/payments", Some(&body), Some(&key))
+        .call(
+            Method::POST,
+            "/v1/payments?webhook=false",
+            Some(&body),
+            Some(&key),
+        )
         .await
 }
 
@@ -328,7 +350,7 @@ async fn step_confirm(
         .payments
         .call::<Value, PaymentReply>(
             Method::POST,
-            &format!("/v1/payments/{pid}/capture"),
+            &format!("/v1/payments/{pid}/capture?webhook=false"),
             None,
             None,
         )
@@ -395,7 +417,7 @@ async fn step_compensate(st: &AppState, o: &OrderRow) -> Result<(), OrdersError>
             .payments
             .call::<Value, PaymentReply>(
                 Method::POST,
-                &format!("/v1/payments/{pid}/void"),
+                &format!("/v1/payments/{pid}/void?webhook=false"),
                 None,
                 None,
             )

@@ -114,9 +114,9 @@ pub struct NewOrder<'a> {
     pub lease_seconds: f64,
 }
 
-/// Inserts the order in `pending` with a lease held by this process. `false` if the user's
-/// key is already taken.
-pub async fn insert(pool: &PgPool, o: &NewOrder<'_>) -> Result<bool, OrdersError> {
+/// Inserts the order in `pending` with a lease held by this process and returns it as stored;
+/// `None` if the user's key is already taken.
+pub async fn insert(pool: &PgPool, o: &NewOrder<'_>) -> Result<Option<OrderRow>, OrdersError> {
     let total: i64 = o
         .lines
         .iter()
@@ -128,19 +128,19 @@ pub async fn insert(pool: &PgPool, o: &NewOrder<'_>) -> Result<bool, OrdersError
     let prices: Vec<i64> = o.lines.iter().map(|l| l.unit_price_minor).collect();
     // The order and its lines in one statement (one round trip, one transaction): the lines
     // are inserted only if the order was.
-    let inserted: i64 = sqlx::query_scalar(
+    let created: Option<DateTime<Utc>> = sqlx::query_scalar(
         "WITH o AS (
              INSERT INTO orders (id, user_id, idempotency_key, request_hash, status, payment_token,
                                  total_minor, currency, lease_until)
              VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, now() + make_interval(secs => $8))
              ON CONFLICT (user_id, idempotency_key) DO NOTHING
-             RETURNING id),
+             RETURNING id, created_at),
          l AS (
              INSERT INTO order_lines (order_id, sku, name, quantity, unit_price_minor)
              SELECT o.id, l.sku, l.name, l.quantity, l.unit_price_minor
              FROM o, unnest($9::text[], $10::text[], $11::int[], $12::bigint[])
                   AS l(sku, name, quantity, unit_price_minor))
-         SELECT count(*) FROM o",
+         SELECT created_at FROM o",
     )
     .bind(o.id)
     .bind(o.user_id)
@@ -154,9 +154,25 @@ pub async fn insert(pool: &PgPool, o: &NewOrder<'_>) -> Result<bool, OrdersError
     .bind(&names)
     .bind(&qtys)
     .bind(&prices)
-    .fetch_one(pool)
+    .fetch_optional(pool)
     .await?;
-    Ok(inserted == 1)
+    Ok(created.map(|created_at| OrderRow {
+        id: o.id,
+        user_id: o.user_id.to_string(),
+        request_hash: o.request_hash.to_string(),
+        status: "pending".into(),
+        payment_token: o.payment_token.to_string(),
+        total_minor: total,
+        currency: o.currency.to_string(),
+        authorize_attempted: false,
+        payment_id: None,
+        payment_status: None,
+        failure_code: None,
+        failure_detail: None,
+        response_status: None,
+        response_body: None,
+        created_at,
+    }))
 }
 
 /// Claims unfinished orders whose lease ran out (their process died), for `lease_seconds`.

@@ -1,4 +1,4 @@
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -8,7 +8,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::error::PaymentsError;
-use crate::store::{self, AuthorizeRequest};
+use crate::store::{self, Announce, AuthorizeRequest};
 use crate::{cards, AppState};
 
 /// Card data as the storefront sends it. It is checked, summarised and dropped here.
@@ -58,19 +58,42 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<String, PaymentsError> {
     Ok(key.to_string())
 }
 
+/// `?webhook=false`: the caller takes the outcome from the response, so the change is not
+/// announced by webhook (it is still recorded in `payment_events`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnounceQuery {
+    #[serde(default)]
+    pub webhook: Option<bool>,
+}
+
+impl AnnounceQuery {
+    fn announce(&self) -> Announce {
+        if self.webhook == Some(false) {
+            Announce::CallerOnly
+        } else {
+            Announce::Webhook
+        }
+    }
+}
+
 pub async fn authorize(
     State(st): State<AppState>,
     _caller: ServiceCaller,
     headers: HeaderMap,
+    Query(q): Query<AnnounceQuery>,
     Json(req): Json<AuthorizeRequest>,
 ) -> Result<Response, PaymentsError> {
     let key = idempotency_key(&headers)?;
-    let (payment, created) = store::authorize(&st.kit.pool, &key, &req).await?;
+    let announce = q.announce();
+    let (payment, created) = store::authorize(&st.kit.pool, &key, &req, announce).await?;
     if created {
         st.kit
             .metrics
             .incr(&format!("payments_{}_total", payment.status), 1);
-        st.wake_webhooks();
+        if announce == Announce::Webhook {
+            st.wake_webhooks();
+        }
     }
     let status = if created {
         StatusCode::CREATED
@@ -98,10 +121,13 @@ async fn move_to(
     from: &str,
     to: &str,
     action: &str,
+    announce: Announce,
 ) -> Result<Json<store::Payment>, PaymentsError> {
-    let p = store::transition(&st.kit.pool, parse_id(id)?, from, to, action).await?;
+    let p = store::transition(&st.kit.pool, parse_id(id)?, from, to, action, announce).await?;
     st.kit.metrics.incr(&format!("payments_{to}_total"), 1);
-    st.wake_webhooks();
+    if announce == Announce::Webhook {
+        st.wake_webhooks();
+    }
     Ok(Json(p))
 }
 
@@ -109,24 +135,27 @@ pub async fn capture(
     State(st): State<AppState>,
     _c: ServiceCaller,
     Path(id): Path<String>,
+    Query(q): Query<AnnounceQuery>,
 ) -> Result<Json<store::Payment>, PaymentsError> {
-    move_to(&st, &id, "authorized", "captured", "capture").await
+    move_to(&st, &id, "authorized", "captured", "capture", q.announce()).await
 }
 
 pub async fn void(
     State(st): State<AppState>,
     _c: ServiceCaller,
     Path(id): Path<String>,
+    Query(q): Query<AnnounceQuery>,
 ) -> Result<Json<store::Payment>, PaymentsError> {
-    move_to(&st, &id, "authorized", "voided", "void").await
+    move_to(&st, &id, "authorized", "voided", "void", q.announce()).await
 }
 
 pub async fn refund(
     State(st): State<AppState>,
     _c: ServiceCaller,
     Path(id): Path<String>,
+    Query(q): Query<AnnounceQuery>,
 ) -> Result<Json<store::Payment>, PaymentsError> {
-    move_to(&st, &id, "captured", "refunded", "refund").await
+    move_to(&st, &id, "captured", "refunded", "refund", q.announce()).await
 }
 
 pub async fn cards_doc() -> Json<serde_json::Value> {

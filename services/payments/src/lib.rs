@@ -80,10 +80,14 @@ pub fn openapi() -> ApiDoc {
         .body(json!({"type": "object", "required": ["token", "amount_minor", "currency"], "properties": {
             "token": {"type": "string"}, "amount_minor": {"type": "integer"}, "currency": {"type": "string"},
             "order_ref": {"type": "string"}}}))
+        .query("webhook", "false: the caller takes the outcome from the response; no webhook is sent")
         .route("get", "/v1/payments/{id}", "One payment", Security::Service, &[200, 404])
         .route("post", "/v1/payments/{id}/capture", "Capture an authorization", Security::Service, &[200, 404, 409])
+        .query("webhook", "false: no webhook for this change")
         .route("post", "/v1/payments/{id}/void", "Void an authorization", Security::Service, &[200, 404, 409])
+        .query("webhook", "false: no webhook for this change")
         .route("post", "/v1/payments/{id}/refund", "Refund a capture in full", Security::Service, &[200, 404, 409])
+        .query("webhook", "false: no webhook for this change")
 }
 
 pub fn router(state: AppState) -> Router {

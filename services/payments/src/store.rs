@@ -151,11 +151,21 @@ fn webhook_payload(p: &Payment, event: &str) -> serde_json::Value {
     })
 }
 
+/// Whether a change is announced by webhook. A caller that takes the outcome from the
+/// response (orders, inside its saga) asks for none; changes it did not ask for (a refund by
+/// support, say) are still announced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Announce {
+    Webhook,
+    CallerOnly,
+}
+
 /// Authorizes once per idempotency key. Returns the payment and whether this call made it.
 pub async fn authorize(
     pool: &PgPool,
     key: &str,
     req: &AuthorizeRequest,
+    announce: Announce,
 ) -> Result<(Payment, bool), PaymentsError> {
     req.validate()?;
     let hash = req.hash();
@@ -194,7 +204,7 @@ pub async fn authorize(
              RETURNING id, created_at),
          e AS (INSERT INTO payment_events (payment_id, kind, amount_minor)
                SELECT id, $8, $5 FROM p),
-         w AS (INSERT INTO webhook_outbox (payload) SELECT $10 FROM p)
+         w AS (INSERT INTO webhook_outbox (payload) SELECT $10 FROM p WHERE $11)
          SELECT created_at FROM p",
     )
     .bind(p.id)
@@ -207,6 +217,7 @@ pub async fn authorize(
     .bind(status)
     .bind(decline)
     .bind(webhook_payload(&p, &format!("payment.{status}")))
+    .bind(announce == Announce::Webhook)
     .fetch_optional(pool)
     .await?;
     let Some(created_at) = created else {
@@ -232,6 +243,7 @@ pub async fn transition(
     from: &str,
     to: &str,
     action: &str,
+    announce: Announce,
 ) -> Result<Payment, PaymentsError> {
     // The transition, its event and its webhook in one statement (one round trip, one
     // transaction); the event and webhook are written only if the payment moved.
@@ -246,7 +258,7 @@ pub async fn transition(
                SELECT jsonb_build_object('id', $4::uuid, 'type', $5::text, 'payment_id', id,
                           'order_ref', order_ref, 'status', status,
                           'amount_minor', amount_minor, 'currency', currency)
-               FROM u)
+               FROM u WHERE $6)
          SELECT u.id, u.status, u.amount_minor, u.currency, u.order_ref, u.decline_code,
                 u.created_at, m.brand, m.last4
          FROM u JOIN payment_methods m ON m.token = u.token",
@@ -256,6 +268,7 @@ pub async fn transition(
     .bind(to)
     .bind(Uuid::new_v4())
     .bind(format!("payment.{to}"))
+    .bind(announce == Announce::Webhook)
     .fetch_optional(pool)
     .await?;
     if let Some(row) = moved {

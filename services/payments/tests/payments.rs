@@ -379,8 +379,62 @@ async fn webhooks_are_signed_and_delivered_once() {
             .expect("deliver"),
         0
     );
+    // `?webhook=false`: the caller has the answer, nothing is announced (but the events are
+    // recorded); a later change the caller did not ask to keep quiet is announced.
+    let (s, _, quiet) = call(
+        &app.router,
+        Method::POST,
+        "/v1/payments?webhook=false",
+        Some(SERVICE_TOKEN),
+        Some(json!({"token": t["token"], "amount_minor": 200, "currency": "EUR"})),
+        &[("idempotency-key", "quiet")],
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{quiet}");
+    let qid = quiet["id"].as_str().unwrap_or_default().to_string();
+    let (s, _, _) = call(
+        &app.router,
+        Method::POST,
+        &format!("/v1/payments/{qid}/capture?webhook=false"),
+        Some(SERVICE_TOKEN),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        store::deliver_webhooks(&app.db.pool, &http, &url, secret)
+            .await
+            .expect("deliver"),
+        0
+    );
+    let (s, _, _) = call(
+        &app.router,
+        Method::POST,
+        &format!("/v1/payments/{qid}/refund"),
+        Some(SERVICE_TOKEN),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        store::deliver_webhooks(&app.db.pool, &http, &url, secret)
+            .await
+            .expect("deliver"),
+        1
+    );
+    let events: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM payment_events WHERE payment_id = $1::uuid")
+            .bind(&qid)
+            .fetch_one(&app.db.pool)
+            .await
+            .expect("events");
+    assert_eq!(events, 3, "authorized, captured, refunded");
     let got = got.lock().expect("lock").clone();
-    assert_eq!(got.len(), 1);
+    assert_eq!(got.len(), 2);
     assert_eq!(got[0]["type"], "payment.authorized");
     assert_eq!(got[0]["payment_id"], p["id"]);
+    assert_eq!(got[1]["type"], "payment.refunded");
+    assert_eq!(got[1]["payment_id"], json!(qid));
 }
