@@ -249,10 +249,16 @@ async fn step_reserve(
     }
 }
 
-async fn authorize(st: &AppState, o: &OrderRow) -> Result<PaymentReply, CallError> {
+/// Pays for the order: authorize and capture in one call (a sale), since a checkout that gets
+/// this far is confirmed at once. Idempotent by the order id; asking again answers with the
+/// payment as it is.
+///
+/// Compensation asks with `capture: false`: should the first call never have arrived, that
+/// makes an authorization (voided right after), never a charge.
+async fn authorize(st: &AppState, o: &OrderRow, capture: bool) -> Result<PaymentReply, CallError> {
     let body = json!({
         "token": o.payment_token, "amount_minor": o.total_minor, "currency": o.currency,
-        "order_ref": o.id.to_string(),
+        "order_ref": o.id.to_string(), "capture": capture,
     });
     let key = format!("order-{}", o.id);
     st.deps
@@ -267,8 +273,9 @@ async fn authorize(st: &AppState, o: &OrderRow) -> Result<PaymentReply, CallErro
 }
 
 async fn step_authorize(st: &AppState, mut o: OrderRow) -> Result<Option<OrderRow>, OrdersError> {
-    match authorize(st, &o).await {
-        Ok(p) if p.status == "authorized" => {
+    match authorize(st, &o, true).await {
+        // "authorized": a payment made before sales were used; step_confirm captures it.
+        Ok(p) if p.status == "captured" || p.status == "authorized" => {
             let moved = advance(st, o.id, "reserved", "authorized", Some((&p, true))).await?;
             crash_point(st, "authorized")?;
             Ok(moved.then(|| {
@@ -345,19 +352,26 @@ async fn step_confirm(
             "authorized order without a payment".into(),
         ));
     };
-    let captured: PaymentReply = st
-        .deps
-        .payments
-        .call::<Value, PaymentReply>(
-            Method::POST,
-            &format!("/v1/payments/{pid}/capture?webhook=false"),
-            None,
-            None,
-        )
-        .await?;
+    // Paid by a sale: already captured. (An authorization from before sales is captured now.)
+    let payment_status = match o.payment_status.as_deref() {
+        Some("captured") => "captured".to_string(),
+        _ => {
+            let captured: PaymentReply = st
+                .deps
+                .payments
+                .call::<Value, PaymentReply>(
+                    Method::POST,
+                    &format!("/v1/payments/{pid}/capture?webhook=false"),
+                    None,
+                    None,
+                )
+                .await?;
+            captured.status
+        }
+    };
     let mut o = o;
     o.status = "confirmed".into();
-    o.payment_status = Some(captured.status.clone());
+    o.payment_status = Some(payment_status.clone());
     let body = order_body(&o, lines);
     // Confirms and empties the cart in one statement (a durable commit).
     let n: i64 = sqlx::query_scalar(
@@ -370,7 +384,7 @@ async fn step_confirm(
          SELECT count(*) FROM confirmed",
     )
     .bind(o.id)
-    .bind(&captured.status)
+    .bind(&payment_status)
     .bind(&body)
     .fetch_one(&st.kit.pool)
     .await?;
@@ -400,33 +414,39 @@ async fn step_compensate(st: &AppState, o: &OrderRow) -> Result<(), OrdersError>
         Err(e) if e.status() == Some(404) => {}
         Err(e) => return Err(e.into()),
     }
-    // Void the authorization if there may be one. Asking payments again with the same key
-    // tells us whether the lost call went through.
+    // Give the money back if any was taken: void an authorization, refund a capture. Asking
+    // payments again with the same key tells us whether a lost call went through.
     let mut payment_id = o.payment_id;
+    let mut payment_status = o.payment_status.clone();
     if payment_id.is_none() && o.authorize_attempted {
-        match authorize(st, o).await {
-            Ok(p) => payment_id = Some(p.id),
+        match authorize(st, o, false).await {
+            Ok(p) => {
+                payment_id = Some(p.id);
+                payment_status = Some(p.status);
+            }
             Err(e) if e.status().is_some_and(|s| (400..500).contains(&s)) => {}
             Err(e) => return Err(e.into()),
         }
     }
-    let mut payment_status = o.payment_status.clone();
-    if let Some(pid) = payment_id {
-        let r: Result<PaymentReply, CallError> = st
-            .deps
-            .payments
-            .call::<Value, PaymentReply>(
-                Method::POST,
-                &format!("/v1/payments/{pid}/void?webhook=false"),
-                None,
-                None,
-            )
-            .await;
-        match r {
-            Ok(p) => payment_status = Some(p.status),
-            // Declined or requiring action: nothing to void.
-            Err(e) if e.status() == Some(409) => {}
-            Err(e) => return Err(e.into()),
+    let settled = matches!(
+        payment_status.as_deref(),
+        Some("declined" | "requires_action" | "voided" | "refunded")
+    );
+    if let (Some(pid), false) = (payment_id, settled) {
+        let first = match payment_status.as_deref() {
+            Some("captured") => "refund",
+            _ => "void",
+        };
+        match payment_move(st, pid, first).await? {
+            Some(p) => payment_status = Some(p.status),
+            // Voiding found it captured (its answer was lost): refund it instead.
+            None if first == "void" => {
+                if let Some(p) = payment_move(st, pid, "refund").await? {
+                    payment_status = Some(p.status);
+                }
+            }
+            // Declined or requiring action: nothing was taken.
+            None => {}
         }
     }
     let n = sqlx::query(
@@ -444,6 +464,29 @@ async fn step_compensate(st: &AppState, o: &OrderRow) -> Result<(), OrdersError>
         st.kit.metrics.incr("orders_failed_total", 1);
     }
     Ok(())
+}
+
+/// Voids or refunds payment `pid`; `None` if it is in no state for that (409).
+async fn payment_move(
+    st: &AppState,
+    pid: Uuid,
+    action: &str,
+) -> Result<Option<PaymentReply>, OrdersError> {
+    let r: Result<PaymentReply, CallError> = st
+        .deps
+        .payments
+        .call::<Value, PaymentReply>(
+            Method::POST,
+            &format!("/v1/payments/{pid}/{action}?webhook=false"),
+            None,
+            None,
+        )
+        .await;
+    match r {
+        Ok(p) => Ok(Some(p)),
+        Err(e) if e.status() == Some(409) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Resumes every unfinished saga whose lease ran out. Returns how many were finished.

@@ -479,10 +479,11 @@ async fn crash_after_authorize_is_resumed_to_confirmed() {
         )
         .await;
     assert_eq!(s, StatusCode::INTERNAL_SERVER_ERROR);
+    // Paid by a sale (authorize and capture in one call) before the crash.
     assert_eq!(
         Platform::count(
             &p.payments_db,
-            "SELECT count(*) FROM payments WHERE status = 'authorized'"
+            "SELECT count(*) FROM payments WHERE status = 'captured'"
         )
         .await,
         1
@@ -534,12 +535,12 @@ async fn crash_then_expired_reservation_is_compensated() {
     );
     p.expire_leases().await;
     assert_eq!(saga::recover(&p.restart()).await.expect("recover"), 1);
-    // Stock and payments agree: nothing sold, nothing charged.
+    // Stock and payments agree: nothing sold, and the sale made before the crash refunded.
     assert_eq!(p.stock("A").await, (4, 0));
     assert_eq!(
         Platform::count(
             &p.payments_db,
-            "SELECT count(*) FROM payments WHERE status = 'voided'"
+            "SELECT count(*) FROM payments WHERE status = 'refunded'"
         )
         .await,
         1
@@ -550,7 +551,12 @@ async fn crash_then_expired_reservation_is_compensated() {
             "SELECT count(*) FROM payment_events WHERE kind = 'captured'"
         )
         .await,
-        0
+        Platform::count(
+            &p.payments_db,
+            "SELECT count(*) FROM payment_events WHERE kind = 'refunded'"
+        )
+        .await,
+        "every capture refunded"
     );
     let (code, status): (String, String) =
         sqlx::query_as("SELECT failure_code, status FROM orders")
@@ -564,9 +570,9 @@ async fn crash_then_expired_reservation_is_compensated() {
 }
 
 #[tokio::test]
-async fn crash_before_authorize_answer_is_voided_on_compensation() {
-    // The authorize call went through but the process died before recording the payment id:
-    // compensation finds the payment by its idempotency key and voids it.
+async fn crash_before_payment_answer_is_refunded_on_compensation() {
+    // The payment call went through but the process died before recording the payment id:
+    // compensation finds the payment by its idempotency key and gives the money back.
     let p = platform(&[("A", 4, 1000)]).await;
     let token = p.token(CARD_OK).await;
     let mut crashing = p.state.clone();
@@ -587,7 +593,7 @@ async fn crash_before_authorize_answer_is_voided_on_compensation() {
     assert_eq!(
         Platform::count(
             &p.payments_db,
-            "SELECT count(*) FROM payments WHERE status = 'voided'"
+            "SELECT count(*) FROM payments WHERE status = 'refunded'"
         )
         .await,
         1

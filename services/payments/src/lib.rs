@@ -79,7 +79,8 @@ pub fn openapi() -> ApiDoc {
         .route("post", "/v1/payments", "Authorize (Idempotency-Key header required)", Security::Service, &[200, 201, 401, 403, 422])
         .body(json!({"type": "object", "required": ["token", "amount_minor", "currency"], "properties": {
             "token": {"type": "string"}, "amount_minor": {"type": "integer"}, "currency": {"type": "string"},
-            "order_ref": {"type": "string"}}}))
+            "order_ref": {"type": "string"},
+            "capture": {"type": "boolean", "description": "capture at once when approved (a sale)"}}}))
         .query("webhook", "false: the caller takes the outcome from the response; no webhook is sent")
         .route("get", "/v1/payments/{id}", "One payment", Security::Service, &[200, 404])
         .route("post", "/v1/payments/{id}/capture", "Capture an authorization", Security::Service, &[200, 404, 409])

@@ -107,6 +107,11 @@ pub struct AuthorizeRequest {
     pub currency: String,
     #[serde(default)]
     pub order_ref: Option<String>,
+    /// Capture in the same step when approved (a sale): one call and one write instead of
+    /// authorize, then capture. Not part of the request's identity: a repeat with the same key
+    /// answers with the payment as it is now, whichever way it was made.
+    #[serde(default)]
+    pub capture: bool,
 }
 
 impl AuthorizeRequest {
@@ -177,6 +182,7 @@ pub async fn authorize(
         .ok_or(PaymentsError::UnknownToken)?;
     let outcome: String = method.try_get("outcome")?;
     let (status, decline) = match outcome.as_str() {
+        "approve" if req.capture => ("captured", None),
         "approve" => ("authorized", None),
         "decline" => ("declined", Some("card_declined")),
         "insufficient_funds" => ("declined", Some("insufficient_funds")),
@@ -202,8 +208,12 @@ pub async fn authorize(
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (idempotency_key) DO NOTHING
              RETURNING id, created_at),
+         -- A sale records both movements: authorized, then captured.
          e AS (INSERT INTO payment_events (payment_id, kind, amount_minor)
-               SELECT id, $8, $5 FROM p),
+               SELECT id, k.kind, $5 FROM p,
+                   unnest(CASE WHEN $8 = 'captured' THEN ARRAY['authorized', 'captured']
+                               ELSE ARRAY[$8] END) WITH ORDINALITY AS k(kind, n)
+               ORDER BY k.n),
          w AS (INSERT INTO webhook_outbox (payload) SELECT $10 FROM p WHERE $11)
          SELECT created_at FROM p",
     )

@@ -438,3 +438,64 @@ async fn webhooks_are_signed_and_delivered_once() {
     assert_eq!(got[1]["type"], "payment.refunded");
     assert_eq!(got[1]["payment_id"], json!(qid));
 }
+
+#[tokio::test]
+async fn a_sale_authorizes_and_captures_in_one_call() {
+    let app = app().await;
+    let t = tokenize(&app, "4242424242424242").await;
+    let sale = |capture: bool| {
+        let body = json!({"token": t["token"], "amount_minor": 900, "currency": "EUR",
+                          "order_ref": "o-sale", "capture": capture});
+        let r = app.router.clone();
+        async move {
+            let (s, _, b) = call(
+                &r,
+                Method::POST,
+                "/v1/payments?webhook=false",
+                Some(SERVICE_TOKEN),
+                Some(body),
+                &[("idempotency-key", "sale-1")],
+            )
+            .await;
+            (s, b)
+        }
+    };
+    let (s, p) = sale(true).await;
+    assert_eq!(
+        (s, p["status"].clone()),
+        (StatusCode::CREATED, json!("captured"))
+    );
+    // Both movements are on record, in order.
+    let kinds: Vec<String> = sqlx::query_scalar(
+        "SELECT kind FROM payment_events WHERE payment_id = $1::uuid ORDER BY id",
+    )
+    .bind(p["id"].as_str().unwrap_or_default())
+    .fetch_all(&app.db.pool)
+    .await
+    .expect("events");
+    assert_eq!(kinds, ["authorized", "captured"]);
+    // The same key again, with or without capture, is the same payment as it is.
+    for capture in [true, false] {
+        let (s, again) = sale(capture).await;
+        assert_eq!(s, StatusCode::OK);
+        assert_eq!(
+            (again["id"].clone(), again["status"].clone()),
+            (p["id"].clone(), json!("captured"))
+        );
+    }
+    // A declined card is declined, not captured.
+    let d = tokenize(&app, "4000000000000002").await;
+    let (s, _, b) = call(
+        &app.router,
+        Method::POST,
+        "/v1/payments",
+        Some(SERVICE_TOKEN),
+        Some(json!({"token": d["token"], "amount_minor": 900, "currency": "EUR", "capture": true})),
+        &[("idempotency-key", "sale-2")],
+    )
+    .await;
+    assert_eq!(
+        (s, b["status"].clone()),
+        (StatusCode::CREATED, json!("declined"))
+    );
+}

@@ -77,9 +77,16 @@ pub fn http_client() -> Result<reqwest::Client, KitError> {
 }
 
 /// Opens a pool.
+///
+/// Connections are not pinged each time they are taken from the pool (sqlx's default): that
+/// is a round trip before every statement, about as many round trips as the statements
+/// themselves. A connection the server has dropped fails the one statement that finds out,
+/// and is then replaced; idle connections are recycled after 10 minutes anyway.
 pub async fn connect(settings: &CommonSettings) -> Result<PgPool, KitError> {
     PgPoolOptions::new()
         .max_connections(settings.db_max_connections)
+        .test_before_acquire(false)
+        .idle_timeout(Duration::from_secs(600))
         .acquire_timeout(Duration::from_secs(5))
         .connect(settings.database_url.expose())
         .await
