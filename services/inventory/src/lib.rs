@@ -34,10 +34,20 @@ pub struct Settings {
     pub expiry_interval: Duration,
 }
 
+/// Every statement of this service is a keyed lookup or a small keyed write, so generic plans
+/// (planned once per connection) are as good as custom ones: on unless `DB_GENERIC_PLANS=false`.
+fn keyed_lookups(mut common: CommonSettings, env: &Env) -> Result<CommonSettings, SettingsError> {
+    common.db_generic_plans = env.parse_or("DB_GENERIC_PLANS", true)?;
+    Ok(common)
+}
+
 impl Settings {
     pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
         Ok(Self {
-            common: CommonSettings::from_env("inventory", DEFAULT_PORT, env)?,
+            common: keyed_lookups(
+                CommonSettings::from_env("inventory", DEFAULT_PORT, env)?,
+                env,
+            )?,
             reservation_ttl_seconds: env.parse_or("INVENTORY_RESERVATION_TTL_SECONDS", 900)?,
             expiry_interval: Duration::from_secs(
                 env.parse_or("INVENTORY_EXPIRY_INTERVAL_SECONDS", 15)?,

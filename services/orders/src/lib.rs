@@ -53,10 +53,17 @@ pub struct Settings {
     pub fault_step_delay: Duration,
 }
 
+/// Every statement of this service is a keyed lookup or a small keyed write, so generic plans
+/// (planned once per connection) are as good as custom ones: on unless `DB_GENERIC_PLANS=false`.
+fn keyed_lookups(mut common: CommonSettings, env: &Env) -> Result<CommonSettings, SettingsError> {
+    common.db_generic_plans = env.parse_or("DB_GENERIC_PLANS", true)?;
+    Ok(common)
+}
+
 impl Settings {
     pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
         Ok(Self {
-            common: CommonSettings::from_env("orders", DEFAULT_PORT, env)?,
+            common: keyed_lookups(CommonSettings::from_env("orders", DEFAULT_PORT, env)?, env)?,
             catalog_url: env.required("CATALOG_URL", "e.g. http://catalog:8082")?,
             inventory_url: env.required("INVENTORY_URL", "e.g. http://inventory:8083")?,
             payments_url: env.required("PAYMENTS_URL", "e.g. http://payments:8085")?,

@@ -52,6 +52,13 @@ pub struct Settings {
     pub webhook_secret: Option<Secret>,
 }
 
+/// Every statement of this service is a keyed lookup or a small keyed write, so generic plans
+/// (planned once per connection) are as good as custom ones: on unless `DB_GENERIC_PLANS=false`.
+fn keyed_lookups(mut common: CommonSettings, env: &Env) -> Result<CommonSettings, SettingsError> {
+    common.db_generic_plans = env.parse_or("DB_GENERIC_PLANS", true)?;
+    Ok(common)
+}
+
 impl Settings {
     pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
         let webhook_url = env.get("PAYMENTS_WEBHOOK_URL");
@@ -63,7 +70,10 @@ impl Settings {
             });
         }
         Ok(Self {
-            common: CommonSettings::from_env("payments", DEFAULT_PORT, env)?,
+            common: keyed_lookups(
+                CommonSettings::from_env("payments", DEFAULT_PORT, env)?,
+                env,
+            )?,
             webhook_url,
             webhook_secret,
         })

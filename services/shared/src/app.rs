@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use sqlx::migrate::Migrator;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::auth::{AuthError, HasAuth, Verifier};
 use crate::metrics::Metrics;
@@ -83,12 +83,20 @@ pub fn http_client() -> Result<reqwest::Client, KitError> {
 /// themselves. A connection the server has dropped fails the one statement that finds out,
 /// and is then replaced; idle connections are recycled after 10 minutes anyway.
 pub async fn connect(settings: &CommonSettings) -> Result<PgPool, KitError> {
+    let mut options: PgConnectOptions = settings
+        .database_url
+        .expose()
+        .parse()
+        .map_err(KitError::Connect)?;
+    if settings.db_generic_plans {
+        options = options.options([("plan_cache_mode", "force_generic_plan")]);
+    }
     PgPoolOptions::new()
         .max_connections(settings.db_max_connections)
         .test_before_acquire(false)
         .idle_timeout(Duration::from_secs(600))
         .acquire_timeout(Duration::from_secs(5))
-        .connect(settings.database_url.expose())
+        .connect_with(options)
         .await
         .map_err(KitError::Connect)
 }

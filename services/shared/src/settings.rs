@@ -148,6 +148,10 @@ pub struct CommonSettings {
     pub bind: SocketAddr,
     pub database_url: Secret,
     pub db_max_connections: u32,
+    /// Sessions run with `plan_cache_mode = force_generic_plan`: prepared statements are
+    /// planned once per connection instead of at every execution (`DB_GENERIC_PLANS`). Right
+    /// for services whose statements are all keyed lookups; the services set the default.
+    pub db_generic_plans: bool,
     pub log_filter: String,
     pub auth: AuthSettings,
     /// Shared token that service-to-service calls present as `Authorization: Bearer ...`.
@@ -213,6 +217,7 @@ impl CommonSettings {
             bind,
             database_url: Secret(database_url),
             db_max_connections: env.parse_or("DB_MAX_CONNECTIONS", 10)?,
+            db_generic_plans: env.parse_or("DB_GENERIC_PLANS", false)?,
             log_filter: env.get("LOG_LEVEL").unwrap_or_else(|| "info".into()),
             auth: AuthSettings {
                 jwks,
@@ -233,6 +238,7 @@ impl CommonSettings {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: Secret(database_url.to_string()),
             db_max_connections: 10,
+            db_generic_plans: false,
             log_filter: "warn".into(),
             auth: AuthSettings {
                 jwks: JwksSource::None,

@@ -133,3 +133,19 @@ async fn serve_stops_gracefully_on_signal() {
     assert!(r.is_ok(), "{r:?}");
     assert!(kit.pool.is_closed());
 }
+
+#[tokio::test]
+async fn generic_plans_are_a_session_setting_of_the_pool() {
+    let db = TestDb::new().await.expect("database");
+    for (on, want) in [(true, "force_generic_plan"), (false, "auto")] {
+        let mut settings = CommonSettings::for_tests("demo", &db.url);
+        settings.db_generic_plans = on;
+        let pool = ecom_shared::app::connect(&settings).await.expect("connect");
+        let mode: String = sqlx::query_scalar("SHOW plan_cache_mode")
+            .fetch_one(&pool)
+            .await
+            .expect("show");
+        assert_eq!(mode, want);
+        pool.close().await;
+    }
+}
