@@ -1,5 +1,6 @@
-//! The checkout saga: reserve stock -> authorize payment -> commit stock and capture -> confirmed.
-//! Any failure compensates: the reservation is released and an authorization voided.
+//! The checkout saga: reserve stock -> pay (a sale: authorize and capture in one call) -> commit
+//! stock -> confirmed. Any failure compensates: the reservation is released, an authorization
+//! voided, a capture refunded.
 //!
 //! Every step is persisted in `orders.status` before the next one starts, and every call to
 //! inventory and payments is idempotent (keyed by the order id), so a saga cut short by a crash
@@ -102,6 +103,13 @@ async fn fail(st: &AppState, o: &OrderRow, problem: Problem) -> Result<(), Order
     Ok(())
 }
 
+/// Fault injection (`ORDERS_FAULT_STEP_DELAY_MS`, off by default): a pause between steps.
+async fn fault_pause(st: &AppState) {
+    if !st.fault_step_delay.is_zero() {
+        tokio::time::sleep(st.fault_step_delay).await;
+    }
+}
+
 fn crash_point(st: &AppState, after: &'static str) -> Result<(), OrdersError> {
     if st.fail_after.as_deref() == Some(after) {
         return Err(OrdersError::Crashed(after));
@@ -155,16 +163,16 @@ async fn drive(
             Some(o) => o,
             None => store::get(&st.kit.pool, id).await?,
         };
-        if matches!(o.status.as_str(), "pending" | "authorized") && lines.is_none() {
+        if matches!(o.status.as_str(), "pending" | "reserved" | "authorized") && lines.is_none() {
             lines = Some(store::lines(&st.kit.pool, id).await?);
         }
         let lines = lines.as_deref().unwrap_or_default();
-        if !is_terminal(&o.status) && !st.fault_step_delay.is_zero() {
-            tokio::time::sleep(st.fault_step_delay).await;
+        if !is_terminal(&o.status) {
+            fault_pause(st).await;
         }
         known = match o.status.as_str() {
             "pending" => step_reserve(st, o, lines).await?,
-            "reserved" => step_authorize(st, o).await?,
+            "reserved" => step_authorize(st, o, lines).await?,
             "authorized" => step_confirm(st, o, lines).await?,
             "compensating" => {
                 step_compensate(st, &o).await?;
@@ -272,19 +280,23 @@ async fn authorize(st: &AppState, o: &OrderRow, capture: bool) -> Result<Payment
         .await
 }
 
-async fn step_authorize(st: &AppState, mut o: OrderRow) -> Result<Option<OrderRow>, OrdersError> {
+async fn step_authorize(
+    st: &AppState,
+    mut o: OrderRow,
+    lines: &[store::Line],
+) -> Result<Option<OrderRow>, OrdersError> {
     match authorize(st, &o, true).await {
         // "authorized": a payment made before sales were used; step_confirm captures it.
         Ok(p) if p.status == "captured" || p.status == "authorized" => {
-            let moved = advance(st, o.id, "reserved", "authorized", Some((&p, true))).await?;
+            // Not persisted on its own: the confirmation records the payment with the outcome.
+            // A process that dies before then leaves the order `reserved`; the payment is
+            // asked for again by its key, which answers with this same payment.
             crash_point(st, "authorized")?;
-            Ok(moved.then(|| {
-                o.status = "authorized".into();
-                o.payment_id = Some(p.id);
-                o.payment_status = Some(p.status);
-                o.authorize_attempted = true;
-                o
-            }))
+            fault_pause(st).await;
+            o.payment_id = Some(p.id);
+            o.payment_status = Some(p.status);
+            o.authorize_attempted = true;
+            step_confirm(st, o, lines).await
         }
         Ok(p) => {
             let code = p.decline_code.clone().unwrap_or_else(|| p.status.clone());
@@ -370,15 +382,17 @@ async fn step_confirm(
         }
     };
     let mut o = o;
-    o.status = "confirmed".into();
+    // As stored: `reserved` when the payment was just made, `authorized` when resumed.
+    let from = std::mem::replace(&mut o.status, "confirmed".into());
     o.payment_status = Some(payment_status.clone());
     let body = order_body(&o, lines);
-    // Confirms and empties the cart in one statement (a durable commit).
+    // Confirms, records the payment and empties the cart in one statement (a durable commit).
     let n: i64 = sqlx::query_scalar(
         "WITH confirmed AS (
              UPDATE orders SET status = 'confirmed', payment_status = $2, response_status = 201,
-                 response_body = $3, updated_at = now()
-             WHERE id = $1 AND status = 'authorized'
+                 response_body = $3, payment_id = $5, authorize_attempted = true,
+                 updated_at = now()
+             WHERE id = $1 AND status = $4
              RETURNING user_id),
          cleared AS (DELETE FROM cart_items WHERE user_id IN (SELECT user_id FROM confirmed))
          SELECT count(*) FROM confirmed",
@@ -386,6 +400,8 @@ async fn step_confirm(
     .bind(o.id)
     .bind(&payment_status)
     .bind(&body)
+    .bind(&from)
+    .bind(pid)
     .fetch_one(&st.kit.pool)
     .await?;
     if n != 1 {

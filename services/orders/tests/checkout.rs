@@ -585,7 +585,8 @@ async fn crash_before_payment_answer_is_refunded_on_compensation() {
         json!([{"sku": "A", "quantity": 1}]),
     )
     .await;
-    sqlx::query("UPDATE orders SET status = 'compensating', payment_id = NULL, failure_code = 'test', response_status = 503, response_body = '{}'")
+    // As a later failure leaves it: compensating, a payment attempted, its id never recorded.
+    sqlx::query("UPDATE orders SET status = 'compensating', payment_id = NULL, authorize_attempted = true, failure_code = 'test', response_status = 503, response_body = '{}'")
         .execute(&p.orders_db.pool).await.expect("rewind");
     p.expire_leases().await;
     assert_eq!(saga::recover(&p.restart()).await.expect("recover"), 1);

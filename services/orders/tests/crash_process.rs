@@ -11,9 +11,10 @@
 //! dependence on what happens to be in `target/`) and the same code their binaries run.
 //!
 //! To kill mid-saga deterministically, the first orders process runs with the fault-injection
-//! setting `ORDERS_FAULT_STEP_DELAY_MS` (a pause before every saga step; zero by default), and
-//! the test kills it as soon as enough order rows exist; it then asserts that some sagas were
-//! unfinished at the kill, so the test cannot pass without actually interrupting one.
+//! setting `ORDERS_FAULT_STEP_DELAY_MS` (a pause before every saga step and between payment and
+//! confirmation; zero by default), and the test kills it as soon as the first payment is
+//! captured; it then asserts that sagas were unfinished at the kill, including one that had
+//! paid but was not confirmed, so the test cannot pass without actually interrupting one.
 //!
 //! Needs PostgreSQL like every service test: without it the test fails, it never skips.
 
@@ -268,13 +269,13 @@ async fn orders_process_killed_mid_saga_recovers_and_stock_and_payments_agree() 
         }));
     }
 
-    // Kill once some saga has an authorization (a side effect in payments and in inventory)
-    // and is a step from confirmation: the others are then one or two steps behind.
+    // Kill once some saga has paid (money taken, a reservation held) and is pausing before
+    // its confirmation; the others are then a step or two behind.
     let started = Instant::now();
     loop {
         let n = count(
-            &orders_db,
-            "SELECT count(*) FROM orders WHERE status = 'authorized'",
+            &payments_db,
+            "SELECT count(*) FROM payments WHERE status = 'captured'",
         )
         .await;
         if n > 0 {
@@ -282,7 +283,7 @@ async fn orders_process_killed_mid_saga_recovers_and_stock_and_payments_agree() 
         }
         assert!(
             started.elapsed() < Duration::from_secs(30),
-            "no saga reached 'authorized' in 30 s"
+            "no saga paid in 30 s"
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -313,12 +314,31 @@ async fn orders_process_killed_mid_saga_recovers_and_stock_and_payments_agree() 
         in_step(&["reserved", "authorized"]) > 0,
         "no saga was interrupted after a side effect ({at_kill:?})"
     );
+    // The hardest case: paid, but not confirmed.
+    let confirmed_at_kill: Vec<String> =
+        sqlx::query_scalar("SELECT id::text FROM orders WHERE status = 'confirmed'")
+            .fetch_all(&orders_db.pool)
+            .await
+            .expect("confirmed");
+    let paid_at_kill: Vec<String> =
+        sqlx::query_scalar("SELECT order_ref FROM payments WHERE status = 'captured'")
+            .fetch_all(&payments_db.pool)
+            .await
+            .expect("paid");
+    let paid_unconfirmed = paid_at_kill
+        .iter()
+        .filter(|r| !confirmed_at_kill.contains(r))
+        .count();
+    assert!(
+        paid_unconfirmed > 0,
+        "no saga was interrupted between payment and confirmation"
+    );
     assert!(
         answered_before_kill < CHECKOUTS,
         "every checkout was answered before the kill"
     );
     eprintln!(
-        "killed orders: orders by status {at_kill:?}; \
+        "killed orders: orders by status {at_kill:?}, {paid_unconfirmed} paid but not confirmed; \
          {answered_before_kill} of {CHECKOUTS} checkouts answered"
     );
 
