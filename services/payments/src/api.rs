@@ -61,7 +61,6 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<String, PaymentsError> {
 /// `?webhook=false`: the caller takes the outcome from the response, so the change is not
 /// announced by webhook (it is still recorded in `payment_events`).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct AnnounceQuery {
     #[serde(default)]
     pub webhook: Option<bool>,
