@@ -149,12 +149,18 @@ impl AuthorizeRequest {
     }
 }
 
-fn webhook_payload(p: &Payment, event: &str) -> serde_json::Value {
-    serde_json::json!({
-        "id": Uuid::new_v4(), "type": event, "payment_id": p.id, "order_ref": p.order_ref,
-        "status": p.status, "amount_minor": p.amount_minor, "currency": p.currency,
-    })
-}
+/// What the sandbox does with a card, by the outcome stored with its token: the payment's
+/// status and decline code.
+const OUTCOMES: [(&str, &str, Option<&str>); 4] = [
+    ("approve", "authorized", None),
+    ("decline", "declined", Some("card_declined")),
+    ("insufficient_funds", "declined", Some("insufficient_funds")),
+    (
+        "requires_3ds",
+        "requires_action",
+        Some("authentication_required"),
+    ),
+];
 
 /// Whether a change is announced by webhook. A caller that takes the outcome from the
 /// response (orders, inside its saga) asks for none; changes it did not ask for (a refund by
@@ -174,62 +180,61 @@ pub async fn authorize(
 ) -> Result<(Payment, bool), PaymentsError> {
     req.validate()?;
     let hash = req.hash();
-    // Payment methods never change once saved.
-    let method = sqlx::query("SELECT outcome, brand, last4 FROM payment_methods WHERE token = $1")
-        .bind(&req.token)
-        .fetch_optional(pool)
-        .await?
-        .ok_or(PaymentsError::UnknownToken)?;
-    let outcome: String = method.try_get("outcome")?;
-    let (status, decline) = match outcome.as_str() {
-        "approve" if req.capture => ("captured", None),
-        "approve" => ("authorized", None),
-        "decline" => ("declined", Some("card_declined")),
-        "insufficient_funds" => ("declined", Some("insufficient_funds")),
-        _ => ("requires_action", Some("authentication_required")),
-    };
-    let mut p = Payment {
-        id: Uuid::new_v4(),
-        status: status.to_string(),
-        amount_minor: req.amount_minor,
-        currency: req.currency.clone(),
-        order_ref: req.order_ref.clone(),
-        decline_code: decline.map(str::to_string),
-        brand: method.try_get("brand")?,
-        last4: method.try_get("last4")?,
-        created_at: Utc::now(),
-    };
-    // The payment, its event and its webhook in one statement (one round trip, one
-    // transaction); the event and webhook are written only if the payment was.
-    let created: Option<DateTime<Utc>> = sqlx::query_scalar(
-        "WITH p AS (
+    let outcomes: Vec<&str> = OUTCOMES.iter().map(|o| o.0).collect();
+    let statuses: Vec<&str> = OUTCOMES
+        .iter()
+        .map(|o| match o.1 {
+            "authorized" if req.capture => "captured",
+            status => status,
+        })
+        .collect();
+    let declines: Vec<Option<&str>> = OUTCOMES.iter().map(|o| o.2).collect();
+    let id = Uuid::new_v4();
+    // The card's outcome, the payment, its events and its webhook in one statement (one round
+    // trip, one transaction); nothing is written if the token is unknown or the key is taken.
+    let row = sqlx::query(
+        "WITH d AS (
+             SELECT o.status, o.decline_code, m.brand, m.last4
+             FROM payment_methods m
+             JOIN unnest($8::text[], $9::text[], $10::text[]) AS o(outcome, status, decline_code)
+               ON o.outcome = m.outcome
+             WHERE m.token = $4),
+         p AS (
              INSERT INTO payments (id, idempotency_key, request_hash, token, amount_minor,
                                    currency, order_ref, status, decline_code)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             SELECT $1, $2, $3, $4, $5, $6, $7, d.status, d.decline_code FROM d
              ON CONFLICT (idempotency_key) DO NOTHING
-             RETURNING id, created_at),
+             RETURNING id, status, created_at),
          -- A sale records both movements: authorized, then captured.
          e AS (INSERT INTO payment_events (payment_id, kind, amount_minor)
-               SELECT id, k.kind, $5 FROM p,
-                   unnest(CASE WHEN $8 = 'captured' THEN ARRAY['authorized', 'captured']
-                               ELSE ARRAY[$8] END) WITH ORDINALITY AS k(kind, n)
+               SELECT p.id, k.kind, $5 FROM p,
+                   unnest(CASE WHEN p.status = 'captured' THEN ARRAY['authorized', 'captured']
+                               ELSE ARRAY[p.status] END) WITH ORDINALITY AS k(kind, n)
                ORDER BY k.n),
-         w AS (INSERT INTO webhook_outbox (payload) SELECT $10 FROM p WHERE $11)
-         SELECT created_at FROM p",
+         w AS (INSERT INTO webhook_outbox (payload)
+               SELECT jsonb_build_object('id', $11::uuid, 'type', 'payment.' || p.status,
+                          'payment_id', p.id, 'order_ref', $7::text, 'status', p.status,
+                          'amount_minor', $5::bigint, 'currency', $6::text)
+               FROM p WHERE $12)
+         SELECT d.status, d.decline_code, d.brand, d.last4, p.created_at
+         FROM d LEFT JOIN p ON true",
     )
-    .bind(p.id)
+    .bind(id)
     .bind(key)
     .bind(&hash)
     .bind(&req.token)
     .bind(req.amount_minor)
     .bind(&req.currency)
     .bind(&req.order_ref)
-    .bind(status)
-    .bind(decline)
-    .bind(webhook_payload(&p, &format!("payment.{status}")))
+    .bind(&outcomes)
+    .bind(&statuses)
+    .bind(&declines)
+    .bind(Uuid::new_v4())
     .bind(announce == Announce::Webhook)
     .fetch_optional(pool)
-    .await?;
+    .await?
+    .ok_or(PaymentsError::UnknownToken)?;
+    let created: Option<DateTime<Utc>> = row.try_get("created_at")?;
     let Some(created_at) = created else {
         let row = sqlx::query(&format!("{SELECT_PAYMENT} WHERE p.idempotency_key = $1"))
             .bind(key)
@@ -241,7 +246,17 @@ pub async fn authorize(
         }
         return Ok((payment_from_row(&row)?, false));
     };
-    p.created_at = created_at;
+    let p = Payment {
+        id,
+        status: row.try_get("status")?,
+        amount_minor: req.amount_minor,
+        currency: req.currency.clone(),
+        order_ref: req.order_ref.clone(),
+        decline_code: row.try_get("decline_code")?,
+        brand: row.try_get("brand")?,
+        last4: row.try_get("last4")?,
+        created_at,
+    };
     Ok((p, true))
 }
 
