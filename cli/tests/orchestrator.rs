@@ -5,361 +5,14 @@
 //! Tools come from `scripts/setup`. Without them a test is skipped locally and FAILS under
 //! `CI=true`, so CI can never pass without running these.
 
+mod support;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-const STAGES: [&str; 3] = ["bootstrap", "foundation", "app"];
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// A tool from `.tools/bin`, or `None` (skip) when missing outside CI.
-fn tool(name: &str) -> Option<PathBuf> {
-    let path = repo().join(".tools/bin").join(name);
-    if path.exists() {
-        return Some(path);
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!(
-            "{} is missing: run scripts/setup (CI must not skip this test)",
-            path.display()
-        );
-    }
-    eprintln!(
-        "skipping: {} is missing (run scripts/setup)",
-        path.display()
-    );
-    None
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A moto server for the length of a test.
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-/// The state bucket the way the bootstrap stack makes it.
-const FIT_BUCKET: &str = r#"
-s3.create_bucket(Bucket="shop-tfstate-111111111111", ObjectLockEnabledForBucket=True)
-s3.put_bucket_versioning(Bucket="shop-tfstate-111111111111", VersioningConfiguration={"Status": "Enabled"})
-s3.put_bucket_encryption(Bucket="shop-tfstate-111111111111", ServerSideEncryptionConfiguration={"Rules": [
-    {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
-     "KMSMasterKeyID": "arn:aws:kms:us-east-1:000000000000:key/fixture-shop"}, "BucketKeyEnabled": True}]})
-s3.put_object_lock_configuration(Bucket="shop-tfstate-111111111111", ObjectLockConfiguration={
-    "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 30}}})
-"#;
-
-/// A bucket made by hand without any of the protections.
-const BARE_BUCKET: &str = r#"
-s3.create_bucket(Bucket="shop-tfstate-111111111111")
-"#;
-
-impl Moto {
-    fn start() -> Option<Moto> {
-        Moto::start_with(None, FIT_BUCKET)
-    }
-
-    /// A moto server whose own account (what STS answers for credentials it did not issue) is
-    /// `account` (moto's default 123456789012 when `None`), with the lock table and `bucket`.
-    fn start_with(account: Option<&str>, bucket: &str) -> Option<Moto> {
-        let bin = tool("moto_server")?;
-        let python = repo().join(".tools/venv/bin/python");
-        let port = free_port();
-        let mut cmd = Command::new(bin);
-        if let Some(a) = account {
-            cmd.env("MOTO_ACCOUNT_ID", a);
-        }
-        let child = cmd
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let moto = Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto did not start on {port}");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        // What the real bootstrap stack creates: the state bucket and the lock table.
-        moto.python(
-            &python,
-            &format!(
-                r#"{bucket}
-ddb.create_table(TableName="shop-tf-lock",
-    AttributeDefinitions=[{{"AttributeName": "LockID", "AttributeType": "S"}}],
-    KeySchema=[{{"AttributeName": "LockID", "KeyType": "HASH"}}],
-    BillingMode="PAY_PER_REQUEST")
-"#
-            ),
-        );
-        Some(moto)
-    }
-
-    /// Runs Python (boto3 from the moto venv) with `s3` and `ddb` clients bound to moto.
-    fn python(&self, python: &Path, body: &str) -> String {
-        let script = format!(
-            "import boto3, json\nkw = dict(endpoint_url={:?}, region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\ns3 = boto3.client('s3', **kw)\nddb = boto3.client('dynamodb', **kw)\n{body}",
-            self.endpoint
-        );
-        let out = Command::new(python).arg("-c").arg(script).output().unwrap();
-        assert!(
-            out.status.success(),
-            "python failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).to_string()
-    }
-
-    /// The LockIDs in the DynamoDB lock table (Terraform keeps a `<bucket>/<key>-md5` digest
-    /// item there for every state it wrote under the lock).
-    fn lock_items(&self) -> Vec<String> {
-        let out = self.python(
-            &repo().join(".tools/venv/bin/python"),
-            "r = ddb.scan(TableName='shop-tf-lock')\nprint(json.dumps(sorted(i['LockID']['S'] for i in r['Items'])))",
-        );
-        serde_json::from_str(out.trim()).unwrap()
-    }
-
-    fn state_keys(&self) -> Vec<String> {
-        let out = self.python(
-            &repo().join(".tools/venv/bin/python"),
-            "r = s3.list_objects_v2(Bucket='shop-tfstate-111111111111')\nprint(json.dumps(sorted(o['Key'] for o in r.get('Contents', []))))",
-        );
-        serde_json::from_str(out.trim()).unwrap()
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Removes every `validation { ... }` block (some use functions newer than Terraform 1.0.3).
-fn strip_validations(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(at) = rest.find("validation {") {
-        out.push_str(&rest[..at]);
-        let mut depth = 0usize;
-        let mut end = at;
-        for (i, c) in rest[at..].char_indices() {
-            match c {
-                '{' => depth += 1,
-                '}' => {
-                    depth -= 1;
-                    if depth == 0 {
-                        end = at + i + 1;
-                        break;
-                    }
-                }
-                _ => {}
-            }
-        }
-        rest = &rest[end..];
-    }
-    out.push_str(rest);
-    out
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-/// A temp project: a content root (the repo's templates + fixture stacks) and a config.
-struct Project {
-    dir: tempfile::TempDir,
-    terraform: PathBuf,
-    endpoint: Option<String>,
-    path: Option<std::ffi::OsString>,
-    extra_env: Vec<(String, String)>,
-}
-
-impl Project {
-    fn new(terraform: PathBuf, moto: Option<&Moto>) -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("root");
-        let src = repo();
-        for d in ["charts/platform", "cluster/priming"] {
-            copy_tree(&src.join(d), &root.join(d));
-        }
-        std::fs::create_dir_all(root.join("stacks")).unwrap();
-        std::fs::copy(
-            src.join("stacks/ecomctl.backend.hcl.tera"),
-            root.join("stacks/ecomctl.backend.hcl.tera"),
-        )
-        .unwrap();
-        for stage in STAGES {
-            let stack = root.join("stacks").join(stage);
-            std::fs::create_dir_all(&stack).unwrap();
-            let vars = std::fs::read_to_string(src.join("stacks").join(stage).join("variables.tf"))
-                .unwrap();
-            std::fs::write(stack.join("variables.tf"), strip_validations(&vars)).unwrap();
-            let template = "ecomctl.tfvars.json.tera";
-            std::fs::copy(
-                src.join("stacks").join(stage).join(template),
-                stack.join(template),
-            )
-            .unwrap();
-            std::fs::copy(
-                src.join("cli/tests/fixtures/stacks")
-                    .join(stage)
-                    .join("main.tf"),
-                stack.join("main.tf"),
-            )
-            .unwrap();
-        }
-        let config = std::fs::read_to_string(src.join("examples/minimal.yaml")).unwrap();
-        std::fs::write(
-            dir.path().join("ecomctl.yaml"),
-            format!("{config}\ntools:\n  terraform: \">= 1.0\"\n"),
-        )
-        .unwrap();
-        Project {
-            dir,
-            terraform,
-            endpoint: moto.map(|m| m.endpoint.clone()),
-            path: None,
-            extra_env: Vec::new(),
-        }
-    }
-
-    fn root(&self) -> PathBuf {
-        self.dir.path().join("root")
-    }
-
-    fn state(&self, scope: &str, stage: &str) -> PathBuf {
-        self.dir.path().join(".ecomctl").join(scope).join(stage)
-    }
-
-    /// Puts a fake `terraform` first on PATH (and stops naming the real one explicitly).
-    fn fake_terraform(&mut self, script_body: &str) {
-        let bin = self.dir.path().join("fakebin");
-        std::fs::create_dir_all(&bin).unwrap();
-        let script = format!(
-            "#!/bin/bash\nREAL={real:?}\n{script_body}\nexec \"$REAL\" \"$@\"\n",
-            real = self.terraform
-        );
-        let path = bin.join("terraform");
-        std::fs::write(&path, script).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let old = std::env::var_os("PATH").unwrap_or_default();
-        let mut paths = vec![bin];
-        paths.extend(std::env::split_paths(&old));
-        self.path = Some(std::env::join_paths(paths).unwrap());
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ecomctl"));
-        cmd.current_dir(self.dir.path())
-            .args(["-c", "ecomctl.yaml"])
-            .args(args)
-            .env("ECOMCTL_ROOT", self.root())
-            .env("AWS_ACCESS_KEY_ID", "test")
-            .env("AWS_SECRET_ACCESS_KEY", "test")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("NO_COLOR", "1")
-            .env_remove("ECOMCTL_ENV")
-            .env_remove("ECOMCTL_CONFIG")
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_ENDPOINT_URL");
-        match &self.path {
-            Some(p) => {
-                cmd.env("PATH", p).env_remove("ECOMCTL_TERRAFORM");
-            }
-            None => {
-                cmd.env("ECOMCTL_TERRAFORM", &self.terraform);
-            }
-        }
-        // Without moto, any AWS call goes to a closed loopback port and fails at once: a test
-        // must never reach out beyond 127.0.0.0/8.
-        cmd.env(
-            "AWS_ENDPOINT_URL",
-            self.endpoint.as_deref().unwrap_or("http://127.0.0.1:9"),
-        );
-        for (k, v) in &self.extra_env {
-            cmd.env(k, v);
-        }
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-}
-
-fn events(out: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.starts_with('{'))
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn named<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
-    events.iter().filter(|e| e["event"] == name).collect()
-}
-
-fn labels(events: &[&Value]) -> Vec<String> {
-    events
-        .iter()
-        .map(|e| {
-            format!(
-                "{}/{}",
-                e["scope"].as_str().unwrap(),
-                e["stage"].as_str().unwrap()
-            )
-        })
-        .collect()
-}
-
-fn show(out: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(
-        &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
-    )
-    .unwrap()
-}
-
+use support::*;
 #[test]
 fn fixture_stacks_have_every_output_of_the_real_stacks() {
     let re = regex::Regex::new(r#"(?m)^output "([^"]+)""#).unwrap();
@@ -1195,23 +848,33 @@ fn credentials_of_another_account_are_refused_before_terraform_touches_the_env()
         "{err}"
     );
     assert!(err.contains("nothing was changed"), "{err}");
-    // Bootstrap (the shared-services account: right) went ahead; Terraform never ran for the
-    // environment: no plan, no Terraform data, no state object.
-    assert!(p.state("global", "bootstrap").join("outputs.json").exists());
-    assert!(!p.state("nonprod", "foundation").join(".terraform").exists());
-    assert!(!p
-        .state("nonprod", "foundation")
-        .join("plan.tfplan")
-        .exists());
-    assert_eq!(
-        moto.state_keys(),
-        vec!["shop/global/bootstrap/terraform.tfstate"]
-    );
-    // Using the credentials as they are, Terraform is not asked to assume a role either.
+    // `up` asks about every account before the first stage: Terraform never ran at all.
+    for (scope, stage) in [("global", "bootstrap"), ("nonprod", "foundation")] {
+        assert!(
+            !p.state(scope, stage).join(".terraform").exists(),
+            "{stage}"
+        );
+        assert!(
+            !p.state(scope, stage).join("plan.tfplan").exists(),
+            "{stage}"
+        );
+    }
+    assert!(moto.state_keys().is_empty());
+
+    // Bootstrap alone is in the shared-services account, which these credentials are in: it
+    // may go ahead, and Terraform is not asked to assume a role either.
+    let bootstrap = p.run(&["plan", "--stage", "bootstrap", "--output", "json"]);
+    assert!(bootstrap.status.success(), "{}", show(&bootstrap));
     let tfvars = read_json(&p.state("global", "bootstrap").join("terraform.tfvars.json"));
     assert_eq!(tfvars["assume_role_arn"], Value::Null);
+    let hash = named(&events(&bootstrap), "plan_summary")[0]["plan_hash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let applied = p.run(&["apply", "--stage", "bootstrap", "--approve", &hash]);
+    assert!(applied.status.success(), "{}", show(&applied));
 
-    // Nor does a bare plan of the environment get past the check.
+    // A plan of the environment's own stage does not get past the check either.
     let plan = p.run(&["plan", "-e", "nonprod", "--stage", "foundation"]);
     assert_eq!(plan.status.code(), Some(1), "{}", show(&plan));
     assert!(String::from_utf8_lossy(&plan.stderr).contains("wrong AWS account"));

@@ -14,7 +14,10 @@
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt::Display;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// What can go wrong asking AWS.
@@ -94,6 +97,15 @@ pub struct Aws {
     base: SdkConfig,
     endpoint: Option<String>,
     mode: RoleMode,
+    /// One SDK configuration per assumed role.
+    configs: RefCell<HashMap<String, SdkConfig>>,
+}
+
+static API_NANOS: AtomicU64 = AtomicU64::new(0);
+
+/// Time this process has spent waiting on AWS API calls (it counts as ecomctl's own time).
+pub fn api_time() -> Duration {
+    Duration::from_nanos(API_NANOS.load(Ordering::Relaxed))
 }
 
 /// The full text of an SDK error (its `Display` alone says only "service error").
@@ -127,17 +139,31 @@ impl Aws {
             base,
             endpoint,
             mode,
+            configs: RefCell::new(HashMap::new()),
         })
+    }
+
+    /// Runs one AWS call to completion, adding its time to [`api_time`].
+    fn block<F: std::future::Future>(&self, call: F) -> F::Output {
+        let started = std::time::Instant::now();
+        let out = self.rt.block_on(call);
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        API_NANOS.fetch_add(nanos, Ordering::Relaxed);
+        out
     }
 
     pub fn mode(&self) -> RoleMode {
         self.mode
     }
 
-    /// The SDK configuration for an account: the ambient one, or one that assumes `role_arn`.
+    /// The SDK configuration for an account: the ambient one, or one that assumes `role_arn`
+    /// (made once per role and run, so its credentials are fetched once).
     fn config_for(&self, role_arn: &str, session: &str) -> SdkConfig {
         if !self.mode.assumes() {
             return self.base.clone();
+        }
+        if let Some(c) = self.configs.borrow().get(role_arn) {
+            return c.clone();
         }
         let provider = self.rt.block_on(
             AssumeRoleProvider::builder(role_arn)
@@ -145,181 +171,256 @@ impl Aws {
                 .configure(&self.base)
                 .build(),
         );
-        self.base
+        let config = self
+            .base
             .to_builder()
             .credentials_provider(
                 aws_credential_types::provider::SharedCredentialsProvider::new(provider),
             )
-            .build()
-    }
-
-    /// Who the credentials for `role_arn` are; `what` names the account in errors.
-    pub fn identity(
-        &self,
-        what: &str,
-        role_arn: &str,
-        session: &str,
-    ) -> Result<Identity, AwsError> {
-        let config = self.config_for(role_arn, session);
-        let sts = aws_sdk_sts::Client::new(&config);
-        let out = self
-            .rt
-            .block_on(sts.get_caller_identity().send())
-            .map_err(|e| AwsError::Identity {
-                what: self.describe(what, role_arn),
-                detail: explain(e),
-            })?;
-        Ok(Identity {
-            account: out.account().unwrap_or_default().to_string(),
-            arn: out.arn().unwrap_or_default().to_string(),
-        })
-    }
-
-    fn describe(&self, what: &str, role_arn: &str) -> String {
-        if self.mode.assumes() {
-            format!("{what}, assuming {role_arn}")
-        } else {
-            format!("{what}, credentials as they are")
-        }
+            .build();
+        self.configs
+            .borrow_mut()
+            .insert(role_arn.to_string(), config.clone());
+        config
     }
 
     /// Refuses unless the credentials for `role_arn` are in `expected_account`.
-    pub fn verify_account(
-        &self,
-        what: &str,
-        expected_account: &str,
-        role_arn: &str,
-        session: &str,
-    ) -> Result<Identity, AwsError> {
-        let id = self.identity(what, role_arn, session)?;
-        if id.account != expected_account {
-            return Err(AwsError::WrongAccount {
-                what: what.to_string(),
-                expected: expected_account.to_string(),
-                actual: id.account,
-                arn: id.arn,
-            });
-        }
-        Ok(id)
+    pub fn verify_account(&self, check: &AccountCheck) -> Result<Identity, AwsError> {
+        self.check_all(std::slice::from_ref(check), None)
+            .0
+            .remove(0)
     }
 
     /// Checks the state bucket with the credentials for `role_arn` (the shared-services role):
     /// it exists and is reachable, versioning is on, default encryption is KMS, Object Lock is
     /// enabled.
-    pub fn check_state_bucket(
+    pub fn check_state_bucket(&self, check: &BucketCheck) -> Result<BucketFacts, AwsError> {
+        let (_, bucket) = self.check_all(&[], Some(check));
+        bucket.expect("a bucket check was asked for")
+    }
+
+    /// Every account check and the bucket check at once: the calls of one check follow each
+    /// other, the checks run side by side.
+    pub fn check_all(
         &self,
-        bucket: &str,
-        role_arn: &str,
-        session: &str,
-    ) -> Result<BucketFacts, AwsError> {
-        let config = self.config_for(role_arn, session);
-        let mut s3 = aws_sdk_s3::config::Builder::from(&config);
-        if self.endpoint.is_some() {
-            // Endpoint overrides (moto, MinIO, LocalStack) do not serve virtual-hosted names.
-            s3 = s3.force_path_style(true);
+        accounts: &[AccountCheck],
+        bucket: Option<&BucketCheck>,
+    ) -> CheckResults {
+        let mode = self.mode;
+        let path_style = self.endpoint.is_some();
+        let mut tasks = tokio::task::JoinSet::new();
+        let _in_runtime = self.rt.enter();
+        for (i, check) in accounts.iter().enumerate() {
+            let config = self.config_for(&check.role_arn, &check.session);
+            let check = check.clone();
+            tasks.spawn(async move { (i, Done::Account(verify(config, mode, check).await)) });
         }
-        let s3 = aws_sdk_s3::Client::from_conf(s3.build());
-        let unreachable = |detail: String| AwsError::BucketUnreachable {
-            bucket: bucket.to_string(),
-            detail,
-        };
-        self.rt
-            .block_on(s3.head_bucket().bucket(bucket).send())
-            .map_err(|e| {
-                let status = e.raw_response().map(|r| r.status().as_u16());
-                unreachable(match status {
-                    Some(404) => "does not exist".to_string(),
-                    Some(403) => format!(
-                        "access denied ({}); the state role must be allowed to read it",
-                        self.describe("shared services", role_arn)
-                    ),
-                    _ => explain(e),
-                })
-            })?;
-        let versioning = match self
-            .rt
-            .block_on(s3.get_bucket_versioning().bucket(bucket).send())
-        {
-            Ok(out) => out.status().map(|s| s.as_str().to_string()),
-            // Some S3-compatible servers (moto among them) name the answer's root element
-            // `GetBucketVersioningResponse`, which the SDK refuses; the status inside is the same.
-            Err(e) => match versioning_from_body(&e) {
-                Some(status) => status,
-                None => {
-                    return Err(unreachable(format!(
-                        "reading its versioning: {}",
-                        explain(e)
-                    )))
-                }
-            },
-        }
-        .unwrap_or_else(|| "never enabled".to_string());
-        let (encryption, kms_key) = match self
-            .rt
-            .block_on(s3.get_bucket_encryption().bucket(bucket).send())
-        {
-            Ok(out) => {
-                let rule = out
-                    .server_side_encryption_configuration()
-                    .and_then(|c| c.rules().first())
-                    .and_then(|r| r.apply_server_side_encryption_by_default());
+        if let Some(check) = bucket {
+            let config = self.config_for(&check.role_arn, &check.session);
+            let check = check.clone();
+            tasks.spawn(async move {
                 (
-                    rule.map(|r| r.sse_algorithm().as_str().to_string())
-                        .unwrap_or_else(|| "none".to_string()),
-                    rule.and_then(|r| r.kms_master_key_id()).map(str::to_string),
+                    usize::MAX,
+                    Done::Bucket(inspect_bucket(config, mode, path_style, check).await),
                 )
-            }
-            Err(e) if code_is(&e, "ServerSideEncryptionConfigurationNotFoundError") => {
-                ("none".to_string(), None)
-            }
-            Err(e) => {
-                return Err(unreachable(format!(
-                    "reading its default encryption: {}",
-                    explain(e)
-                )))
-            }
-        };
-        let (object_lock, retention_days) = match self
-            .rt
-            .block_on(s3.get_object_lock_configuration().bucket(bucket).send())
-        {
-            Ok(out) => {
-                let c = out.object_lock_configuration();
-                (
-                    c.and_then(|c| c.object_lock_enabled())
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_else(|| "not enabled".to_string()),
-                    c.and_then(|c| c.rule())
-                        .and_then(|r| r.default_retention())
-                        .and_then(|d| d.days().or(d.years().map(|y| y * 365))),
-                )
-            }
-            Err(e) if code_is(&e, "ObjectLockConfigurationNotFoundError") => {
-                ("not enabled".to_string(), None)
-            }
-            Err(e) => {
-                return Err(unreachable(format!(
-                    "reading its Object Lock configuration: {}",
-                    explain(e)
-                )))
-            }
-        };
-        let facts = BucketFacts {
-            versioning,
-            encryption,
-            kms_key,
-            object_lock,
-            retention_days,
-        };
-        let problems = facts.problems();
-        if !problems.is_empty() {
-            return Err(AwsError::BucketUnfit {
-                bucket: bucket.to_string(),
-                problems,
             });
         }
-        Ok(facts)
+        let done = self.block(async move {
+            let mut out = Vec::new();
+            while let Some(joined) = tasks.join_next().await {
+                out.push(joined.expect("an AWS check task panicked"));
+            }
+            out
+        });
+        let mut ids: Vec<Option<Result<Identity, AwsError>>> =
+            (0..accounts.len()).map(|_| None).collect();
+        let mut facts = None;
+        for (i, d) in done {
+            match d {
+                Done::Account(r) => ids[i] = Some(r),
+                Done::Bucket(r) => facts = Some(r),
+            }
+        }
+        (ids.into_iter().flatten().collect(), facts)
     }
+}
+
+/// One answer per account check, in order, and the bucket's when it was asked.
+pub type CheckResults = (
+    Vec<Result<Identity, AwsError>>,
+    Option<Result<BucketFacts, AwsError>>,
+);
+
+/// One account to confirm.
+#[derive(Debug, Clone)]
+pub struct AccountCheck {
+    /// How errors name it: `environment prod`, `the shared-services account`.
+    pub what: String,
+    pub account: String,
+    pub role_arn: String,
+    /// The STS session name when the role is assumed.
+    pub session: String,
+}
+
+/// The state bucket to inspect, and the role to do it with.
+#[derive(Debug, Clone)]
+pub struct BucketCheck {
+    pub bucket: String,
+    pub role_arn: String,
+    pub session: String,
+}
+
+enum Done {
+    Account(Result<Identity, AwsError>),
+    Bucket(Result<BucketFacts, AwsError>),
+}
+
+fn describe(mode: RoleMode, what: &str, role_arn: &str) -> String {
+    if mode.assumes() {
+        format!("{what}, assuming {role_arn}")
+    } else {
+        format!("{what}, credentials as they are")
+    }
+}
+
+async fn verify(
+    config: SdkConfig,
+    mode: RoleMode,
+    check: AccountCheck,
+) -> Result<Identity, AwsError> {
+    let sts = aws_sdk_sts::Client::new(&config);
+    let out = sts
+        .get_caller_identity()
+        .send()
+        .await
+        .map_err(|e| AwsError::Identity {
+            what: describe(mode, &check.what, &check.role_arn),
+            detail: explain(e),
+        })?;
+    let id = Identity {
+        account: out.account().unwrap_or_default().to_string(),
+        arn: out.arn().unwrap_or_default().to_string(),
+    };
+    if id.account != check.account {
+        return Err(AwsError::WrongAccount {
+            what: check.what,
+            expected: check.account,
+            actual: id.account,
+            arn: id.arn,
+        });
+    }
+    Ok(id)
+}
+
+async fn inspect_bucket(
+    config: SdkConfig,
+    mode: RoleMode,
+    path_style: bool,
+    check: BucketCheck,
+) -> Result<BucketFacts, AwsError> {
+    let mut s3 = aws_sdk_s3::config::Builder::from(&config);
+    if path_style {
+        // Endpoint overrides (moto, MinIO, LocalStack) do not serve virtual-hosted names.
+        s3 = s3.force_path_style(true);
+    }
+    let s3 = aws_sdk_s3::Client::from_conf(s3.build());
+    let bucket = check.bucket.as_str();
+    let unreachable = |detail: String| AwsError::BucketUnreachable {
+        bucket: bucket.to_string(),
+        detail,
+    };
+    // The four questions go out together; the answer to "does it exist" is read first.
+    let (head, versioning, encryption, lock) = tokio::join!(
+        s3.head_bucket().bucket(bucket).send(),
+        s3.get_bucket_versioning().bucket(bucket).send(),
+        s3.get_bucket_encryption().bucket(bucket).send(),
+        s3.get_object_lock_configuration().bucket(bucket).send(),
+    );
+    head.map_err(|e| {
+        let status = e.raw_response().map(|r| r.status().as_u16());
+        unreachable(match status {
+            Some(404) => "does not exist".to_string(),
+            Some(403) => format!(
+                "access denied ({}); the state role must be allowed to read it",
+                describe(mode, "shared services", &check.role_arn)
+            ),
+            _ => explain(e),
+        })
+    })?;
+    let versioning = match versioning {
+        Ok(out) => out.status().map(|s| s.as_str().to_string()),
+        // Some S3-compatible servers (moto among them) name the answer's root element
+        // `GetBucketVersioningResponse`, which the SDK refuses; the status inside is the same.
+        Err(e) => match versioning_from_body(&e) {
+            Some(status) => status,
+            None => {
+                return Err(unreachable(format!(
+                    "reading its versioning: {}",
+                    explain(e)
+                )))
+            }
+        },
+    }
+    .unwrap_or_else(|| "never enabled".to_string());
+    let (encryption, kms_key) = match encryption {
+        Ok(out) => {
+            let rule = out
+                .server_side_encryption_configuration()
+                .and_then(|c| c.rules().first())
+                .and_then(|r| r.apply_server_side_encryption_by_default());
+            (
+                rule.map(|r| r.sse_algorithm().as_str().to_string())
+                    .unwrap_or_else(|| "none".to_string()),
+                rule.and_then(|r| r.kms_master_key_id()).map(str::to_string),
+            )
+        }
+        Err(e) if code_is(&e, "ServerSideEncryptionConfigurationNotFoundError") => {
+            ("none".to_string(), None)
+        }
+        Err(e) => {
+            return Err(unreachable(format!(
+                "reading its default encryption: {}",
+                explain(e)
+            )))
+        }
+    };
+    let (object_lock, retention_days) = match lock {
+        Ok(out) => {
+            let c = out.object_lock_configuration();
+            (
+                c.and_then(|c| c.object_lock_enabled())
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_else(|| "not enabled".to_string()),
+                c.and_then(|c| c.rule())
+                    .and_then(|r| r.default_retention())
+                    .and_then(|d| d.days().or(d.years().map(|y| y * 365))),
+            )
+        }
+        Err(e) if code_is(&e, "ObjectLockConfigurationNotFoundError") => {
+            ("not enabled".to_string(), None)
+        }
+        Err(e) => {
+            return Err(unreachable(format!(
+                "reading its Object Lock configuration: {}",
+                explain(e)
+            )))
+        }
+    };
+    let facts = BucketFacts {
+        versioning,
+        encryption,
+        kms_key,
+        object_lock,
+        retention_days,
+    };
+    let problems = facts.problems();
+    if !problems.is_empty() {
+        return Err(AwsError::BucketUnfit {
+            bucket: bucket.to_string(),
+            problems,
+        });
+    }
+    Ok(facts)
 }
 
 /// The versioning status from the body of a successful answer the SDK could not decode.

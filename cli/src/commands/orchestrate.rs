@@ -21,6 +21,18 @@ pub fn env_for(settings: &Settings, ws: &Workspace, stage: Option<Stage>) -> Res
     env_in(settings, &ws.loaded, stage)
 }
 
+/// The workspace for `up`: its AWS checks start as soon as the config is loaded and the
+/// environment is known, while the rest of the workspace is opened.
+pub fn workspace_for_up(settings: &Settings) -> Result<(Workspace, String)> {
+    let loaded = settings.load_config()?;
+    let env = env_in(settings, &loaded, None)?;
+    let opts = WorkspaceOptions::from_env();
+    let prefetch = stages::Prefetch::start(&loaded, &env, &opts)?;
+    let ws = Workspace::open(loaded, opts)?;
+    ws.adopt(prefetch);
+    Ok((ws, env))
+}
+
 /// `env_for` with only the config loaded (no Terraform needed).
 pub fn env_in(settings: &Settings, loaded: &Loaded, stage: Option<Stage>) -> Result<String> {
     let envs = |only| stages::envs(loaded, only);

@@ -9,8 +9,7 @@ use std::time::Instant;
 
 pub fn run(settings: &Settings, args: &ApproveArgs, ui: &Ui) -> Result<()> {
     let started = Instant::now();
-    let ws = orchestrate::workspace(settings)?;
-    let env = orchestrate::env_for(settings, &ws, None)?;
+    let (ws, env) = orchestrate::workspace_for_up(settings)?;
     let steps = ws.up(&env, &orchestrate::approval(args, ui), ui)?;
     let applied = steps.iter().filter(|(_, s)| *s == Step::Applied).count();
     let unchanged = steps.iter().filter(|(_, s)| *s == Step::Unchanged).count();
@@ -26,6 +25,9 @@ pub fn run(settings: &Settings, args: &ApproveArgs, ui: &Ui) -> Result<()> {
             "duration_ms": total.as_secs_f64() * 1000.0,
             "tool_ms": tools.as_secs_f64() * 1000.0,
             "own_ms": own.as_secs_f64() * 1000.0,
+            // How long the STS and S3 checks were in flight. They start on a thread beside
+            // start-up, so only the part `up` waited for is inside own_ms.
+            "aws_ms": crate::aws::api_time().as_secs_f64() * 1000.0,
         }),
     );
     ui.detail(&format!(

@@ -18,14 +18,14 @@
 //! | `state_migrated` | bootstrap's state moved into the bucket | |
 //! | `stage_skipped` | `up`/`down` left a stage alone | `reason` |
 //! | `stage_finished` | a stage is done, either way | `action`, `result`: `planned`, `applied`, `unchanged`, `destroyed`, `failed` |
-//! | `up_finished` / `down_finished` | the command is done | `env`, counts, `duration_ms`, `tool_ms`, `own_ms` |
+//! | `up_finished` / `down_finished` | the command is done | `env`, counts, `duration_ms`, `tool_ms`, `own_ms`; `up` also `aws_ms` (STS/S3 checks in flight, overlapping start-up) |
 //! | `output` | with `-v`: a line of Terraform's output | `stream`, `line` |
 
 pub mod approval;
 pub mod record;
 pub mod summary;
 
-use crate::aws::{Aws, AwsError, RoleMode};
+use crate::aws::{AccountCheck, Aws, AwsError, BucketCheck, BucketFacts, Identity, RoleMode};
 use crate::config::Loaded;
 use crate::exit::{Exit, FAILURE, FINDINGS, INTERRUPTED, USAGE};
 use crate::render::{self, RenderOptions, Renderer, Stage, GLOBAL_SCOPE};
@@ -241,6 +241,8 @@ pub struct Workspace {
     aws: OnceCell<Aws>,
     /// Accounts and buckets this run has already checked.
     checked: RefCell<BTreeSet<String>>,
+    /// `up`'s AWS checks, running since before the workspace was opened.
+    prefetch: RefCell<Option<Prefetch>>,
 }
 
 /// Rendered inputs of one target, written to its directory.
@@ -372,6 +374,7 @@ impl Workspace {
             role_mode: opts.role_mode,
             aws: OnceCell::new(),
             checked: RefCell::new(BTreeSet::new()),
+            prefetch: RefCell::new(None),
         })
     }
 
@@ -432,50 +435,62 @@ impl Workspace {
         Ok(self.aws.get_or_init(|| aws))
     }
 
-    /// The account a target runs in: `(what, account id, role)`.
-    fn account_of(&self, t: &Target) -> (String, &crate::config::model::Account) {
-        let c = &self.loaded.config;
-        match c.environments.get(&t.scope) {
-            Some(env) if !t.stage.is_global() => (format!("environment {}", t.scope), &env.account),
-            _ => (
-                "the shared-services account".to_string(),
-                &c.shared_services,
-            ),
-        }
+    fn account_check(&self, t: &Target) -> AccountCheck {
+        account_check(&self.loaded, t)
     }
 
-    fn session_name(&self, scope: &str) -> String {
-        let mut name = format!("ecomctl-{}-{scope}", self.loaded.config.project.name);
-        name.truncate(64);
-        name
+    fn bucket_check(&self) -> BucketCheck {
+        bucket_check(&self.loaded)
+    }
+
+    fn is_checked(&self, key: &str) -> bool {
+        self.checked.borrow().contains(key)
+    }
+
+    fn record_account(&self, t: &Target, check: &AccountCheck, id: Identity, ui: &Ui) {
+        ui.event(
+            "account_checked",
+            merge(
+                t.fields(),
+                json!({ "account": id.account, "arn": id.arn, "assumed_role": self.role_mode.assumes() }),
+            ),
+        );
+        ui.detail(&format!(
+            "{}: running as {} ({})",
+            check.what, id.arn, id.account
+        ));
+        self.checked
+            .borrow_mut()
+            .insert(format!("account:{}", check.account));
+    }
+
+    fn record_bucket(&self, check: &BucketCheck, facts: BucketFacts, ui: &Ui) -> Result<()> {
+        ui.detail(&format!(
+            "state bucket {}: versioning {}, {} encryption, Object Lock {}",
+            check.bucket, facts.versioning, facts.encryption, facts.object_lock
+        ));
+        ui.event(
+            "state_bucket_checked",
+            merge(
+                json!({ "bucket": check.bucket }),
+                serde_json::to_value(facts)?,
+            ),
+        );
+        self.checked
+            .borrow_mut()
+            .insert(format!("bucket:{}", check.bucket));
+        Ok(())
     }
 
     /// Before Terraform touches a target: the credentials it runs with must be in the account
     /// the config names, and, when the target keeps its state in the bucket, the bucket must
     /// exist with versioning, KMS encryption and Object Lock. Each is asked once per run.
     fn preflight(&self, t: &Target, ui: &Ui) -> Result<()> {
-        let (what, account) = self.account_of(t);
-        let key = format!("account:{}", account.account_id);
-        if !self.checked.borrow().contains(&key) {
-            ui.status("checking", &format!("AWS account of {what}"));
-            let id = self
-                .aws()?
-                .verify_account(
-                    &what,
-                    &account.account_id,
-                    &account.role_arn,
-                    &self.session_name(&t.scope),
-                )
-                .map_err(aws_refusal)?;
-            ui.event(
-                "account_checked",
-                merge(
-                    t.fields(),
-                    json!({ "account": id.account, "arn": id.arn, "assumed_role": self.role_mode.assumes() }),
-                ),
-            );
-            ui.detail(&format!("{what}: running as {} ({})", id.arn, id.account));
-            self.checked.borrow_mut().insert(key);
+        let check = self.account_check(t);
+        if !self.is_checked(&format!("account:{}", check.account)) {
+            ui.status("checking", &format!("AWS account of {}", check.what));
+            let id = self.aws()?.verify_account(&check).map_err(aws_refusal)?;
+            self.record_account(t, &check, id, ui);
         }
         if !self.local_backend(t)? {
             self.check_state_bucket(ui)?;
@@ -484,26 +499,66 @@ impl Workspace {
     }
 
     fn check_state_bucket(&self, ui: &Ui) -> Result<()> {
-        let bucket = &self.loaded.config.state.bucket;
-        let key = format!("bucket:{bucket}");
-        if self.checked.borrow().contains(&key) {
+        let check = self.bucket_check();
+        if self.is_checked(&format!("bucket:{}", check.bucket)) {
             return Ok(());
         }
-        let shared = &self.loaded.config.shared_services;
         let facts = self
             .aws()?
-            .check_state_bucket(bucket, &shared.role_arn, &self.session_name(GLOBAL_SCOPE))
+            .check_state_bucket(&check)
             .map_err(aws_refusal)?;
-        ui.event(
-            "state_bucket_checked",
-            merge(json!({ "bucket": bucket }), serde_json::to_value(&facts)?),
+        self.record_bucket(&check, facts, ui)
+    }
+
+    /// `up` asks everything it will need at once, before the first stage: both accounts and,
+    /// once bootstrap's state lives there, the bucket. A wrong account stops the run before
+    /// any stage is touched. The questions usually went out already (see [`Prefetch`]).
+    fn preflight_up(&self, env: &str, ui: &Ui) -> Result<()> {
+        let prefetched = match self.prefetch.borrow_mut().take() {
+            Some(p) if p.env == env => p.join(),
+            _ => None,
+        };
+        let done = match prefetched {
+            Some(done) => done?,
+            None => {
+                let (targets, checks, bucket) = up_checks(&self.loaded, &self.state_dir, env)?;
+                let (ids, facts) = self.aws()?.check_all(&checks, bucket.as_ref());
+                Prefetched {
+                    aws: None,
+                    targets,
+                    checks,
+                    ids,
+                    bucket: bucket.zip(facts),
+                }
+            }
+        };
+        if let Some(aws) = done.aws {
+            let _ = self.aws.set(aws);
+        }
+        ui.status(
+            "checked",
+            &format!(
+                "AWS accounts{}",
+                if done.bucket.is_some() {
+                    " and the state bucket"
+                } else {
+                    ""
+                }
+            ),
         );
-        ui.detail(&format!(
-            "state bucket {bucket}: versioning {}, {} encryption, Object Lock {}",
-            facts.versioning, facts.encryption, facts.object_lock
-        ));
-        self.checked.borrow_mut().insert(key);
+        for ((t, check), id) in done.targets.iter().zip(&done.checks).zip(done.ids) {
+            let id = id.map_err(aws_refusal)?;
+            self.record_account(t, check, id, ui);
+        }
+        if let Some((check, facts)) = done.bucket {
+            self.record_bucket(&check, facts.map_err(aws_refusal)?, ui)?;
+        }
         Ok(())
+    }
+
+    /// Hands `up` the checks started by [`Prefetch::start`].
+    pub fn adopt(&self, prefetch: Prefetch) {
+        *self.prefetch.borrow_mut() = Some(prefetch);
     }
 
     /// Renders the target's inputs (checked) and, with `write`, writes them into its directory.
@@ -1060,6 +1115,7 @@ impl Workspace {
     /// apply and whose plan is empty is skipped; after a failure, the rerun finds the stages
     /// before it unchanged and resumes at the failed one.
     pub fn up(&self, env: &str, approval: &Approval, ui: &Ui) -> Result<Vec<(Target, Step)>> {
+        self.preflight_up(env, ui)?;
         let mut steps = Vec::new();
         for stage in Stage::ALL {
             let t = Target::new(env, stage);
@@ -1378,6 +1434,106 @@ fn refuse_by_policy(t: &Target, denials: &[String]) -> Result<()> {
     )
     .hint("fix the stack or the config, or record a waiver in policy/waivers.yaml")
     .into())
+}
+
+/// The account a target runs in, and how errors name it.
+fn account_of<'a>(loaded: &'a Loaded, t: &Target) -> (String, &'a crate::config::model::Account) {
+    let c = &loaded.config;
+    match c.environments.get(&t.scope) {
+        Some(env) if !t.stage.is_global() => (format!("environment {}", t.scope), &env.account),
+        _ => (
+            "the shared-services account".to_string(),
+            &c.shared_services,
+        ),
+    }
+}
+
+fn session_name(loaded: &Loaded, scope: &str) -> String {
+    let mut name = format!("ecomctl-{}-{scope}", loaded.config.project.name);
+    name.truncate(64);
+    name
+}
+
+fn account_check(loaded: &Loaded, t: &Target) -> AccountCheck {
+    let (what, account) = account_of(loaded, t);
+    AccountCheck {
+        what,
+        account: account.account_id.clone(),
+        role_arn: account.role_arn.clone(),
+        session: session_name(loaded, &t.scope),
+    }
+}
+
+fn bucket_check(loaded: &Loaded) -> BucketCheck {
+    BucketCheck {
+        bucket: loaded.config.state.bucket.clone(),
+        role_arn: loaded.config.shared_services.role_arn.clone(),
+        session: session_name(loaded, GLOBAL_SCOPE),
+    }
+}
+
+/// What `up -e env` checks first: the account of bootstrap and of the environment and, once
+/// bootstrap's state is in the bucket, the bucket.
+fn up_checks(
+    loaded: &Loaded,
+    state_dir: &Path,
+    env: &str,
+) -> Result<(Vec<Target>, Vec<AccountCheck>, Option<BucketCheck>)> {
+    let bootstrap = Target::new(env, Stage::Bootstrap);
+    let state: StageState =
+        record::read_json(&bootstrap.dir(state_dir).join("state.json"))?.unwrap_or_default();
+    let bucket = (state.backend.as_deref() == Some("s3")).then(|| bucket_check(loaded));
+    let targets = vec![bootstrap, Target::new(env, Stage::Foundation)];
+    let checks = targets.iter().map(|t| account_check(loaded, t)).collect();
+    Ok((targets, checks, bucket))
+}
+
+struct Prefetched {
+    /// The session the checks ran in, kept for the rest of the run.
+    aws: Option<Aws>,
+    targets: Vec<Target>,
+    checks: Vec<AccountCheck>,
+    ids: Vec<std::result::Result<Identity, AwsError>>,
+    bucket: Option<(BucketCheck, std::result::Result<BucketFacts, AwsError>)>,
+}
+
+/// `up`'s AWS checks started on a thread as soon as the config is loaded, so their round trips
+/// overlap loading templates, policies and Terraform's version; `up` waits for the answers
+/// before the first stage, as if it had asked then.
+pub struct Prefetch {
+    env: String,
+    handle: std::thread::JoinHandle<Result<Prefetched>>,
+}
+
+impl Prefetch {
+    pub fn start(loaded: &Loaded, env: &str, opts: &WorkspaceOptions) -> Result<Prefetch> {
+        let (targets, checks, bucket) = up_checks(loaded, &state_dir(loaded)?, env)?;
+        let region = loaded.config.regions.primary.clone();
+        let (endpoint, mode) = (opts.aws_endpoint.clone(), opts.role_mode);
+        let handle = std::thread::Builder::new()
+            .name("aws-checks".into())
+            .spawn(move || {
+                let aws = Aws::new(&region, endpoint, mode)?;
+                let (ids, facts) = aws.check_all(&checks, bucket.as_ref());
+                Ok(Prefetched {
+                    aws: Some(aws),
+                    targets,
+                    checks,
+                    ids,
+                    bucket: bucket.zip(facts),
+                })
+            })
+            .context("starting the AWS checks")?;
+        Ok(Prefetch {
+            env: env.to_string(),
+            handle,
+        })
+    }
+
+    /// The answers; `None` if the thread died (the checks are then asked again).
+    fn join(self) -> Option<Result<Prefetched>> {
+        self.handle.join().ok()
+    }
 }
 
 /// An AWS answer that stops the run, with what to do about it.
