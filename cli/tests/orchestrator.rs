@@ -205,6 +205,10 @@ fi"#
     let failed = p.run(&["up", "-e", "nonprod", "--yes"]);
     assert_eq!(failed.status.code(), Some(1), "{}", show(&failed));
     let err = String::from_utf8_lossy(&failed.stderr);
+    assert!(
+        err.contains("planning nonprod/app") && !err.contains(SPINNER_FRAMES),
+        "human output off a terminal has no live line:\n{err}"
+    );
     assert!(err.contains("error: applying nonprod/app"), "{err}");
     assert!(err.contains("terraform apply failed (exit 1)"), "{err}");
     assert!(err.contains("InvalidParameterCombination"), "{err}");
@@ -743,6 +747,9 @@ fn the_policy_gate_refuses_a_noncompliant_plan_with_exit_3() {
 
 /// Runs a command with stdin and stderr on a pseudo-terminal (so ecomctl may prompt), typing
 /// `answer` once `prompt` appears. Returns the exit code and what the terminal showed.
+/// Some frames of indicatif's default spinner (only a terminal shows a live line).
+const SPINNER_FRAMES: [char; 8] = ['⠁', '⠂', '⠄', '⡀', '⢀', '⠠', '⠐', '⠈'];
+
 fn run_on_terminal(mut cmd: Command, prompt: &str, answer: &str) -> (Option<i32>, String) {
     use std::io::Write;
     use std::os::fd::FromRawFd;
@@ -811,12 +818,20 @@ fn on_a_terminal_a_stateful_loss_is_approved_only_by_typing_the_env_name() {
     let doc = p.dir.path().join("replaces-database.json");
     std::fs::write(&doc, REPLACES_DATABASE).unwrap();
     p.fake_terraform(&format!(
-        r#"if [ "$1" = show ] && [ "$(basename "$PWD")" = app ]; then cat {doc:?}; exit 0; fi"#
+        r#"if [ "$1" = show ] && [ "$(basename "$PWD")" = app ]; then cat {doc:?}; exit 0; fi
+if [ "$1" = plan ] && [ "$(basename "$PWD")" = app ]; then echo "fake: reading the database"; sleep 0.8; fi"#
     ));
     let prompt = "Type `nonprod` to apply plan";
 
     let (code, screen) = run_on_terminal(p.command(&["up", "-e", "nonprod"]), prompt, "yes");
     assert_eq!(code, Some(1), "{screen}");
+    // While the plan ran, the live line showed a spinner, the activity and Terraform's latest
+    // line (piped, there is none: see `a_failed_apply_...`).
+    assert!(screen.contains(SPINNER_FRAMES), "{screen}");
+    assert!(
+        screen.contains("planning nonprod/app  fake: reading the database"),
+        "{screen}"
+    );
     assert!(screen.contains("not approved: nonprod/app"), "{screen}");
     assert!(!p.state("nonprod", "app").join("outputs.json").exists());
 

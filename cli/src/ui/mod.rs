@@ -3,10 +3,18 @@
 //! Data goes to stdout; progress, diagnostics and errors to stderr. With `--output json` every
 //! message is instead one JSON object per line (NDJSON) on stdout, each with an `event` field.
 //! Colour is used only on a terminal and never under `NO_COLOR`.
+//!
+//! On a terminal (human output, not `-q`, `TERM` not `dumb`) a live line sits under the log
+//! while something is under way: a status whose verb ends in `-ing` (`planning`, `applying`,
+//! `checking`, `waiting`, `migrating`) starts it, with a spinner, the elapsed time and the
+//! latest line of Terraform's output; the next status of any other verb clears it. Nothing
+//! of it reaches a pipe, a file or `--output json`.
 
 use crate::diag::Diagnostic;
 use serde_json::{json, Value};
 use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum OutputFormat {
@@ -21,6 +29,76 @@ pub struct Ui {
     color: bool,
     quiet: bool,
     verbose: u8,
+    /// The live line, when stderr is a terminal that can show one.
+    live: Option<Live>,
+}
+
+/// The spinner line under the log, and what it is showing.
+#[derive(Debug, Clone)]
+struct Live {
+    current: Arc<Mutex<Option<(indicatif::ProgressBar, String)>>>,
+    color: bool,
+}
+
+impl Live {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(indicatif::ProgressBar, String)>> {
+        self.current.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn start(&self, activity: String) {
+        let mut cur = self.lock();
+        if let Some((bar, _)) = cur.take() {
+            bar.finish_and_clear();
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(if self.color {
+                "{spinner} {msg} {elapsed:.dim}"
+            } else {
+                "{spinner} {msg} {elapsed}"
+            })
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.set_message(activity.clone());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        *cur = Some((bar, activity));
+    }
+
+    fn stop(&self) {
+        if let Some((bar, _)) = self.lock().take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    /// Shows a tool's latest line beside the activity, cut to the terminal's width.
+    fn note(&self, line: &str) {
+        if let Some((bar, activity)) = self.lock().as_ref() {
+            let width = console_width().saturating_sub(activity.chars().count() + 16);
+            let line: String = line.trim().chars().take(width).collect();
+            if !line.is_empty() {
+                bar.set_message(if self.color {
+                    format!("{activity}  \x1b[2m{line}\x1b[0m")
+                } else {
+                    format!("{activity}  {line}")
+                });
+            }
+        }
+    }
+
+    /// Writes with the live line out of the way.
+    fn print(&self, write: impl FnOnce()) {
+        match self.lock().as_ref() {
+            Some((bar, _)) => bar.suspend(write),
+            None => write(),
+        }
+    }
+}
+
+fn console_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100)
 }
 
 #[derive(Clone, Copy)]
@@ -36,11 +114,19 @@ impl Ui {
     pub fn new(format: OutputFormat, quiet: bool, verbose: u8) -> Ui {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
         let color = format == OutputFormat::Human && !no_color && std::io::stderr().is_terminal();
+        let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+        let live =
+            (format == OutputFormat::Human && !quiet && !dumb && std::io::stderr().is_terminal())
+                .then(|| Live {
+                    current: Arc::default(),
+                    color,
+                });
         Ui {
             format,
             color,
             quiet,
             verbose,
+            live,
         }
     }
 
@@ -67,7 +153,13 @@ impl Ui {
     }
 
     fn stderr_line(&self, line: &str) {
-        let _ = writeln!(std::io::stderr().lock(), "{line}");
+        let write = || {
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        };
+        match &self.live {
+            Some(live) => live.print(write),
+            None => write(),
+        }
     }
 
     /// Emits one NDJSON event (JSON mode only).
@@ -101,6 +193,20 @@ impl Ui {
             return;
         }
         self.stderr_line(&format!("{:>10} {message}", self.paint(Style::Ok, verb)));
+        if let Some(live) = &self.live {
+            if verb.ends_with("ing") {
+                live.start(format!("{verb} {message}"));
+            } else {
+                live.stop();
+            }
+        }
+    }
+
+    /// Ends the live line (a command calls this before its last words).
+    pub fn settle(&self) {
+        if let Some(live) = &self.live {
+            live.stop();
+        }
     }
 
     /// Detail shown only with `-v`.
@@ -126,6 +232,9 @@ impl Ui {
     /// `--output json -v` it travels as an `output` event.
     pub fn tool_line(&self, scope: &str, stage: &str, stderr: bool, line: &str) {
         if self.verbose == 0 {
+            if let Some(live) = &self.live {
+                live.note(line);
+            }
             return;
         }
         if self.json() {
@@ -146,6 +255,7 @@ impl Ui {
     /// Asks on the terminal: `Some(true)` only when the answer is exactly `expected`;
     /// `None` when `stop()` turns true while waiting (Ctrl-C at the prompt).
     pub fn confirm(&self, question: &str, expected: &str, stop: &dyn Fn() -> bool) -> Option<bool> {
+        self.settle();
         {
             let mut err = std::io::stderr().lock();
             let _ = write!(err, "{} ", self.paint(Style::Bold, question));
@@ -196,6 +306,7 @@ impl Ui {
 
     /// The final error: `error: ...`, its causes, and a hint when one is known.
     pub fn error(&self, message: &str, causes: &[String], hint: Option<&str>, code: i32) {
+        self.settle();
         if self.json() {
             self.event(
                 "error",
