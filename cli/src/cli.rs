@@ -84,12 +84,12 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Plan and apply every stage of an environment in order, skipping unchanged ones.
     #[command(
-        after_help = "Examples:\n  ecomctl up -e nonprod            # asks before applying (on a terminal)\n  ecomctl up -e nonprod --yes      # CI, nonprod\n  ecomctl up -e prod                    # CI: stops at the first stage with changes, prints its plan hash\n  ecomctl up -e prod --approve 3f2a9c41d0e7   # applies that saved plan, goes on to the next stage"
+        after_help = "Examples:\n  ecomctl up -e nonprod            # asks before applying (on a terminal)\n  ecomctl up -e nonprod --yes      # CI, nonprod\n  ecomctl up -e prod                    # CI: stops at the first stage with changes, prints its plan hash\n  ecomctl up -e prod --approve 3f2a9c41d0e7   # applies that saved plan, goes on to the next stage\n  ECOMCTL_ASSUME_ROLE=false ecomctl up -e nonprod --yes   # CI already holds the account's role (OIDC)\n\nBefore any stage runs, STS must confirm the credentials are in the config's account for each\nstage, and S3 that the state bucket has versioning, KMS encryption and Object Lock.\nSee docs/orchestrator.md."
     )]
     Up(ApproveArgs),
     /// Destroy an environment's stages in reverse order (app, then foundation).
     #[command(
-        after_help = "Examples:\n  ecomctl down -e nonprod                       # type the env name for each stage (terminal)\n  ecomctl down -e nonprod --approve 5d1e0c9a7b3f --approve 0e4b...   # CI: one destroy-plan hash per stage"
+        after_help = "Examples:\n  ecomctl down -e nonprod                       # type the env name for each stage (terminal)\n  ecomctl down -e nonprod --approve 5d1e0c9a7b3f --approve 0e4b...   # CI: one destroy-plan hash per stage\n  ecomctl down -e nonprod --include-bootstrap   # last env: then the state bucket and KMS key too"
     )]
     Down(DownArgs),
     /// Per environment and stage: last apply, whether inputs changed since, whether outputs exist.
