@@ -125,6 +125,13 @@ fn up_applies_every_stage_into_moto_and_a_second_up_applies_nothing() {
     let backend = std::fs::read_to_string(p.state("nonprod", "app").join("backend.hcl")).unwrap();
     assert!(backend.contains("key/fixture-shop"), "{backend}");
     assert!(backend.contains(&moto.endpoint), "{backend}");
+    // State is in the shared-services account: the backend assumes its role (the lock table
+    // exists only there, so the lock items above prove Terraform used it).
+    assert!(
+        backend
+            .contains(r#"role_arn     = "arn:aws:iam::111111111111:role/SharedServicesTerraform""#),
+        "{backend}"
+    );
 
     // The app stage received the foundation stage's outputs.
     let app_out = read_json(&p.state("nonprod", "app").join("outputs.json"));
@@ -882,6 +889,9 @@ fn credentials_of_another_account_are_refused_before_terraform_touches_the_env()
     assert!(bootstrap.status.success(), "{}", show(&bootstrap));
     let tfvars = read_json(&p.state("global", "bootstrap").join("terraform.tfvars.json"));
     assert_eq!(tfvars["assume_role_arn"], Value::Null);
+    let backend =
+        std::fs::read_to_string(p.state("global", "bootstrap").join("backend.hcl")).unwrap();
+    assert!(!backend.contains("role_arn"), "{backend}");
     let hash = named(&events(&bootstrap), "plan_summary")[0]["plan_hash"]
         .as_str()
         .unwrap()

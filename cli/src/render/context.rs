@@ -42,6 +42,9 @@ pub fn build(loaded: &Loaded, scope: &str, stage: Stage, opts: &RenderOptions) -
             "kms_alias": c.kms_alias(),
             "lock_method": lock,
             "lock_table": c.lock_table(),
+            // The state bucket is in the shared-services account: the backend assumes its role.
+            "role_arn": opts.assume_roles.then(|| c.shared_services.role_arn.clone()),
+            "session_name": format!("ecomctl-{}-{scope}-state", c.project.name),
         },
         "terraform": {
             "version": opts.terraform.to_string(),

@@ -114,10 +114,21 @@ ddb.create_table(TableName="shop-tf-lock",
         Some(moto)
     }
 
-    /// Runs Python (boto3 from the moto venv) with `s3` and `ddb` clients bound to moto.
+    /// Runs Python (boto3 from the moto venv) with `s3` and `ddb` clients bound to moto, as the
+    /// shared-services Terraform role: the bucket and the lock table live in that account (the
+    /// backends assume that role too).
     pub fn python(&self, python: &Path, body: &str) -> String {
         let script = format!(
-            "import boto3, json\nkw = dict(endpoint_url={:?}, region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\ns3 = boto3.client('s3', **kw)\nddb = boto3.client('dynamodb', **kw)\n{body}",
+            r#"import boto3, json
+kw = dict(endpoint_url={:?}, region_name='us-east-1')
+sts = boto3.client('sts', aws_access_key_id='test', aws_secret_access_key='test', **kw)
+c = sts.assume_role(RoleArn='arn:aws:iam::111111111111:role/SharedServicesTerraform',
+                    RoleSessionName='test-setup')['Credentials']
+kw.update(aws_access_key_id=c['AccessKeyId'], aws_secret_access_key=c['SecretAccessKey'],
+          aws_session_token=c['SessionToken'])
+s3 = boto3.client('s3', **kw)
+ddb = boto3.client('dynamodb', **kw)
+{body}"#,
             self.endpoint
         );
         let out = Command::new(python).arg("-c").arg(script).output().unwrap();
