@@ -3,7 +3,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ecom_shared::auth::{Caller, ServiceCaller};
-use serde::Deserialize;
+use ecom_shared::Problem;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::error::InventoryError;
@@ -99,4 +101,114 @@ pub async fn release(
 fn parse_id(raw: &str) -> Result<Uuid, InventoryError> {
     Uuid::parse_str(raw)
         .map_err(|_| InventoryError::Invalid("reservation id must be a UUID".into()))
+}
+
+/// A batch of reservations: each is made all-or-nothing and answered on its own, as
+/// `POST /v1/reservations` would answer it; the batch shares one transaction.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReserveBatch {
+    pub reservations: Vec<Reserve>,
+}
+
+/// Commits a batch of reservations by id.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommitBatch {
+    pub ids: Vec<Uuid>,
+}
+
+/// One item's answer in a batch: the status and body its single call would have had.
+#[derive(Debug, Serialize)]
+pub struct ItemResult {
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reservation: Option<store::Reservation>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<Problem>,
+}
+
+impl ItemResult {
+    fn ok(status: StatusCode, r: store::Reservation) -> Self {
+        Self {
+            status: status.as_u16(),
+            reservation: Some(r),
+            problem: None,
+        }
+    }
+    fn err(e: &InventoryError) -> Self {
+        let p = Problem::from(e);
+        Self {
+            status: p.status,
+            reservation: None,
+            problem: Some(p),
+        }
+    }
+}
+
+/// Most items one batch may carry.
+const MAX_BATCH_ITEMS: usize = 200;
+
+pub async fn reserve_batch(
+    State(st): State<AppState>,
+    _caller: ServiceCaller,
+    Json(body): Json<ReserveBatch>,
+) -> Result<Json<serde_json::Value>, InventoryError> {
+    if body.reservations.is_empty() || body.reservations.len() > MAX_BATCH_ITEMS {
+        return Err(InventoryError::Invalid(format!(
+            "a batch has 1 to {MAX_BATCH_ITEMS} reservations"
+        )));
+    }
+    let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(body.reservations.len());
+    let mut requests = Vec::with_capacity(body.reservations.len());
+    let mut slots = Vec::with_capacity(body.reservations.len());
+    for (i, r) in body.reservations.into_iter().enumerate() {
+        let ttl = r.ttl_seconds.unwrap_or(st.reservation_ttl_seconds);
+        if !(1..=86_400).contains(&ttl) {
+            results.push(Some(ItemResult::err(&InventoryError::Invalid(
+                "ttl_seconds must be 1..=86400".into(),
+            ))));
+            continue;
+        }
+        results.push(None);
+        slots.push(i);
+        requests.push(store::ReserveRequest {
+            id: r.id,
+            lines: r.lines,
+            ttl_seconds: ttl,
+        });
+    }
+    let made = store::reserve_many(&st.kit.pool, &requests).await;
+    for (slot, m) in slots.into_iter().zip(made) {
+        results[slot] = Some(match m {
+            Ok((r, true)) => {
+                st.kit.metrics.incr("inventory_reservations_total", 1);
+                ItemResult::ok(StatusCode::CREATED, r)
+            }
+            Ok((r, false)) => ItemResult::ok(StatusCode::OK, r),
+            Err(e) => ItemResult::err(&e),
+        });
+    }
+    Ok(Json(json!({ "results": results })))
+}
+
+pub async fn commit_batch(
+    State(st): State<AppState>,
+    _caller: ServiceCaller,
+    Json(body): Json<CommitBatch>,
+) -> Result<Json<serde_json::Value>, InventoryError> {
+    if body.ids.is_empty() || body.ids.len() > MAX_BATCH_ITEMS {
+        return Err(InventoryError::Invalid(format!(
+            "a batch has 1 to {MAX_BATCH_ITEMS} ids"
+        )));
+    }
+    let results: Vec<ItemResult> = store::commit_many(&st.kit.pool, &body.ids)
+        .await
+        .into_iter()
+        .map(|r| match r {
+            Ok(r) => ItemResult::ok(StatusCode::OK, r),
+            Err(e) => ItemResult::err(&e),
+        })
+        .collect();
+    Ok(Json(json!({ "results": results })))
 }

@@ -70,6 +70,14 @@ pub fn openapi() -> ApiDoc {
         .route("get", "/v1/reservations/{id}", "One reservation", Security::Service, &[200, 404])
         .route("post", "/v1/reservations/{id}/commit", "Commit: the stock leaves", Security::Service, &[200, 404, 409])
         .route("post", "/v1/reservations/{id}/release", "Release: the stock returns", Security::Service, &[200, 404, 409])
+        .route("post", "/v1/batch/reservations", "Reserve many in one transaction: each all lines or none, answered as POST /v1/reservations would answer it; run in order of first SKU", Security::Service, &[200, 401, 422])
+        .body(json!({"type": "object", "required": ["reservations"], "properties": {
+            "reservations": {"type": "array", "minItems": 1, "maxItems": 200, "items": {"type": "object", "required": ["id", "lines"], "properties": {
+                "id": {"type": "string", "format": "uuid"}, "lines": {"type": "array", "items": line},
+                "ttl_seconds": {"type": "integer"}}}}}}))
+        .route("post", "/v1/batch/reservations/commit", "Commit many by id (one statement; each answered as its commit would be)", Security::Service, &[200, 401, 422])
+        .body(json!({"type": "object", "required": ["ids"], "properties": {
+            "ids": {"type": "array", "minItems": 1, "maxItems": 200, "items": {"type": "string", "format": "uuid"}}}}))
 }
 
 pub fn router(state: AppState) -> Router {
@@ -88,6 +96,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/reservations/{id}", get(api::get_reservation))
         .route("/v1/reservations/{id}/commit", post(api::commit))
         .route("/v1/reservations/{id}/release", post(api::release))
+        .route("/v1/batch/reservations", post(api::reserve_batch))
+        .route("/v1/batch/reservations/commit", post(api::commit_batch))
         .with_state(state);
     ecom_shared::app::finish(api, &kit, &doc)
 }

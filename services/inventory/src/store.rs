@@ -162,9 +162,22 @@ pub async fn reserve(
     ttl_seconds: i64,
 ) -> Result<(Reservation, bool), InventoryError> {
     let lines = normalise(lines)?;
+    let mut conn = pool.acquire().await?;
+    let made = reserve_statement(&mut conn, id, &lines, ttl_seconds).await;
+    drop(conn);
+    reserve_outcome(pool, id, lines, made).await
+}
+
+/// The reservation statement itself; `Ok(None)` if the id exists.
+async fn reserve_statement(
+    conn: &mut sqlx::PgConnection,
+    id: Uuid,
+    lines: &[Line],
+    ttl_seconds: i64,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
     let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
     let qtys: Vec<i32> = lines.iter().map(|l| l.quantity).collect();
-    let made = sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
+    sqlx::query_scalar::<_, Option<DateTime<Utc>>>(
         "WITH r AS (
              INSERT INTO reservations (id, status, expires_at)
              VALUES ($1, 'held', now() + make_interval(secs => $2))
@@ -189,13 +202,23 @@ pub async fn reserve(
     .bind(ttl_seconds as f64)
     .bind(&skus)
     .bind(&qtys)
-    .fetch_one(pool)
-    .await;
+    .fetch_one(&mut *conn)
+    .await
+}
+
+/// A reservation statement's outcome as the caller sees it (after its transaction ended).
+async fn reserve_outcome(
+    pool: &PgPool,
+    id: Uuid,
+    lines: Vec<Line>,
+    made: Result<Option<DateTime<Utc>>, sqlx::Error>,
+) -> Result<(Reservation, bool), InventoryError> {
     let expires_at = match made {
         Ok(Some(at)) => at,
         // The id exists: answer with it as it is.
         Ok(None) => return Ok((get_reservation(pool, id).await?, false)),
         Err(sqlx::Error::Database(db)) if db.is_foreign_key_violation() => {
+            let skus: Vec<&str> = lines.iter().map(|l| l.sku.as_str()).collect();
             return Err(unknown_sku(pool, &skus).await);
         }
         Err(sqlx::Error::Database(db))
@@ -214,6 +237,102 @@ pub async fn reserve(
         },
         true,
     ))
+}
+
+/// One reservation request of a batch.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReserveRequest {
+    pub id: Uuid,
+    pub lines: Vec<Line>,
+    pub ttl_seconds: i64,
+}
+
+/// Reserves each request all-or-nothing, as [`reserve`] does, but in one transaction (one
+/// durable commit) for the whole batch: each request is one statement inside its own
+/// savepoint, so one that is short of stock is undone alone. Requests are taken in order of
+/// their first SKU, so two batches of single-line reservations lock stock rows in the same
+/// order; should the transaction fail anyway (a deadlock between multi-line batches), every
+/// request is made on its own instead.
+pub async fn reserve_many(
+    pool: &PgPool,
+    requests: &[ReserveRequest],
+) -> Vec<Result<(Reservation, bool), InventoryError>> {
+    let normalised: Vec<Result<Vec<Line>, InventoryError>> =
+        requests.iter().map(|r| normalise(&r.lines)).collect();
+    let mut order: Vec<usize> = (0..requests.len())
+        .filter(|&i| normalised[i].is_ok())
+        .collect();
+    order.sort_by(|&a, &b| {
+        let first = |i: usize| {
+            normalised[i]
+                .as_ref()
+                .ok()
+                .and_then(|l| l.first())
+                .map(|l| l.sku.clone())
+        };
+        first(a).cmp(&first(b))
+    });
+    let made = reserve_in_one_transaction(pool, requests, &normalised, &order).await;
+    let mut out = Vec::with_capacity(requests.len());
+    let mut made = match made {
+        Ok(m) => m.into_iter().map(Some).collect::<Vec<_>>(),
+        Err(_) => (0..requests.len()).map(|_| None).collect(),
+    };
+    for (i, (r, lines)) in requests.iter().zip(normalised).enumerate() {
+        let lines = match lines {
+            Ok(l) => l,
+            Err(e) => {
+                out.push(Err(e));
+                continue;
+            }
+        };
+        out.push(match made[i].take().flatten() {
+            Some(m) => reserve_outcome(pool, r.id, lines, m).await,
+            // The batch's transaction failed: this request on its own.
+            None => reserve(pool, r.id, &lines, r.ttl_seconds).await,
+        });
+    }
+    out
+}
+
+/// Runs the statements of the valid requests in `order` in one transaction; the result at
+/// index `i` belongs to request `i` (`None` for requests that were not run).
+#[allow(clippy::type_complexity)]
+async fn reserve_in_one_transaction(
+    pool: &PgPool,
+    requests: &[ReserveRequest],
+    normalised: &[Result<Vec<Line>, InventoryError>],
+    order: &[usize],
+) -> Result<Vec<Option<Result<Option<DateTime<Utc>>, sqlx::Error>>>, sqlx::Error> {
+    let mut made: Vec<Option<Result<Option<DateTime<Utc>>, sqlx::Error>>> =
+        (0..requests.len()).map(|_| None).collect();
+    if order.is_empty() {
+        return Ok(made);
+    }
+    let mut tx = pool.begin().await?;
+    for &i in order {
+        let Ok(lines) = &normalised[i] else { continue };
+        let r = &requests[i];
+        sqlx::query("SAVEPOINT reservation")
+            .execute(&mut *tx)
+            .await?;
+        let m = reserve_statement(&mut tx, r.id, lines, r.ttl_seconds).await;
+        let end = if m.is_ok() {
+            "RELEASE SAVEPOINT reservation"
+        } else {
+            "ROLLBACK TO SAVEPOINT reservation"
+        };
+        sqlx::query(end).execute(&mut *tx).await?;
+        if let Err(sqlx::Error::Database(db)) = &m {
+            // A deadlock or serialization failure ends the batch: each request is redone alone.
+            if matches!(db.code().as_deref(), Some("40P01" | "40001")) {
+                return Err(sqlx::Error::Protocol("batch aborted".into()));
+            }
+        }
+        made[i] = Some(m);
+    }
+    tx.commit().await?;
+    Ok(made)
 }
 
 /// The error for a reservation naming a SKU that has no stock row.
@@ -319,6 +438,70 @@ pub async fn finish(pool: &PgPool, id: Uuid, to: &str) -> Result<Reservation, In
         expires_at,
         lines,
     })
+}
+
+/// Commits held reservations, as [`finish`] does, in one statement (one durable commit) for
+/// the whole batch; stock rows are locked in SKU order and each is changed once by the sum of
+/// the batch's lines. Ids that did not move (already committed, released, unknown) and a
+/// failed statement are answered one by one by [`finish`].
+pub async fn commit_many(pool: &PgPool, ids: &[Uuid]) -> Vec<Result<Reservation, InventoryError>> {
+    let mut sorted = ids.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    let rows = sqlx::query(
+        "WITH r AS (
+             UPDATE reservations SET status = 'committed', updated_at = now()
+             WHERE id = ANY($1) AND status = 'held'
+             RETURNING id, expires_at),
+         l AS (
+             SELECT rl.reservation_id, rl.sku, rl.quantity
+             FROM reservation_lines rl JOIN r ON r.id = rl.reservation_id),
+         total AS (SELECT sku, sum(quantity)::int AS quantity FROM l GROUP BY sku),
+         locked AS (
+             SELECT s.sku FROM stock s JOIN total t ON t.sku = s.sku
+             ORDER BY s.sku FOR UPDATE OF s),
+         s AS (
+             UPDATE stock s SET on_hand = s.on_hand - t.quantity,
+                 reserved = s.reserved - t.quantity, updated_at = now()
+             FROM total t JOIN locked k ON k.sku = t.sku
+             WHERE s.sku = t.sku)
+         SELECT r.id, r.expires_at, l.sku, l.quantity
+         FROM r JOIN l ON l.reservation_id = r.id ORDER BY r.id, l.sku",
+    )
+    .bind(&sorted)
+    .fetch_all(pool)
+    .await;
+    let mut moved: std::collections::HashMap<Uuid, Reservation> = Default::default();
+    if let Ok(rows) = rows {
+        for row in &rows {
+            let (Ok(id), Ok(expires_at), Ok(sku), Ok(quantity)) = (
+                row.try_get::<Uuid, _>("id"),
+                row.try_get::<DateTime<Utc>, _>("expires_at"),
+                row.try_get::<String, _>("sku"),
+                row.try_get::<i32, _>("quantity"),
+            ) else {
+                continue;
+            };
+            moved
+                .entry(id)
+                .or_insert_with(|| Reservation {
+                    id,
+                    status: "committed".into(),
+                    expires_at,
+                    lines: vec![],
+                })
+                .lines
+                .push(Line { sku, quantity });
+        }
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        out.push(match moved.get(id) {
+            Some(r) => Ok(r.clone()),
+            None => finish(pool, *id, "committed").await,
+        });
+    }
+    out
 }
 
 /// Releases held reservations whose time is up. Returns how many were released.

@@ -379,3 +379,159 @@ async fn concurrent_reservations_never_oversell() {
     let s = store::get_stock(&app.db.pool, "HOT").await.expect("stock");
     assert_eq!((s.on_hand, s.reserved, s.available), (10, 10, 0));
 }
+
+#[tokio::test]
+async fn batch_reserve_and_commit_answer_each_item_as_its_single_call() {
+    let app = app().await;
+    set_stock(&app, "A-1", 5).await;
+    set_stock(&app, "B-1", 2).await;
+    set_stock(&app, "C-1", 5).await;
+    let (a, b, short, dup, taken) = (
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+    );
+    // An existing reservation, to be asked for again in the batch.
+    let (s, _) = reserve(&app, taken, json!([{"sku": "A-1", "quantity": 1}])).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let batch = json!({"reservations": [
+        {"id": b, "lines": [{"sku": "B-1", "quantity": 2}]},
+        {"id": a, "lines": [{"sku": "A-1", "quantity": 2}, {"sku": "B-1", "quantity": 0}]},
+        {"id": short, "lines": [{"sku": "C-1", "quantity": 1}, {"sku": "B-1", "quantity": 1}]},
+        {"id": dup, "lines": [{"sku": "A-1", "quantity": 2}]},
+        {"id": taken, "lines": [{"sku": "A-1", "quantity": 1}]},
+        {"id": uuid::Uuid::new_v4(), "lines": [{"sku": "NOPE", "quantity": 1}]},
+        {"id": uuid::Uuid::new_v4(), "lines": [{"sku": "A-1", "quantity": 1}], "ttl_seconds": 0},
+        {"id": dup, "lines": [{"sku": "A-1", "quantity": 2}]},
+    ]});
+    let (s, _, body) = call(
+        &app.router,
+        Method::POST,
+        "/v1/batch/reservations",
+        Some(SERVICE_TOKEN),
+        Some(batch.clone()),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let r = body["results"].as_array().expect("results");
+    let statuses: Vec<u64> = r.iter().map(|i| i["status"].as_u64().unwrap()).collect();
+    // b takes all of B-1; a's zero quantity is invalid; short finds B-1 empty (all or
+    // nothing: its C-1 line is not taken); dup is made, then found again; taken exists.
+    // (Requests run in order of their first SKU, then as sent: b before short.)
+    assert_eq!(
+        statuses,
+        vec![201, 422, 409, 201, 200, 404, 422, 200],
+        "{body}"
+    );
+    assert_eq!(r[2]["problem"]["code"], "out-of-stock", "{body}");
+    assert_eq!(r[0]["reservation"]["status"], "held");
+    assert_eq!(r[7]["reservation"]["id"], json!(dup));
+    let stock = |sku: &'static str| {
+        let pool = app.db.pool.clone();
+        async move { store::get_stock(&pool, sku).await.expect("stock") }
+    };
+    assert_eq!(stock("A-1").await.reserved, 3);
+    assert_eq!(stock("B-1").await.reserved, 2);
+    assert_eq!(stock("C-1").await.reserved, 0);
+
+    // Commit many: held ones move, a repeat is fine, the unknown and the released are not.
+    let released = uuid::Uuid::new_v4();
+    let (s, _) = reserve(&app, released, json!([{"sku": "A-1", "quantity": 1}])).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _, _) = call(
+        &app.router,
+        Method::POST,
+        &format!("/v1/reservations/{released}/release"),
+        Some(SERVICE_TOKEN),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let commit = |ids: serde_json::Value| {
+        let r = app.router.clone();
+        async move {
+            call(
+                &r,
+                Method::POST,
+                "/v1/batch/reservations/commit",
+                Some(SERVICE_TOKEN),
+                Some(json!({ "ids": ids })),
+                &[],
+            )
+            .await
+        }
+    };
+    let (s, _, body) = commit(json!([b, dup, taken, uuid::Uuid::new_v4(), released, b])).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let r = body["results"].as_array().expect("results");
+    let statuses: Vec<u64> = r.iter().map(|i| i["status"].as_u64().unwrap()).collect();
+    assert_eq!(statuses, vec![200, 200, 200, 404, 409, 200], "{body}");
+    assert_eq!(r[0]["reservation"]["status"], "committed");
+    assert_eq!(
+        r[0]["reservation"]["lines"],
+        json!([{"sku": "B-1", "quantity": 2}])
+    );
+    assert_eq!(r[4]["problem"]["code"], "reservation-released", "{body}");
+    let (a1, b1) = (stock("A-1").await, stock("B-1").await);
+    assert_eq!((a1.on_hand, a1.reserved), (2, 0));
+    assert_eq!((b1.on_hand, b1.reserved), (0, 0));
+    // Committing again changes nothing.
+    let (s, _, body) = commit(json!([b, dup])).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(body["results"][1]["status"], 200);
+    assert_eq!(stock("A-1").await.on_hand, 2);
+
+    // Batches need the service token and 1 to 200 items.
+    let (s, _, _) = call(
+        &app.router,
+        Method::POST,
+        "/v1/batch/reservations",
+        None,
+        Some(batch),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _, _) = commit(json!([])).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn concurrent_batches_never_oversell() {
+    let app = app().await;
+    set_stock(&app, "HOT", 10).await;
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let pool = app.db.pool.clone();
+        set.spawn(async move {
+            let requests: Vec<store::ReserveRequest> = (0..10)
+                .map(|_| store::ReserveRequest {
+                    id: uuid::Uuid::new_v4(),
+                    lines: vec![store::Line {
+                        sku: "HOT".into(),
+                        quantity: 1,
+                    }],
+                    ttl_seconds: 60,
+                })
+                .collect();
+            store::reserve_many(&pool, &requests).await
+        });
+    }
+    let (mut ok, mut out) = (0, 0);
+    while let Some(r) = set.join_next().await {
+        for item in r.expect("task") {
+            match item {
+                Ok(_) => ok += 1,
+                Err(ecom_inventory::error::InventoryError::OutOfStock { .. }) => out += 1,
+                Err(e) => panic!("unexpected error: {e}"),
+            }
+        }
+    }
+    assert_eq!((ok, out), (10, 190));
+    let s = store::get_stock(&app.db.pool, "HOT").await.expect("stock");
+    assert_eq!((s.on_hand, s.reserved, s.available), (10, 10, 0));
+}
