@@ -195,20 +195,23 @@ pub async fn checkout(
     let currency = lines.first().map(|l| l.1.clone());
     let lines: Vec<Line> = lines.into_iter().map(|(l, _)| l).collect();
     let id = Uuid::new_v4();
-    let inserted = store::insert(
-        &st.kit.pool,
-        &NewOrder {
-            id,
-            user_id: uid,
-            key: &key,
-            request_hash: &hash,
-            payment_token: &body.payment_token,
-            currency: currency.as_deref().unwrap_or("EUR"),
-            lines: &lines,
-            lease_seconds: st.lease_seconds,
-        },
-    )
-    .await?;
+    let inserted = st
+        .writes
+        .insert
+        .submit(
+            &st.kit.pool,
+            NewOrder {
+                id,
+                user_id: uid.to_string(),
+                key: key.clone(),
+                request_hash: hash.clone(),
+                payment_token: body.payment_token.clone(),
+                currency: currency.unwrap_or_else(|| "EUR".into()),
+                lines: lines.clone(),
+                lease_seconds: st.lease_seconds,
+            },
+        )
+        .await?;
     let Some(order) = inserted else {
         return replay(&st, uid, &key, &hash).await;
     };

@@ -1,10 +1,12 @@
 //! orders: cart, checkout saga with `Idempotency-Key`, order history, payment webhooks.
 
 pub mod api;
+pub mod batch;
 pub mod error;
 pub mod saga;
 pub mod store;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::{get, post, put};
@@ -33,6 +35,50 @@ pub struct AppState {
     /// Fault injection, off (zero) by default: a pause before each saga step, so a test can
     /// kill the process while sagas are in flight (`ORDERS_FAULT_STEP_DELAY_MS`).
     pub fault_step_delay: Duration,
+    /// The saga's own writes, batched across concurrent checkouts (see [`batch`]).
+    pub writes: Arc<Writes>,
+}
+
+/// Largest number of checkouts one batched statement serves.
+const MAX_BATCH: usize = 64;
+/// Batches of one kind in flight at once: one can wait for its commit while others form.
+const WORKERS: usize = 1;
+
+/// Group-committed writes: the order insert, the move to `reserved` and the confirmation,
+/// and inventory's reservations and commits (one call and one transaction for many).
+pub struct Writes {
+    pub reserve: batch::Batcher<serde_json::Value, ()>,
+    pub commit: batch::Batcher<uuid::Uuid, ()>,
+    pub insert: batch::Batcher<store::NewOrder, Option<store::OrderRow>>,
+    pub reserved: batch::Batcher<uuid::Uuid, bool>,
+    pub confirm: batch::Batcher<store::Confirmation, bool>,
+}
+
+impl Writes {
+    /// Two workers per kind: one batch can wait for its commit while the next one forms.
+    pub fn new(deps: &saga::Deps) -> Self {
+        let inventory = deps.inventory.clone();
+        let inventory2 = deps.inventory.clone();
+        Self {
+            reserve: batch::Batcher::new(MAX_BATCH, WORKERS, move |_pool, v| {
+                let inventory = inventory.clone();
+                Box::pin(async move { saga::reserve_many(&inventory, v).await })
+            }),
+            commit: batch::Batcher::new(MAX_BATCH, WORKERS, move |_pool, v| {
+                let inventory = inventory2.clone();
+                Box::pin(async move { saga::commit_many(&inventory, v).await })
+            }),
+            insert: batch::Batcher::new(MAX_BATCH, WORKERS, |pool, v| {
+                Box::pin(store::insert_many(pool, v))
+            }),
+            reserved: batch::Batcher::new(MAX_BATCH, WORKERS, |pool, v| {
+                Box::pin(store::mark_reserved_many(pool, v))
+            }),
+            confirm: batch::Batcher::new(MAX_BATCH, WORKERS, |pool, v| {
+                Box::pin(store::confirm_many(pool, v))
+            }),
+        }
+    }
 }
 
 impl HasKit for AppState {
@@ -87,6 +133,7 @@ impl AppState {
             inventory: ServiceClient::new("inventory", kit.http.clone(), inventory, token.clone()),
             payments: ServiceClient::new("payments", kit.http.clone(), payments, token),
         };
+        let writes = Arc::new(Writes::new(&deps));
         Self {
             kit,
             deps,
@@ -96,6 +143,7 @@ impl AppState {
             webhook_secret: None,
             fail_after: None,
             fault_step_delay: Duration::ZERO,
+            writes,
         }
     }
 }

@@ -45,42 +45,151 @@ fn is_terminal(status: &str) -> bool {
     status == "confirmed" || status == "failed"
 }
 
-/// Moves the order from `from` to `to`, with extra column values. False if another worker got
-/// there first.
-async fn advance(
-    st: &AppState,
-    id: Uuid,
-    from: &str,
-    to: &str,
-    payment: Option<(&PaymentReply, bool)>,
-) -> Result<bool, OrdersError> {
-    let (pid, pstatus, attempted) = match payment {
-        Some((p, attempted)) => (Some(p.id), Some(p.status.as_str()), attempted),
-        None => (None, None, false),
+/// A batched inventory call's result as the single call's would be.
+fn as_call(r: Result<(), OrdersError>) -> Result<(), CallError> {
+    match r {
+        Ok(()) => Ok(()),
+        Err(OrdersError::Dependency(e)) => Err(e),
+        Err(e) => Err(CallError::Transport {
+            service: "inventory".into(),
+            reason: e.to_string(),
+        }),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct BatchReply {
+    results: Vec<BatchItem>,
+}
+
+#[derive(Debug, Deserialize)]
+struct BatchItem {
+    status: u16,
+    #[serde(default)]
+    problem: Option<Problem>,
+}
+
+fn copy_error(e: &CallError) -> CallError {
+    match e {
+        CallError::Transport { service, reason } => CallError::Transport {
+            service: service.clone(),
+            reason: reason.clone(),
+        },
+        CallError::Status {
+            service,
+            status,
+            problem,
+        } => CallError::Status {
+            service: service.clone(),
+            status: *status,
+            problem: problem.clone(),
+        },
+        CallError::Decode { service, reason } => CallError::Decode {
+            service: service.clone(),
+            reason: reason.clone(),
+        },
+    }
+}
+
+/// Each item's result from a batch answer: 2xx is success, anything else the error its
+/// single call would have had.
+fn batch_results(n: usize, reply: Result<BatchReply, CallError>) -> Vec<Result<(), OrdersError>> {
+    let reply = match reply {
+        Ok(b) if b.results.len() == n => b,
+        Ok(_) => {
+            let e = CallError::Decode {
+                service: "inventory".into(),
+                reason: "batch answer with the wrong number of results".into(),
+            };
+            return (0..n).map(|_| Err(copy_error(&e).into())).collect();
+        }
+        Err(e) => return (0..n).map(|_| Err(copy_error(&e).into())).collect(),
     };
-    // Intermediate steps need not wait for the disk: if one is lost in a crash, the order is
-    // found in an earlier state and the step is repeated, which is safe because every call is
-    // idempotent by order id. The final `confirmed` write is synchronous, and it also makes
-    // everything written before it durable.
-    // One round trip: `set_config(.., true)` is `SET LOCAL` for the statement's own
-    // (implicit) transaction, and is read when that transaction commits.
-    let n = sqlx::query(
-        "UPDATE orders SET status = $3, updated_at = now(),
-             payment_id = COALESCE($4, payment_id), payment_status = COALESCE($5, payment_status),
-             authorize_attempted = authorize_attempted OR $6
-         FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
-         WHERE id = $1 AND status = $2",
+    reply
+        .results
+        .into_iter()
+        .map(|item| {
+            if (200..300).contains(&item.status) {
+                Ok(())
+            } else {
+                Err(CallError::Status {
+                    service: "inventory".into(),
+                    status: item.status,
+                    problem: item.problem.map(Box::new),
+                }
+                .into())
+            }
+        })
+        .collect()
+}
+
+/// Whether a batch route is missing (an inventory from before batches, during a rollout).
+fn no_batch_route(r: &Result<BatchReply, CallError>) -> bool {
+    matches!(
+        r.as_ref().err().and_then(CallError::status),
+        Some(404 | 405)
     )
-    .bind(id)
-    .bind(from)
-    .bind(to)
-    .bind(pid)
-    .bind(pstatus)
-    .bind(attempted)
-    .execute(&st.kit.pool)
-    .await?
-    .rows_affected();
-    Ok(n == 1)
+}
+
+/// Reserves for many checkouts in one call to inventory (one transaction there); a lone
+/// request uses the single route.
+pub async fn reserve_many(
+    inventory: &ServiceClient,
+    bodies: Vec<Value>,
+) -> Vec<Result<(), OrdersError>> {
+    if bodies.len() > 1 {
+        let n = bodies.len();
+        let batch = json!({ "reservations": bodies });
+        let r = inventory
+            .call::<Value, BatchReply>(Method::POST, "/v1/batch/reservations", Some(&batch), None)
+            .await;
+        if !no_batch_route(&r) {
+            return batch_results(n, r);
+        }
+    }
+    let mut out = Vec::with_capacity(bodies.len());
+    for body in &bodies {
+        let r: Result<Value, CallError> = inventory
+            .call(Method::POST, "/v1/reservations", Some(body), None)
+            .await;
+        out.push(r.map(|_| ()).map_err(OrdersError::from));
+    }
+    out
+}
+
+/// Commits many checkouts' reservations in one call to inventory (one statement there); a
+/// lone request uses the single route.
+pub async fn commit_many(
+    inventory: &ServiceClient,
+    ids: Vec<Uuid>,
+) -> Vec<Result<(), OrdersError>> {
+    if ids.len() > 1 {
+        let batch = json!({ "ids": ids });
+        let r = inventory
+            .call::<Value, BatchReply>(
+                Method::POST,
+                "/v1/batch/reservations/commit",
+                Some(&batch),
+                None,
+            )
+            .await;
+        if !no_batch_route(&r) {
+            return batch_results(ids.len(), r);
+        }
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let r: Result<Value, CallError> = inventory
+            .call::<Value, Value>(
+                Method::POST,
+                &format!("/v1/reservations/{id}/commit"),
+                None,
+                None,
+            )
+            .await;
+        out.push(r.map(|_| ()).map_err(OrdersError::from));
+    }
+    out
 }
 
 /// Enters compensation with the problem the client will get.
@@ -210,14 +319,10 @@ async fn step_reserve(
         "lines": lines.iter().map(|l| json!({"sku": l.sku, "quantity": l.quantity})).collect::<Vec<_>>(),
         "ttl_seconds": st.reservation_ttl_seconds,
     });
-    let r: Result<Value, CallError> = st
-        .deps
-        .inventory
-        .call(Method::POST, "/v1/reservations", Some(&body), None)
-        .await;
+    let r = as_call(st.writes.reserve.submit(&st.kit.pool, body).await);
     match r {
         Ok(_) => {
-            let moved = advance(st, o.id, "pending", "reserved", None).await?;
+            let moved = st.writes.reserved.submit(&st.kit.pool, o.id).await?;
             crash_point(st, "reserved")?;
             Ok(moved.then(|| {
                 o.status = "reserved".into();
@@ -337,16 +442,7 @@ async fn step_confirm(
     o: OrderRow,
     lines: &[store::Line],
 ) -> Result<Option<OrderRow>, OrdersError> {
-    let commit: Result<Value, CallError> = st
-        .deps
-        .inventory
-        .call::<Value, Value>(
-            Method::POST,
-            &format!("/v1/reservations/{}/commit", o.id),
-            None,
-            None,
-        )
-        .await;
+    let commit = as_call(st.writes.commit.submit(&st.kit.pool, o.id).await);
     match commit {
         Ok(_) => {}
         Err(e) if e.status() == Some(409) => {
@@ -386,25 +482,23 @@ async fn step_confirm(
     let from = std::mem::replace(&mut o.status, "confirmed".into());
     o.payment_status = Some(payment_status.clone());
     let body = order_body(&o, lines);
-    // Confirms, records the payment and empties the cart in one statement (a durable commit).
-    let n: i64 = sqlx::query_scalar(
-        "WITH confirmed AS (
-             UPDATE orders SET status = 'confirmed', payment_status = $2, response_status = 201,
-                 response_body = $3, payment_id = $5, authorize_attempted = true,
-                 updated_at = now()
-             WHERE id = $1 AND status = $4
-             RETURNING user_id),
-         cleared AS (DELETE FROM cart_items WHERE user_id IN (SELECT user_id FROM confirmed))
-         SELECT count(*) FROM confirmed",
-    )
-    .bind(o.id)
-    .bind(&payment_status)
-    .bind(&body)
-    .bind(&from)
-    .bind(pid)
-    .fetch_one(&st.kit.pool)
-    .await?;
-    if n != 1 {
+    // Confirms, records the payment and empties the cart in one statement (a durable commit)
+    // shared with the other checkouts confirming at the same moment.
+    let confirmed = st
+        .writes
+        .confirm
+        .submit(
+            &st.kit.pool,
+            store::Confirmation {
+                id: o.id,
+                from,
+                payment_id: pid,
+                payment_status: payment_status.clone(),
+                body: body.clone(),
+            },
+        )
+        .await?;
+    if !confirmed {
         return Ok(None);
     }
     st.kit.metrics.incr("orders_confirmed_total", 1);

@@ -103,76 +103,243 @@ pub async fn lines(pool: &PgPool, id: Uuid) -> Result<Vec<Line>, OrdersError> {
         .map_err(OrdersError::from)
 }
 
-pub struct NewOrder<'a> {
+/// A checkout's order as it is to be inserted.
+#[derive(Debug, Clone)]
+pub struct NewOrder {
     pub id: Uuid,
-    pub user_id: &'a str,
-    pub key: &'a str,
-    pub request_hash: &'a str,
-    pub payment_token: &'a str,
-    pub currency: &'a str,
-    pub lines: &'a [Line],
+    pub user_id: String,
+    pub key: String,
+    pub request_hash: String,
+    pub payment_token: String,
+    pub currency: String,
+    pub lines: Vec<Line>,
     pub lease_seconds: f64,
 }
 
-/// Inserts the order in `pending` with a lease held by this process and returns it as stored;
-/// `None` if the user's key is already taken.
-pub async fn insert(pool: &PgPool, o: &NewOrder<'_>) -> Result<Option<OrderRow>, OrdersError> {
-    let total: i64 = o
-        .lines
+impl NewOrder {
+    fn total(&self) -> i64 {
+        self.lines
+            .iter()
+            .map(|l| l.unit_price_minor * i64::from(l.quantity))
+            .sum()
+    }
+}
+
+/// Runs `batch` over all `items` in one statement; should that fail, runs it once per item so
+/// that each item gets its own outcome (one bad item, or a deadlock between two batches,
+/// does not fail the others).
+async fn each_on_failure<T, R, F, Fut>(
+    pool: &PgPool,
+    items: &[T],
+    batch: F,
+) -> Vec<Result<R, OrdersError>>
+where
+    F: Fn(PgPool, Vec<T>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<R>, sqlx::Error>>,
+    T: Clone,
+{
+    match batch(pool.clone(), items.to_vec()).await {
+        Ok(all) if all.len() == items.len() => return all.into_iter().map(Ok).collect(),
+        Ok(_) => {}
+        Err(e) if items.len() == 1 => return vec![Err(e.into())],
+        Err(_) => {}
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let one = batch(pool.clone(), vec![item.clone()]).await;
+        out.push(match one {
+            Ok(mut v) if v.len() == 1 => Ok(v.remove(0)),
+            Ok(_) => Err(OrdersError::Invalid("batched write lost an item".into())),
+            Err(e) => Err(e.into()),
+        });
+    }
+    out
+}
+
+/// Inserts orders in `pending` with a lease held by this process and returns each as stored;
+/// `None` for one whose user's key is already taken (also by an earlier item of the batch).
+///
+/// One statement for the whole batch (one round trip, one durable commit): the orders, then
+/// the lines of those that were inserted.
+pub async fn insert_many(
+    pool: PgPool,
+    orders: Vec<NewOrder>,
+) -> Vec<Result<Option<OrderRow>, OrdersError>> {
+    each_on_failure(&pool, &orders, |pool, orders| async move {
+        insert_batch(&pool, &orders).await
+    })
+    .await
+}
+
+async fn insert_batch(
+    pool: &PgPool,
+    orders: &[NewOrder],
+) -> Result<Vec<Option<OrderRow>>, sqlx::Error> {
+    let ids: Vec<Uuid> = orders.iter().map(|o| o.id).collect();
+    let users: Vec<&str> = orders.iter().map(|o| o.user_id.as_str()).collect();
+    let keys: Vec<&str> = orders.iter().map(|o| o.key.as_str()).collect();
+    let hashes: Vec<&str> = orders.iter().map(|o| o.request_hash.as_str()).collect();
+    let tokens: Vec<&str> = orders.iter().map(|o| o.payment_token.as_str()).collect();
+    let totals: Vec<i64> = orders.iter().map(NewOrder::total).collect();
+    let currencies: Vec<&str> = orders.iter().map(|o| o.currency.as_str()).collect();
+    let leases: Vec<f64> = orders.iter().map(|o| o.lease_seconds).collect();
+    let all_lines = orders
         .iter()
-        .map(|l| l.unit_price_minor * i64::from(l.quantity))
-        .sum();
-    let skus: Vec<&str> = o.lines.iter().map(|l| l.sku.as_str()).collect();
-    let names: Vec<&str> = o.lines.iter().map(|l| l.name.as_str()).collect();
-    let qtys: Vec<i32> = o.lines.iter().map(|l| l.quantity).collect();
-    let prices: Vec<i64> = o.lines.iter().map(|l| l.unit_price_minor).collect();
-    // The order and its lines in one statement (one round trip, one transaction): the lines
-    // are inserted only if the order was.
-    let created: Option<DateTime<Utc>> = sqlx::query_scalar(
-        "WITH o AS (
+        .flat_map(|o| o.lines.iter().map(move |l| (o.id, l)));
+    let (mut l_ids, mut l_skus, mut l_names, mut l_qtys, mut l_prices) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    for (id, l) in all_lines {
+        l_ids.push(id);
+        l_skus.push(l.sku.as_str());
+        l_names.push(l.name.as_str());
+        l_qtys.push(l.quantity);
+        l_prices.push(l.unit_price_minor);
+    }
+    // Rows are inserted in key order, so two batches never wait on each other's keys in
+    // opposite orders.
+    let rows = sqlx::query(
+        "WITH i AS (
+             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+                                  $6::bigint[], $7::text[], $8::float8[])
+                 AS i(id, user_id, idempotency_key, request_hash, payment_token, total_minor,
+                      currency, lease)),
+         o AS (
              INSERT INTO orders (id, user_id, idempotency_key, request_hash, status, payment_token,
                                  total_minor, currency, lease_until)
-             VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, now() + make_interval(secs => $8))
+             SELECT id, user_id, idempotency_key, request_hash, 'pending', payment_token,
+                    total_minor, currency, now() + make_interval(secs => lease)
+             FROM i ORDER BY user_id, idempotency_key
              ON CONFLICT (user_id, idempotency_key) DO NOTHING
              RETURNING id, created_at),
          l AS (
              INSERT INTO order_lines (order_id, sku, name, quantity, unit_price_minor)
-             SELECT o.id, l.sku, l.name, l.quantity, l.unit_price_minor
-             FROM o, unnest($9::text[], $10::text[], $11::int[], $12::bigint[])
-                  AS l(sku, name, quantity, unit_price_minor))
-         SELECT created_at FROM o",
+             SELECT l.order_id, l.sku, l.name, l.quantity, l.unit_price_minor
+             FROM unnest($9::uuid[], $10::text[], $11::text[], $12::int[], $13::bigint[])
+                  AS l(order_id, sku, name, quantity, unit_price_minor)
+             JOIN o ON o.id = l.order_id)
+         SELECT id, created_at FROM o",
     )
-    .bind(o.id)
-    .bind(o.user_id)
-    .bind(o.key)
-    .bind(o.request_hash)
-    .bind(o.payment_token)
-    .bind(total)
-    .bind(o.currency)
-    .bind(o.lease_seconds)
-    .bind(&skus)
-    .bind(&names)
-    .bind(&qtys)
-    .bind(&prices)
-    .fetch_optional(pool)
+    .bind(&ids)
+    .bind(&users)
+    .bind(&keys)
+    .bind(&hashes)
+    .bind(&tokens)
+    .bind(&totals)
+    .bind(&currencies)
+    .bind(&leases)
+    .bind(&l_ids)
+    .bind(&l_skus)
+    .bind(&l_names)
+    .bind(&l_qtys)
+    .bind(&l_prices)
+    .fetch_all(pool)
     .await?;
-    Ok(created.map(|created_at| OrderRow {
-        id: o.id,
-        user_id: o.user_id.to_string(),
-        request_hash: o.request_hash.to_string(),
-        status: "pending".into(),
-        payment_token: o.payment_token.to_string(),
-        total_minor: total,
-        currency: o.currency.to_string(),
-        authorize_attempted: false,
-        payment_id: None,
-        payment_status: None,
-        failure_code: None,
-        failure_detail: None,
-        response_status: None,
-        response_body: None,
-        created_at,
-    }))
+    let mut created = std::collections::HashMap::with_capacity(rows.len());
+    for r in &rows {
+        let id: Uuid = r.try_get("id")?;
+        let at: DateTime<Utc> = r.try_get("created_at")?;
+        created.insert(id, at);
+    }
+    Ok(orders
+        .iter()
+        .map(|o| {
+            created.get(&o.id).map(|&created_at| OrderRow {
+                id: o.id,
+                user_id: o.user_id.clone(),
+                request_hash: o.request_hash.clone(),
+                status: "pending".into(),
+                payment_token: o.payment_token.clone(),
+                total_minor: o.total(),
+                currency: o.currency.clone(),
+                authorize_attempted: false,
+                payment_id: None,
+                payment_status: None,
+                failure_code: None,
+                failure_detail: None,
+                response_status: None,
+                response_body: None,
+                created_at,
+            })
+        })
+        .collect())
+}
+
+/// Moves orders from `pending` to `reserved`; for each, false if another worker got there
+/// first. One statement for the batch.
+///
+/// This step need not wait for the disk: if it is lost in a crash, the order is found
+/// `pending` and the reservation is asked for again, which is safe because it is idempotent
+/// by order id. The final `confirmed` write is synchronous, and it also makes everything
+/// written before it durable. `set_config(.., true)` is `SET LOCAL` for the statement's own
+/// (implicit) transaction, and is read when that transaction commits.
+pub async fn mark_reserved_many(pool: PgPool, ids: Vec<Uuid>) -> Vec<Result<bool, OrdersError>> {
+    each_on_failure(&pool, &ids, |pool, ids| async move {
+        let mut sorted = ids.clone();
+        sorted.sort();
+        let moved: Vec<Uuid> = sqlx::query_scalar(
+            "UPDATE orders SET status = 'reserved', updated_at = now()
+             FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async_commit
+             WHERE id = ANY($1) AND status = 'pending'
+             RETURNING id",
+        )
+        .bind(&sorted)
+        .fetch_all(&pool)
+        .await?;
+        Ok(ids.iter().map(|id| moved.contains(id)).collect())
+    })
+    .await
+}
+
+/// A paid order's confirmation.
+#[derive(Debug, Clone)]
+pub struct Confirmation {
+    pub id: Uuid,
+    /// The status it is confirmed from (`reserved`, or `authorized` when resumed).
+    pub from: String,
+    pub payment_id: Uuid,
+    pub payment_status: String,
+    pub body: serde_json::Value,
+}
+
+/// Confirms orders, records their payments and empties their users' carts; for each, false if
+/// it was no longer in its `from` status. One statement and one durable commit for the batch.
+pub async fn confirm_many(
+    pool: PgPool,
+    orders: Vec<Confirmation>,
+) -> Vec<Result<bool, OrdersError>> {
+    each_on_failure(&pool, &orders, |pool, mut orders| async move {
+        let order_of: Vec<Uuid> = orders.iter().map(|c| c.id).collect();
+        // Rows are locked in id order, so two batches cannot deadlock on each other's rows.
+        orders.sort_by_key(|c| c.id);
+        let ids: Vec<Uuid> = orders.iter().map(|c| c.id).collect();
+        let froms: Vec<&str> = orders.iter().map(|c| c.from.as_str()).collect();
+        let pids: Vec<Uuid> = orders.iter().map(|c| c.payment_id).collect();
+        let pstatuses: Vec<&str> = orders.iter().map(|c| c.payment_status.as_str()).collect();
+        let bodies: Vec<String> = orders.iter().map(|c| c.body.to_string()).collect();
+        let confirmed: Vec<Uuid> = sqlx::query_scalar(
+            "WITH i AS (
+                 SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[])
+                     AS i(id, from_status, payment_id, payment_status, body)),
+             confirmed AS (
+                 UPDATE orders o SET status = 'confirmed', payment_status = i.payment_status,
+                     response_status = 201, response_body = i.body::jsonb,
+                     payment_id = i.payment_id, authorize_attempted = true, updated_at = now()
+                 FROM i WHERE o.id = i.id AND o.status = i.from_status
+                 RETURNING o.id, o.user_id),
+             cleared AS (
+                 DELETE FROM cart_items WHERE user_id IN (SELECT user_id FROM confirmed))
+             SELECT id FROM confirmed",
+        )
+        .bind(&ids)
+        .bind(&froms)
+        .bind(&pids)
+        .bind(&pstatuses)
+        .bind(&bodies)
+        .fetch_all(&pool)
+        .await?;
+        Ok(order_of.iter().map(|id| confirmed.contains(id)).collect())
+    })
+    .await
 }
 
 /// Claims unfinished orders whose lease ran out (their process died), for `lease_seconds`.
