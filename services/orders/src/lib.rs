@@ -41,8 +41,6 @@ pub struct AppState {
 
 /// Largest number of checkouts one batched statement serves.
 const MAX_BATCH: usize = 64;
-/// Batches of one kind in flight at once: one can wait for its commit while others form.
-const WORKERS: usize = 1;
 
 /// Group-committed writes: the order insert, the move to `reserved` and the confirmation,
 /// and inventory's reservations and commits (one call and one transaction for many).
@@ -55,26 +53,23 @@ pub struct Writes {
 }
 
 impl Writes {
-    /// Two workers per kind: one batch can wait for its commit while the next one forms.
     pub fn new(deps: &saga::Deps) -> Self {
         let inventory = deps.inventory.clone();
         let inventory2 = deps.inventory.clone();
         Self {
-            reserve: batch::Batcher::new(MAX_BATCH, WORKERS, move |_pool, v| {
+            reserve: batch::Batcher::new(MAX_BATCH, move |_pool, v| {
                 let inventory = inventory.clone();
                 Box::pin(async move { saga::reserve_many(&inventory, v).await })
             }),
-            commit: batch::Batcher::new(MAX_BATCH, WORKERS, move |_pool, v| {
+            commit: batch::Batcher::new(MAX_BATCH, move |_pool, v| {
                 let inventory = inventory2.clone();
                 Box::pin(async move { saga::commit_many(&inventory, v).await })
             }),
-            insert: batch::Batcher::new(MAX_BATCH, WORKERS, |pool, v| {
-                Box::pin(store::insert_many(pool, v))
-            }),
-            reserved: batch::Batcher::new(MAX_BATCH, WORKERS, |pool, v| {
+            insert: batch::Batcher::new(MAX_BATCH, |pool, v| Box::pin(store::insert_many(pool, v))),
+            reserved: batch::Batcher::new(MAX_BATCH, |pool, v| {
                 Box::pin(store::mark_reserved_many(pool, v))
             }),
-            confirm: batch::Batcher::new(MAX_BATCH, WORKERS, |pool, v| {
+            confirm: batch::Batcher::new(MAX_BATCH, |pool, v| {
                 Box::pin(store::confirm_many(pool, v))
             }),
         }
