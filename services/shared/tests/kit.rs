@@ -137,7 +137,7 @@ async fn serve_stops_gracefully_on_signal() {
 #[tokio::test]
 async fn generic_plans_are_a_session_setting_of_the_pool() {
     let db = TestDb::new().await.expect("database");
-    for (on, want) in [(true, "force_generic_plan"), (false, "auto")] {
+    for (on, want, seqscan) in [(true, "force_generic_plan", "off"), (false, "auto", "on")] {
         let mut settings = CommonSettings::for_tests("demo", &db.url);
         settings.db_generic_plans = on;
         let pool = ecom_shared::app::connect(&settings).await.expect("connect");
@@ -146,6 +146,46 @@ async fn generic_plans_are_a_session_setting_of_the_pool() {
             .await
             .expect("show");
         assert_eq!(mode, want);
+        let scan: String = sqlx::query_scalar("SHOW enable_seqscan")
+            .fetch_one(&pool)
+            .await
+            .expect("show");
+        assert_eq!(scan, seqscan);
         pool.close().await;
     }
+}
+
+/// A batched keyed write first planned while its table is nearly empty still uses the index
+/// after the table has grown (with generic plans, the plan made at first use is kept).
+#[tokio::test]
+async fn generic_plan_made_on_a_new_table_keeps_using_the_index() {
+    let db = TestDb::new().await.expect("database");
+    let mut settings = CommonSettings::for_tests("demo", &db.url);
+    settings.db_generic_plans = true;
+    settings.db_max_connections = 1;
+    let pool = ecom_shared::app::connect(&settings).await.expect("connect");
+    let mut conn = pool.acquire().await.expect("connection");
+    // The shape of the services' batched writes: a join with the batch's arrays.
+    for sql in [
+        "CREATE TABLE keyed (id bigint PRIMARY KEY, state text NOT NULL, body jsonb)",
+        "INSERT INTO keyed SELECT g, 'a' FROM generate_series(1, 30) g",
+        "PREPARE bump(bigint[], text[]) AS
+             UPDATE keyed k SET state = 'b'
+             FROM unnest($1::bigint[], $2::text[]) AS i(id, from_state)
+             WHERE k.id = i.id AND k.state = i.from_state",
+        "EXECUTE bump('{1,2}', '{a,a}')",
+        "INSERT INTO keyed SELECT g, 'a' FROM generate_series(31, 20000) g",
+    ] {
+        sqlx::raw_sql(sql).execute(&mut *conn).await.expect(sql);
+    }
+    let plan: String =
+        sqlx::query_scalar::<_, String>("EXPLAIN (FORMAT TEXT) EXECUTE bump('{5,6}', '{a,a}')")
+            .fetch_all(&mut *conn)
+            .await
+            .expect("explain")
+            .join("\n");
+    assert!(!plan.contains("Seq Scan"), "{plan}");
+    assert!(plan.contains("keyed_pkey"), "{plan}");
+    drop(conn);
+    pool.close().await;
 }
