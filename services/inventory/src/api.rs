@@ -179,7 +179,11 @@ pub async fn reserve_batch(
         });
     }
     let made = store::reserve_many(&st.kit.pool, &requests).await;
-    for (slot, m) in slots.into_iter().zip(made) {
+    st.kit.metrics.incr(
+        "inventory_batch_reservations_run_alone_total",
+        made.run_alone as u64,
+    );
+    for (slot, m) in slots.into_iter().zip(made.results) {
         results[slot] = Some(match m {
             Ok((r, true)) => {
                 st.kit.metrics.incr("inventory_reservations_total", 1);

@@ -418,9 +418,9 @@ async fn batch_reserve_and_commit_answer_each_item_as_its_single_call() {
     assert_eq!(s, StatusCode::OK, "{body}");
     let r = body["results"].as_array().expect("results");
     let statuses: Vec<u64> = r.iter().map(|i| i["status"].as_u64().unwrap()).collect();
-    // b takes all of B-1; a's zero quantity is invalid; short finds B-1 empty (all or
-    // nothing: its C-1 line is not taken); dup is made, then found again; taken exists.
-    // (Requests run in order of their first SKU, then as sent: b before short.)
+    // In the order sent: b takes all of B-1; a's zero quantity is invalid; short finds B-1
+    // empty (all or nothing: its C-1 line is not taken); dup is made, then found again;
+    // taken exists.
     assert_eq!(
         statuses,
         vec![201, 422, 409, 201, 200, 404, 422, 200],
@@ -436,6 +436,13 @@ async fn batch_reserve_and_commit_answer_each_item_as_its_single_call() {
     assert_eq!(stock("A-1").await.reserved, 3);
     assert_eq!(stock("B-1").await.reserved, 2);
     assert_eq!(stock("C-1").await.reserved, 0);
+    // All of it was decided in the batch's one transaction, none of it one by one.
+    let (_, _, metrics) = call(&app.router, Method::GET, "/metrics", None, None, &[]).await;
+    let metrics = metrics.as_str().unwrap_or_default().to_string();
+    assert!(
+        metrics.contains("inventory_batch_reservations_run_alone_total{service=\"inventory\"} 0"),
+        "{metrics}"
+    );
 
     // Commit many: held ones move, a repeat is fine, the unknown and the released are not.
     let released = uuid::Uuid::new_v4();
@@ -523,7 +530,9 @@ async fn concurrent_batches_never_oversell() {
     }
     let (mut ok, mut out) = (0, 0);
     while let Some(r) = set.join_next().await {
-        for item in r.expect("task") {
+        let batch = r.expect("task");
+        assert_eq!(batch.run_alone, 0, "decided in the batch's transaction");
+        for item in batch.results {
             match item {
                 Ok(_) => ok += 1,
                 Err(ecom_inventory::error::InventoryError::OutOfStock { .. }) => out += 1,
