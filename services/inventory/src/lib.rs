@@ -70,7 +70,7 @@ pub fn openapi() -> ApiDoc {
         .route("get", "/v1/reservations/{id}", "One reservation", Security::Service, &[200, 404])
         .route("post", "/v1/reservations/{id}/commit", "Commit: the stock leaves", Security::Service, &[200, 404, 409])
         .route("post", "/v1/reservations/{id}/release", "Release: the stock returns", Security::Service, &[200, 404, 409])
-        .route("post", "/v1/batch/reservations", "Reserve many in one transaction: each all lines or none, answered as POST /v1/reservations would answer it; run in order of first SKU", Security::Service, &[200, 401, 422])
+        .route("post", "/v1/batch/reservations", "Reserve many in one transaction: each all lines or none, answered as POST /v1/reservations would answer it; decided in the order sent", Security::Service, &[200, 401, 422])
         .body(json!({"type": "object", "required": ["reservations"], "properties": {
             "reservations": {"type": "array", "minItems": 1, "maxItems": 200, "items": {"type": "object", "required": ["id", "lines"], "properties": {
                 "id": {"type": "string", "format": "uuid"}, "lines": {"type": "array", "items": line},

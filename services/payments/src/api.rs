@@ -4,7 +4,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Datelike;
 use ecom_shared::auth::ServiceCaller;
-use serde::Deserialize;
+use ecom_shared::Problem;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::PaymentsError;
@@ -100,6 +101,94 @@ pub async fn authorize(
         StatusCode::OK
     };
     Ok((status, Json(payment)).into_response())
+}
+
+/// A batch of authorizations, each with its own idempotency key: answered item by item as
+/// `POST /v1/payments` would answer each, sharing one statement and one commit.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeBatch {
+    pub payments: Vec<KeyedAuthorize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyedAuthorize {
+    pub idempotency_key: String,
+    pub request: AuthorizeRequest,
+}
+
+/// One item's answer in a batch: the status and body its single call would have had.
+#[derive(Debug, Serialize)]
+pub struct ItemResult {
+    pub status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment: Option<store::Payment>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<Problem>,
+}
+
+/// Most items one batch may carry.
+const MAX_BATCH_ITEMS: usize = 200;
+
+pub async fn authorize_batch(
+    State(st): State<AppState>,
+    _caller: ServiceCaller,
+    Query(q): Query<AnnounceQuery>,
+    Json(body): Json<AuthorizeBatch>,
+) -> Result<Json<serde_json::Value>, PaymentsError> {
+    if body.payments.is_empty() || body.payments.len() > MAX_BATCH_ITEMS {
+        return Err(PaymentsError::Invalid(format!(
+            "a batch has 1 to {MAX_BATCH_ITEMS} payments"
+        )));
+    }
+    let announce = q.announce();
+    let items: Vec<(&str, &AuthorizeRequest)> = body
+        .payments
+        .iter()
+        .map(|p| (p.idempotency_key.trim(), &p.request))
+        .collect();
+    let batch = store::authorize_many(&st.kit.pool, &items, announce).await;
+    st.kit
+        .metrics
+        .incr("payments_batch_run_alone_total", batch.run_alone as u64);
+    let mut woken = false;
+    let results: Vec<ItemResult> = batch
+        .results
+        .into_iter()
+        .map(|r| match r {
+            Ok((payment, created)) => {
+                if created {
+                    st.kit
+                        .metrics
+                        .incr(&format!("payments_{}_total", payment.status), 1);
+                    woken |= announce == Announce::Webhook;
+                }
+                let status = if created {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                };
+                ItemResult {
+                    status: status.as_u16(),
+                    payment: Some(payment),
+                    problem: None,
+                }
+            }
+            Err(e) => {
+                let p = Problem::from(&e);
+                ItemResult {
+                    status: p.status,
+                    payment: None,
+                    problem: Some(p),
+                }
+            }
+        })
+        .collect();
+    if woken {
+        st.wake_webhooks();
+    }
+    Ok(Json(serde_json::json!({ "results": results })))
 }
 
 fn parse_id(raw: &str) -> Result<Uuid, PaymentsError> {

@@ -81,17 +81,25 @@ impl Settings {
 }
 
 pub fn openapi() -> ApiDoc {
+    let authorize = json!({"type": "object", "required": ["token", "amount_minor", "currency"], "properties": {
+        "token": {"type": "string"}, "amount_minor": {"type": "integer"}, "currency": {"type": "string"},
+        "order_ref": {"type": "string"},
+        "capture": {"type": "boolean", "description": "capture at once when approved (a sale)"}}});
     ApiDoc::new("payments", env!("CARGO_PKG_VERSION"))
         .route("post", "/v1/tokens", "Exchange card data for a token (the number is never stored)", Security::Public, &[201, 422, 429])
         .body(json!({"type": "object", "required": ["number", "exp_month", "exp_year", "cvc"], "properties": {
             "number": {"type": "string"}, "exp_month": {"type": "integer"}, "exp_year": {"type": "integer"}, "cvc": {"type": "string"}}}))
         .route("get", "/v1/test-cards", "The sandbox's test cards", Security::Public, &[200])
         .route("post", "/v1/payments", "Authorize (Idempotency-Key header required)", Security::Service, &[200, 201, 401, 403, 422])
-        .body(json!({"type": "object", "required": ["token", "amount_minor", "currency"], "properties": {
-            "token": {"type": "string"}, "amount_minor": {"type": "integer"}, "currency": {"type": "string"},
-            "order_ref": {"type": "string"},
-            "capture": {"type": "boolean", "description": "capture at once when approved (a sale)"}}}))
+        .body(authorize.clone())
         .query("webhook", "false: the caller takes the outcome from the response; no webhook is sent")
+        .route("post", "/v1/batch/payments", "Authorize many (1 to 200), each with its own idempotency key, in one statement; each item answered as its single call", Security::Service, &[200, 401, 403, 422])
+        .body(json!({"type": "object", "required": ["payments"], "properties": {
+            "payments": {"type": "array", "minItems": 1, "maxItems": 200, "items": {
+                "type": "object", "required": ["idempotency_key", "request"], "properties": {
+                    "idempotency_key": {"type": "string"},
+                    "request": authorize}}}}}))
+        .query("webhook", "false: the caller takes the outcomes from the response; no webhooks are sent")
         .route("get", "/v1/payments/{id}", "One payment", Security::Service, &[200, 404])
         .route("post", "/v1/payments/{id}/capture", "Capture an authorization", Security::Service, &[200, 404, 409])
         .query("webhook", "false: no webhook for this change")
@@ -115,6 +123,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/test-cards", get(api::cards_doc))
         .route("/v1/payments", post(api::authorize))
+        .route("/v1/batch/payments", post(api::authorize_batch))
         .route("/v1/payments/{id}", get(api::get_payment))
         .route("/v1/payments/{id}/capture", post(api::capture))
         .route("/v1/payments/{id}/void", post(api::void))

@@ -178,86 +178,201 @@ pub async fn authorize(
     req: &AuthorizeRequest,
     announce: Announce,
 ) -> Result<(Payment, bool), PaymentsError> {
-    req.validate()?;
-    let hash = req.hash();
-    let outcomes: Vec<&str> = OUTCOMES.iter().map(|o| o.0).collect();
-    let statuses: Vec<&str> = OUTCOMES
-        .iter()
-        .map(|o| match o.1 {
-            "authorized" if req.capture => "captured",
-            status => status,
+    authorize_many(pool, &[(key, req)], announce)
+        .await
+        .results
+        .pop()
+        .unwrap_or_else(|| Err(PaymentsError::Invalid("no answer for the request".into())))
+}
+
+/// Authorizes many, each once per idempotency key and answered as [`authorize`] would answer
+/// it alone, in one statement (one round trip, one durable commit) for the whole batch. A key
+/// that repeats within the batch is answered after it, as a second call would be; should the
+/// batch's statement fail, each request is made on its own.
+pub async fn authorize_many(
+    pool: &PgPool,
+    items: &[(&str, &AuthorizeRequest)],
+    announce: Announce,
+) -> AuthorizedBatch {
+    let mut run_alone = 0;
+    let mut out: Vec<Option<Result<(Payment, bool), PaymentsError>>> =
+        (0..items.len()).map(|_| None).collect();
+    let (mut first, mut repeats) = (Vec::new(), Vec::new());
+    let mut keys = std::collections::HashSet::new();
+    for (i, (key, req)) in items.iter().enumerate() {
+        if key.trim().is_empty() || key.len() > 200 {
+            out[i] = Some(Err(PaymentsError::MissingKey));
+        } else if let Err(e) = req.validate() {
+            out[i] = Some(Err(e));
+        } else if keys.insert(*key) {
+            first.push(i);
+        } else {
+            repeats.push(i);
+        }
+    }
+    let mut alone = repeats;
+    if first.len() == 1 {
+        alone.insert(0, first[0]);
+    } else if !first.is_empty() {
+        let batch: Vec<(&str, &AuthorizeRequest)> = first.iter().map(|&i| items[i]).collect();
+        match authorize_statement(pool, &batch, announce).await {
+            Ok(results) => {
+                for (i, r) in first.iter().zip(results) {
+                    out[*i] = Some(r);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "payment batch failed; its requests run one by one");
+                run_alone = first.len();
+                alone.extend(first);
+                alone.sort_unstable();
+            }
+        }
+    }
+    for i in alone {
+        out[i] = Some(
+            match authorize_statement(pool, &[items[i]], announce).await {
+                Ok(mut r) => r.pop().unwrap_or(Err(PaymentsError::UnknownToken)),
+                Err(e) => Err(e.into()),
+            },
+        );
+    }
+    let results = out
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| Err(PaymentsError::Invalid("no answer for the request".into())))
         })
         .collect();
+    AuthorizedBatch { results, run_alone }
+}
+
+/// A batch of authorizations' answers.
+#[derive(Debug)]
+pub struct AuthorizedBatch {
+    /// One per request, in order.
+    pub results: Vec<Result<(Payment, bool), PaymentsError>>,
+    /// How many requests were made one by one because the batch's statement failed.
+    pub run_alone: usize,
+}
+
+/// The card's outcome, the payments, their events and webhooks in one statement; nothing is
+/// written for an unknown token or a key that is taken (that key's payment is then read and
+/// answered if its request is the same). Keys must be distinct and requests valid.
+async fn authorize_statement(
+    pool: &PgPool,
+    items: &[(&str, &AuthorizeRequest)],
+    announce: Announce,
+) -> Result<Vec<Result<(Payment, bool), PaymentsError>>, sqlx::Error> {
+    let ids: Vec<Uuid> = items.iter().map(|_| Uuid::new_v4()).collect();
+    let keys: Vec<&str> = items.iter().map(|(k, _)| *k).collect();
+    let hashes: Vec<String> = items.iter().map(|(_, r)| r.hash()).collect();
+    let tokens: Vec<&str> = items.iter().map(|(_, r)| r.token.as_str()).collect();
+    let amounts: Vec<i64> = items.iter().map(|(_, r)| r.amount_minor).collect();
+    let currencies: Vec<&str> = items.iter().map(|(_, r)| r.currency.as_str()).collect();
+    let refs: Vec<Option<&str>> = items.iter().map(|(_, r)| r.order_ref.as_deref()).collect();
+    let captures: Vec<bool> = items.iter().map(|(_, r)| r.capture).collect();
+    let events: Vec<Uuid> = items.iter().map(|_| Uuid::new_v4()).collect();
+    let outcomes: Vec<&str> = OUTCOMES.iter().map(|o| o.0).collect();
+    let statuses: Vec<&str> = OUTCOMES.iter().map(|o| o.1).collect();
     let declines: Vec<Option<&str>> = OUTCOMES.iter().map(|o| o.2).collect();
-    let id = Uuid::new_v4();
-    // The card's outcome, the payment, its events and its webhook in one statement (one round
-    // trip, one transaction); nothing is written if the token is unknown or the key is taken.
-    let row = sqlx::query(
-        "WITH d AS (
-             SELECT o.status, o.decline_code, m.brand, m.last4
-             FROM payment_methods m
-             JOIN unnest($8::text[], $9::text[], $10::text[]) AS o(outcome, status, decline_code)
-               ON o.outcome = m.outcome
-             WHERE m.token = $4),
+    let rows = sqlx::query(
+        "WITH i AS (
+             SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[],
+                                  $6::text[], $7::text[], $8::bool[], $9::uuid[])
+                 AS i(id, idempotency_key, request_hash, token, amount_minor, currency,
+                      order_ref, capture, event_id)),
+         d AS (
+             SELECT i.*, o.decline_code, m.brand, m.last4,
+                    -- A sale: captured at once when approved.
+                    CASE WHEN o.status = 'authorized' AND i.capture THEN 'captured'
+                         ELSE o.status END AS status
+             FROM i
+             JOIN payment_methods m ON m.token = i.token
+             JOIN unnest($10::text[], $11::text[], $12::text[])
+                 AS o(outcome, status, decline_code) ON o.outcome = m.outcome),
          p AS (
              INSERT INTO payments (id, idempotency_key, request_hash, token, amount_minor,
                                    currency, order_ref, status, decline_code)
-             SELECT $1, $2, $3, $4, $5, $6, $7, d.status, d.decline_code FROM d
+             SELECT id, idempotency_key, request_hash, token, amount_minor, currency,
+                    order_ref, status, decline_code
+             FROM d ORDER BY idempotency_key
              ON CONFLICT (idempotency_key) DO NOTHING
-             RETURNING id, status, created_at),
+             RETURNING id, status, amount_minor, created_at),
          -- A sale records both movements: authorized, then captured.
          e AS (INSERT INTO payment_events (payment_id, kind, amount_minor)
-               SELECT p.id, k.kind, $5 FROM p,
+               SELECT p.id, k.kind, p.amount_minor FROM p,
                    unnest(CASE WHEN p.status = 'captured' THEN ARRAY['authorized', 'captured']
                                ELSE ARRAY[p.status] END) WITH ORDINALITY AS k(kind, n)
-               ORDER BY k.n),
+               ORDER BY p.id, k.n),
          w AS (INSERT INTO webhook_outbox (payload)
-               SELECT jsonb_build_object('id', $11::uuid, 'type', 'payment.' || p.status,
-                          'payment_id', p.id, 'order_ref', $7::text, 'status', p.status,
-                          'amount_minor', $5::bigint, 'currency', $6::text)
-               FROM p WHERE $12)
-         SELECT d.status, d.decline_code, d.brand, d.last4, p.created_at
-         FROM d LEFT JOIN p ON true",
+               SELECT jsonb_build_object('id', d.event_id, 'type', 'payment.' || p.status,
+                          'payment_id', p.id, 'order_ref', d.order_ref, 'status', p.status,
+                          'amount_minor', p.amount_minor, 'currency', d.currency)
+               FROM p JOIN d ON d.id = p.id WHERE $13)
+         SELECT d.id, d.status, d.decline_code, d.brand, d.last4, p.created_at
+         FROM d LEFT JOIN p ON p.id = d.id",
     )
-    .bind(id)
-    .bind(key)
-    .bind(&hash)
-    .bind(&req.token)
-    .bind(req.amount_minor)
-    .bind(&req.currency)
-    .bind(&req.order_ref)
+    .bind(&ids)
+    .bind(&keys)
+    .bind(&hashes)
+    .bind(&tokens)
+    .bind(&amounts)
+    .bind(&currencies)
+    .bind(&refs)
+    .bind(&captures)
+    .bind(&events)
     .bind(&outcomes)
     .bind(&statuses)
     .bind(&declines)
-    .bind(Uuid::new_v4())
     .bind(announce == Announce::Webhook)
-    .fetch_optional(pool)
-    .await?
-    .ok_or(PaymentsError::UnknownToken)?;
-    let created: Option<DateTime<Utc>> = row.try_get("created_at")?;
-    let Some(created_at) = created else {
-        let row = sqlx::query(&format!("{SELECT_PAYMENT} WHERE p.idempotency_key = $1"))
-            .bind(key)
-            .fetch_one(pool)
-            .await?;
-        let stored_hash: String = row.try_get("request_hash")?;
-        if stored_hash != hash {
-            return Err(PaymentsError::KeyReused);
-        }
-        return Ok((payment_from_row(&row)?, false));
-    };
-    let p = Payment {
-        id,
-        status: row.try_get("status")?,
-        amount_minor: req.amount_minor,
-        currency: req.currency.clone(),
-        order_ref: req.order_ref.clone(),
-        decline_code: row.try_get("decline_code")?,
-        brand: row.try_get("brand")?,
-        last4: row.try_get("last4")?,
-        created_at,
-    };
-    Ok((p, true))
+    .fetch_all(pool)
+    .await?;
+    let mut by_id: std::collections::HashMap<Uuid, &sqlx::postgres::PgRow> =
+        std::collections::HashMap::with_capacity(rows.len());
+    for row in &rows {
+        by_id.insert(row.try_get("id")?, row);
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for (n, (key, req)) in items.iter().enumerate() {
+        let Some(row) = by_id.get(&ids[n]) else {
+            out.push(Err(PaymentsError::UnknownToken));
+            continue;
+        };
+        let created: Option<DateTime<Utc>> = row.try_get("created_at")?;
+        let Some(created_at) = created else {
+            // The key was taken: the same request gets the payment as it is now.
+            out.push(replay(pool, key, &hashes[n]).await);
+            continue;
+        };
+        out.push(Ok((
+            Payment {
+                id: ids[n],
+                status: row.try_get("status")?,
+                amount_minor: req.amount_minor,
+                currency: req.currency.clone(),
+                order_ref: req.order_ref.clone(),
+                decline_code: row.try_get("decline_code")?,
+                brand: row.try_get("brand")?,
+                last4: row.try_get("last4")?,
+                created_at,
+            },
+            true,
+        )));
+    }
+    Ok(out)
+}
+
+/// The payment made earlier with `key`, if it was made for the same request.
+async fn replay(pool: &PgPool, key: &str, hash: &str) -> Result<(Payment, bool), PaymentsError> {
+    let row = sqlx::query(&format!("{SELECT_PAYMENT} WHERE p.idempotency_key = $1"))
+        .bind(key)
+        .fetch_one(pool)
+        .await?;
+    let stored_hash: String = row.try_get("request_hash")?;
+    if stored_hash != hash {
+        return Err(PaymentsError::KeyReused);
+    }
+    Ok((payment_from_row(&row)?, false))
 }
 
 /// Moves a payment `from` one status `to` another. Repeating a transition that is done is a

@@ -499,3 +499,102 @@ async fn a_sale_authorizes_and_captures_in_one_call() {
         (StatusCode::CREATED, json!("declined"))
     );
 }
+
+#[tokio::test]
+async fn a_batch_answers_each_payment_as_its_single_call() {
+    let app = app().await;
+    let ok = tokenize(&app, "4242424242424242").await;
+    let declined = tokenize(&app, "4000000000000002").await;
+    // Made earlier on its own, to be asked for again in the batch.
+    let (s, earlier) = authorize(&app, "earlier", ok["token"].as_str().unwrap_or(""), 500).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let item = |key: &str, token: &Value, amount: i64| {
+        json!({"idempotency_key": key, "request": {"token": token, "amount_minor": amount,
+               "currency": "EUR", "order_ref": "o-1", "capture": true}})
+    };
+    let batch = json!({"payments": [
+        item("a", &ok["token"], 700),
+        item("b", &declined["token"], 700),
+        item("a", &ok["token"], 700),
+        item("c", &json!("pm_unknown"), 700),
+        item("d", &ok["token"], 0),
+        item("earlier", &ok["token"], 500),
+        item("earlier", &ok["token"], 501),
+        item("e", &ok["token"], 800),
+    ]});
+    let send = |body: Value| {
+        let r = app.router.clone();
+        async move {
+            call(
+                &r,
+                Method::POST,
+                "/v1/batch/payments?webhook=false",
+                Some(SERVICE_TOKEN),
+                Some(body),
+                &[],
+            )
+            .await
+        }
+    };
+    let (s, _, body) = send(batch.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let r = body["results"].as_array().expect("results");
+    let statuses: Vec<u64> = r
+        .iter()
+        .map(|i| i["status"].as_u64().unwrap_or(0))
+        .collect();
+    // a made; b declined (made); a again is a; c unknown token; d invalid; earlier as it was,
+    // and with another amount refused; e made.
+    assert_eq!(
+        statuses,
+        vec![201, 201, 200, 422, 422, 200, 422, 201],
+        "{body}"
+    );
+    assert_eq!(r[0]["payment"]["status"], "captured", "{body}");
+    assert_eq!(r[1]["payment"]["status"], "declined", "{body}");
+    assert_eq!(r[2]["payment"]["id"], r[0]["payment"]["id"], "{body}");
+    assert_eq!(r[5]["payment"]["id"], earlier["id"], "{body}");
+    assert_eq!(r[6]["problem"]["code"], "idempotency-key-reused", "{body}");
+    assert_eq!(r[7]["payment"]["amount_minor"], 800, "{body}");
+    // One charge per key, each sale's two movements on record, and no webhook asked for.
+    let counts: (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM payments),
+                (SELECT count(*) FROM payment_events),
+                (SELECT count(*) FROM webhook_outbox)",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .expect("counts");
+    // earlier (authorized: 1 event, 1 webhook), a and e (sales: 2 events each), b (declined: 1).
+    assert_eq!(counts, (4, 6, 1));
+    // Decided in the batch's one statement, none of it one by one.
+    let (_, _, metrics) = call(&app.router, Method::GET, "/metrics", None, None, &[]).await;
+    let metrics = metrics.as_str().unwrap_or_default().to_string();
+    assert!(
+        metrics.contains("payments_batch_run_alone_total{service=\"payments\"} 0"),
+        "{metrics}"
+    );
+    // The whole batch again changes nothing.
+    let (s, _, again) = send(batch).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(again["results"][0]["status"], 200, "{again}");
+    assert_eq!(again["results"][7]["payment"]["id"], r[7]["payment"]["id"]);
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM payments")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("count");
+    assert_eq!(n, 4);
+    // Service token, and 1 to 200 items.
+    let (s, _, _) = call(
+        &app.router,
+        Method::POST,
+        "/v1/batch/payments",
+        None,
+        Some(json!({"payments": [item("x", &ok["token"], 1)]})),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _, _) = send(json!({"payments": []})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+}
