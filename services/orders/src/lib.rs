@@ -43,19 +43,22 @@ pub struct AppState {
 const MAX_BATCH: usize = 64;
 
 /// Group-committed writes: the order insert, the move to `reserved` and the confirmation,
-/// and inventory's reservations and commits (one call and one transaction for many).
+/// inventory's reservations and commits, and payments' sales (one call and one transaction
+/// for many).
 pub struct Writes {
     pub reserve: batch::Batcher<serde_json::Value, ()>,
     pub commit: batch::Batcher<uuid::Uuid, ()>,
     pub insert: batch::Batcher<store::NewOrder, Option<store::OrderRow>>,
     pub reserved: batch::Batcher<uuid::Uuid, bool>,
     pub confirm: batch::Batcher<store::Confirmation, bool>,
+    pub pay: batch::Batcher<saga::PaymentRequest, saga::PaymentReply>,
 }
 
 impl Writes {
     pub fn new(deps: &saga::Deps) -> Self {
         let inventory = deps.inventory.clone();
         let inventory2 = deps.inventory.clone();
+        let payments = deps.payments.clone();
         Self {
             reserve: batch::Batcher::new(MAX_BATCH, move |_pool, v| {
                 let inventory = inventory.clone();
@@ -71,6 +74,10 @@ impl Writes {
             }),
             confirm: batch::Batcher::new(MAX_BATCH, |pool, v| {
                 Box::pin(store::confirm_many(pool, v))
+            }),
+            pay: batch::Batcher::new(MAX_BATCH, move |_pool, v| {
+                let payments = payments.clone();
+                Box::pin(async move { saga::pay_many(&payments, v).await })
             }),
         }
     }

@@ -26,13 +26,17 @@ pub struct Deps {
     pub payments: ServiceClient,
 }
 
+/// What orders reads of a payment.
 #[derive(Debug, Deserialize)]
-struct PaymentReply {
-    id: Uuid,
-    status: String,
+pub struct PaymentReply {
+    pub id: Uuid,
+    pub status: String,
     #[serde(default)]
-    decline_code: Option<String>,
+    pub decline_code: Option<String>,
 }
+
+/// A payment request: its idempotency key and body.
+pub type PaymentRequest = (String, Value);
 
 /// A saga's outcome as the client sees it: the stored status and body.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,13 +49,13 @@ fn is_terminal(status: &str) -> bool {
     status == "confirmed" || status == "failed"
 }
 
-/// A batched inventory call's result as the single call's would be.
-fn as_call(r: Result<(), OrdersError>) -> Result<(), CallError> {
+/// A batched call's result as the single call's would be.
+fn as_call<T>(service: &str, r: Result<T, OrdersError>) -> Result<T, CallError> {
     match r {
-        Ok(()) => Ok(()),
+        Ok(v) => Ok(v),
         Err(OrdersError::Dependency(e)) => Err(e),
         Err(e) => Err(CallError::Transport {
-            service: "inventory".into(),
+            service: service.into(),
             reason: e.to_string(),
         }),
     }
@@ -62,11 +66,15 @@ struct BatchReply {
     results: Vec<BatchItem>,
 }
 
+/// One item of a batch answer (inventory's or payments'): its status, and its problem or
+/// payment.
 #[derive(Debug, Deserialize)]
 struct BatchItem {
     status: u16,
     #[serde(default)]
     problem: Option<Problem>,
+    #[serde(default)]
+    payment: Option<PaymentReply>,
 }
 
 fn copy_error(e: &CallError) -> CallError {
@@ -91,14 +99,19 @@ fn copy_error(e: &CallError) -> CallError {
     }
 }
 
-/// Each item's result from a batch answer: 2xx is success, anything else the error its
-/// single call would have had.
-fn batch_results(n: usize, reply: Result<BatchReply, CallError>) -> Vec<Result<(), OrdersError>> {
+/// Each item's result from `service`'s batch answer: 2xx is success (what `ok` takes of the
+/// item), anything else the error its single call would have had.
+fn batch_results<T>(
+    service: &str,
+    n: usize,
+    reply: Result<BatchReply, CallError>,
+    ok: impl Fn(BatchItem) -> Result<T, CallError>,
+) -> Vec<Result<T, OrdersError>> {
     let reply = match reply {
         Ok(b) if b.results.len() == n => b,
         Ok(_) => {
             let e = CallError::Decode {
-                service: "inventory".into(),
+                service: service.into(),
                 reason: "batch answer with the wrong number of results".into(),
             };
             return (0..n).map(|_| Err(copy_error(&e).into())).collect();
@@ -110,10 +123,10 @@ fn batch_results(n: usize, reply: Result<BatchReply, CallError>) -> Vec<Result<(
         .into_iter()
         .map(|item| {
             if (200..300).contains(&item.status) {
-                Ok(())
+                ok(item).map_err(OrdersError::from)
             } else {
                 Err(CallError::Status {
-                    service: "inventory".into(),
+                    service: service.into(),
                     status: item.status,
                     problem: item.problem.map(Box::new),
                 }
@@ -144,7 +157,7 @@ pub async fn reserve_many(
             .call::<Value, BatchReply>(Method::POST, "/v1/batch/reservations", Some(&batch), None)
             .await;
         if !no_batch_route(&r) {
-            return batch_results(n, r);
+            return batch_results("inventory", n, r, |_| Ok(()));
         }
     }
     let mut out = Vec::with_capacity(bodies.len());
@@ -174,7 +187,7 @@ pub async fn commit_many(
             )
             .await;
         if !no_batch_route(&r) {
-            return batch_results(ids.len(), r);
+            return batch_results("inventory", ids.len(), r, |_| Ok(()));
         }
     }
     let mut out = Vec::with_capacity(ids.len());
@@ -188,6 +201,52 @@ pub async fn commit_many(
             )
             .await;
         out.push(r.map(|_| ()).map_err(OrdersError::from));
+    }
+    out
+}
+
+/// Pays for many checkouts in one call to payments (one statement there); a lone request uses
+/// the single route. Each is asked with `?webhook=false`: orders takes the outcome from the
+/// answer.
+pub async fn pay_many(
+    payments: &ServiceClient,
+    requests: Vec<PaymentRequest>,
+) -> Vec<Result<PaymentReply, OrdersError>> {
+    if requests.len() > 1 {
+        let n = requests.len();
+        let items: Vec<Value> = requests
+            .iter()
+            .map(|(key, body)| json!({"idempotency_key": key, "request": body}))
+            .collect();
+        let batch = json!({ "payments": items });
+        let r = payments
+            .call::<Value, BatchReply>(
+                Method::POST,
+                "/v1/batch/payments?webhook=false",
+                Some(&batch),
+                None,
+            )
+            .await;
+        if !no_batch_route(&r) {
+            return batch_results("payments", n, r, |item| {
+                item.payment.ok_or_else(|| CallError::Decode {
+                    service: "payments".into(),
+                    reason: "a batch item without its payment".into(),
+                })
+            });
+        }
+    }
+    let mut out = Vec::with_capacity(requests.len());
+    for (key, body) in &requests {
+        let r: Result<PaymentReply, CallError> = payments
+            .call(
+                Method::POST,
+                "/v1/payments?webhook=false",
+                Some(body),
+                Some(key),
+            )
+            .await;
+        out.push(r.map_err(OrdersError::from));
     }
     out
 }
@@ -319,7 +378,10 @@ async fn step_reserve(
         "lines": lines.iter().map(|l| json!({"sku": l.sku, "quantity": l.quantity})).collect::<Vec<_>>(),
         "ttl_seconds": st.reservation_ttl_seconds,
     });
-    let r = as_call(st.writes.reserve.submit(&st.kit.pool, body).await);
+    let r = as_call(
+        "inventory",
+        st.writes.reserve.submit(&st.kit.pool, body).await,
+    );
     match r {
         Ok(_) => {
             let moved = st.writes.reserved.submit(&st.kit.pool, o.id).await?;
@@ -369,11 +431,7 @@ async fn step_reserve(
 /// Compensation asks with `capture: false`: should the first call never have arrived, that
 /// makes an authorization (voided right after), never a charge.
 async fn authorize(st: &AppState, o: &OrderRow, capture: bool) -> Result<PaymentReply, CallError> {
-    let body = json!({
-        "token": o.payment_token, "amount_minor": o.total_minor, "currency": o.currency,
-        "order_ref": o.id.to_string(), "capture": capture,
-    });
-    let key = format!("order-{}", o.id);
+    let (key, body) = payment_request(o, capture);
     st.deps
         .payments
         .call(
@@ -385,12 +443,27 @@ async fn authorize(st: &AppState, o: &OrderRow, capture: bool) -> Result<Payment
         .await
 }
 
+/// The order's payment request: idempotent by the order id.
+fn payment_request(o: &OrderRow, capture: bool) -> PaymentRequest {
+    let body = json!({
+        "token": o.payment_token, "amount_minor": o.total_minor, "currency": o.currency,
+        "order_ref": o.id.to_string(), "capture": capture,
+    });
+    (format!("order-{}", o.id), body)
+}
+
 async fn step_authorize(
     st: &AppState,
     mut o: OrderRow,
     lines: &[store::Line],
 ) -> Result<Option<OrderRow>, OrdersError> {
-    match authorize(st, &o, true).await {
+    // A sale, shared with the other checkouts paying at the same moment (one call to payments).
+    let paid = st
+        .writes
+        .pay
+        .submit(&st.kit.pool, payment_request(&o, true))
+        .await;
+    match as_call("payments", paid) {
         // "authorized": a payment made before sales were used; step_confirm captures it.
         Ok(p) if p.status == "captured" || p.status == "authorized" => {
             // Not persisted on its own: the confirmation records the payment with the outcome.
@@ -442,7 +515,10 @@ async fn step_confirm(
     o: OrderRow,
     lines: &[store::Line],
 ) -> Result<Option<OrderRow>, OrdersError> {
-    let commit = as_call(st.writes.commit.submit(&st.kit.pool, o.id).await);
+    let commit = as_call(
+        "inventory",
+        st.writes.commit.submit(&st.kit.pool, o.id).await,
+    );
     match commit {
         Ok(_) => {}
         Err(e) if e.status() == Some(409) => {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use axum::extract::Path;
 use axum::http::{Method, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use ecom_orders::{openapi, router, saga, AppState, MIGRATOR};
@@ -982,4 +983,119 @@ async fn checkout_against_the_real_catalog_uses_its_prices() {
         )
         .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+}
+
+/// Answers 404 for the batch routes, as a payments or inventory from before batches would.
+async fn without_batch_routes(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if req.uri().path().starts_with("/v1/batch/") {
+        return Problem::not_found("no such route").into_response();
+    }
+    next.run(req).await
+}
+
+/// How many times `router` answered `route` with 200, from its metrics.
+async fn batch_calls(router: &Router, service: &str, route: &str) -> u64 {
+    let (_, _, metrics) = call(router, Method::GET, "/metrics", None, None, &[]).await;
+    let want = format!(
+        "http_requests_total{{service=\"{service}\",method=\"POST\",route=\"{route}\",status=\"200\"}} "
+    );
+    metrics
+        .as_str()
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(&want))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn batched_calls_answer_each_checkout_and_fall_back_to_single_calls() {
+    let p = platform(&[("A-1", 10, 700)]).await;
+    let token = p.token(CARD_OK).await;
+    let request = |n: u32| {
+        (
+            format!("order-test-{n}"),
+            json!({"token": token, "amount_minor": 700 + n, "currency": "EUR",
+                   "order_ref": format!("ref-{n}"), "capture": true}),
+        )
+    };
+    let reservation = |id: uuid::Uuid| json!({"id": id, "lines": [{"sku": "A-1", "quantity": 1}], "ttl_seconds": 60});
+
+    // Against the real services: one batch call each, every item answered.
+    let paid = saga::pay_many(&p.state.deps.payments, vec![request(1), request(2)]).await;
+    let paid: Vec<saga::PaymentReply> = paid.into_iter().map(|r| r.expect("paid")).collect();
+    assert_eq!(
+        (paid[0].status.as_str(), paid[1].status.as_str()),
+        ("captured", "captured")
+    );
+    assert_ne!(paid[0].id, paid[1].id);
+    assert_eq!(
+        batch_calls(&p.payments, "payments", "/v1/batch/payments").await,
+        1
+    );
+    let ids = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()];
+    let reserved = saga::reserve_many(
+        &p.state.deps.inventory,
+        ids.iter().map(|&id| reservation(id)).collect(),
+    )
+    .await;
+    assert!(reserved.iter().all(Result::is_ok), "{reserved:?}");
+    assert_eq!(
+        batch_calls(&p.inventory, "inventory", "/v1/batch/reservations").await,
+        1
+    );
+
+    // Against services without the batch routes: the same answers, one call each.
+    let old_payments = ecom_shared::testing::spawn(
+        p.payments
+            .clone()
+            .layer(axum::middleware::from_fn(without_batch_routes)),
+    )
+    .await
+    .expect("spawn");
+    let old_inventory = ecom_shared::testing::spawn(
+        p.inventory
+            .clone()
+            .layer(axum::middleware::from_fn(without_batch_routes)),
+    )
+    .await
+    .expect("spawn");
+    let client = |name: &str, addr: SocketAddr| {
+        ecom_shared::client::ServiceClient::new(
+            name,
+            reqwest::Client::new(),
+            &format!("http://{addr}"),
+            Some(Secret::new(SERVICE_TOKEN)),
+        )
+    };
+    let again = saga::pay_many(
+        &client("payments", old_payments),
+        vec![request(1), request(2), request(3)],
+    )
+    .await;
+    let again: Vec<saga::PaymentReply> = again.into_iter().map(|r| r.expect("paid")).collect();
+    // The first two are the same payments (same keys), the third a new one.
+    assert_eq!((again[0].id, again[1].id), (paid[0].id, paid[1].id));
+    assert_eq!(again[2].status, "captured");
+    let more = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()];
+    let reserved = saga::reserve_many(
+        &client("inventory", old_inventory),
+        more.iter().map(|&id| reservation(id)).collect(),
+    )
+    .await;
+    assert!(reserved.iter().all(Result::is_ok), "{reserved:?}");
+    let committed = saga::commit_many(&client("inventory", old_inventory), more.to_vec()).await;
+    assert!(committed.iter().all(Result::is_ok), "{committed:?}");
+    assert_eq!(
+        p.stock("A-1").await,
+        (8, 2),
+        "two committed, two still held"
+    );
+    assert_eq!(
+        Platform::count(&p.payments_db, "SELECT count(*) FROM payments").await,
+        3
+    );
 }
