@@ -14,6 +14,7 @@ use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use ring::signature::KeyPair as _;
 use serde::{Deserialize, Serialize};
+use sha2::Digest as _;
 use subtle::ConstantTimeEq;
 
 use crate::problem::Problem;
@@ -92,6 +93,21 @@ pub struct Verifier {
     http: reqwest::Client,
     cache: RwLock<Cache>,
     fetch_lock: tokio::sync::Mutex<()>,
+    /// Tokens that passed verification, by the SHA-256 of the token: presented again (a
+    /// client's next request) before they expire, they skip the signature check, which is
+    /// most of the cost of verifying (Ed25519: about a tenth of orders' CPU per checkout).
+    /// Emptied whenever the key set changes, so a key taken out of the set takes its tokens
+    /// with it.
+    verified: std::sync::Mutex<HashMap<[u8; 32], Claims>>,
+}
+
+/// Most verified tokens remembered; the memory is emptied when it is full.
+const VERIFIED_MAX: usize = 10_000;
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn decode_set(set: &JwkSet) -> Result<HashMap<String, (DecodingKey, Algorithm)>, AuthError> {
@@ -131,6 +147,7 @@ impl Verifier {
                 fetched: None,
             }),
             fetch_lock: tokio::sync::Mutex::new(()),
+            verified: std::sync::Mutex::new(HashMap::new()),
         })
     }
 
@@ -140,6 +157,9 @@ impl Verifier {
         if let Ok(mut c) = self.cache.write() {
             c.keys = keys;
             c.fetched = Some(Instant::now());
+        }
+        if let Ok(mut v) = self.verified.lock() {
+            v.clear();
         }
         Ok(())
     }
@@ -177,6 +197,17 @@ impl Verifier {
         if self.source == JwksSource::None {
             return Err(AuthError::NotConfigured);
         }
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        if let Some(c) = self
+            .verified
+            .lock()
+            .ok()
+            .and_then(|v| v.get(&digest).cloned())
+        {
+            if c.exp > unix_now() {
+                return Ok(c);
+            }
+        }
         let header = jsonwebtoken::decode_header(token)?;
         let kid = header.kid.ok_or(AuthError::UnknownKey)?;
         let found = match self.lookup(&kid) {
@@ -199,6 +230,12 @@ impl Verifier {
             validation.set_issuer(&[iss]);
         }
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)?;
+        if let Ok(mut v) = self.verified.lock() {
+            if v.len() >= VERIFIED_MAX {
+                v.clear();
+            }
+            v.insert(digest, data.claims.clone());
+        }
         Ok(data.claims)
     }
 }
@@ -412,6 +449,23 @@ mod tests {
             v.verify(&forged).await,
             Err(AuthError::Invalid(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn a_verified_token_is_refused_once_its_key_leaves_the_set() {
+        let k1 = SigningKey::generate("k1").expect("key");
+        let k2 = SigningKey::generate("k2").expect("key");
+        let v = verifier(&[&k1, &k2]);
+        let t = k1.sign(&claims(now() + 600)).expect("sign");
+        for _ in 0..2 {
+            assert_eq!(v.verify(&t).await.expect("valid").sub, "u1");
+        }
+        // k1 is rotated out: its tokens, verified before or not, are refused from now on.
+        let set: JwkSet = serde_json::from_value(jwks_document(&[k2.jwk()])).expect("jwks");
+        v.set_jwks(&set).expect("set");
+        assert!(matches!(v.verify(&t).await, Err(AuthError::UnknownKey)));
+        let t2 = k2.sign(&claims(now() + 600)).expect("sign");
+        assert!(v.verify(&t2).await.is_ok());
     }
 
     #[test]
