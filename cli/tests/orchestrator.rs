@@ -243,6 +243,64 @@ fi"#
 }
 
 #[test]
+fn a_hung_apply_is_stopped_and_the_rerun_resumes() {
+    let (Some(tf), Some(moto)) = (tool("terraform"), Moto::start()) else {
+        return;
+    };
+    let mut p = Project::new(tf, Some(&moto));
+    let flag = p.dir.path().join("hang-app-apply");
+    let got = p.dir.path().join("apply-got-signal");
+    std::fs::write(&flag, "").unwrap();
+    p.fake_terraform(&format!(
+        r#"if [ "$1" = apply ] && [ "$(basename "$PWD")" = app ] && [ -e {flag:?} ]; then
+  trap 'echo INT > {got:?}; echo "Interrupt received. Gracefully shutting down..."; exit 1' INT
+  echo "aws_db_instance.main: Creating..."
+  while true; do sleep 0.1; done
+fi"#
+    ));
+    p.extra_env
+        .push(("ECOMCTL_STALL_TIMEOUT".into(), "1.5".into()));
+    p.extra_env
+        .push(("ECOMCTL_INTERRUPT_GRACE".into(), "5".into()));
+    let started = Instant::now();
+    let hung = p.run(&["up", "-e", "nonprod", "--yes"]);
+    assert_eq!(hung.status.code(), Some(1), "{}", show(&hung));
+    assert!(
+        started.elapsed() < Duration::from_secs(120),
+        "{:?}",
+        started.elapsed()
+    );
+    let err = String::from_utf8_lossy(&hung.stderr);
+    assert!(err.contains("error: applying nonprod/app"), "{err}");
+    assert!(
+        err.contains("terraform apply printed nothing for 1.5 s and was stopped as hung"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Creating..."),
+        "the tail shows where it hung:\n{err}"
+    );
+    // Stopped as Ctrl-C stops it (Terraform releases its state lock), not killed outright.
+    assert_eq!(
+        std::fs::read_to_string(&got).unwrap_or_default().trim(),
+        "INT"
+    );
+    let app = read_json(&p.state("nonprod", "app").join("state.json"));
+    assert!(app["applied_at"].is_null(), "{app}");
+    assert!(!p.state("nonprod", "app").join("outputs.json").exists());
+
+    std::fs::remove_file(&flag).unwrap();
+    let rerun = p.run(&["up", "-e", "nonprod", "--yes", "--output", "json"]);
+    assert!(rerun.status.success(), "{}", show(&rerun));
+    assert_eq!(
+        labels(&named(&events(&rerun), "applied")),
+        vec!["nonprod/app"],
+        "{}",
+        show(&rerun)
+    );
+}
+
+#[test]
 fn ctrl_c_during_apply_reaches_terraform_and_exits_130() {
     let (Some(tf), Some(moto)) = (tool("terraform"), Moto::start()) else {
         return;

@@ -50,6 +50,10 @@ pub const LOCAL_BACKEND_OVERRIDE: &str = "ecomctl_local_backend_override.tf";
 /// How many resource changes the human view lists under a plan's headline.
 const SHOWN_CHANGES: usize = 40;
 
+/// Silence after which a Terraform run is taken for hung: Terraform prints a line at least
+/// every 10 s while it creates, changes or destroys anything.
+pub const DEFAULT_STALL: Duration = Duration::from_secs(1200);
+
 /// The message `up` prints for the stage this slice does not run.
 pub const CLUSTER_NOT_IMPLEMENTED: &str =
     "cluster stage needs a Kubernetes API; not implemented yet";
@@ -192,13 +196,17 @@ pub struct WorkspaceOptions {
     pub grace: Duration,
     /// How long to wait for another run's lock on a stage.
     pub lock_timeout: Duration,
+    /// Silence after which a Terraform run is stopped as hung (`None`: never).
+    pub stall: Option<Duration>,
     /// Assume each account's role, or use the credentials as they are (`ECOMCTL_ASSUME_ROLE`).
     pub role_mode: RoleMode,
 }
 
 impl WorkspaceOptions {
     /// From the environment: `ECOMCTL_TERRAFORM`, `AWS_ENDPOINT_URL`, `ECOMCTL_INTERRUPT_GRACE`
-    /// (seconds, default 30) and `ECOMCTL_LOCK_TIMEOUT` (seconds, default 0: fail at once).
+    /// (seconds, default 30), `ECOMCTL_LOCK_TIMEOUT` (seconds, default 0: fail at once) and
+    /// `ECOMCTL_STALL_TIMEOUT` (seconds of silence before Terraform is stopped as hung,
+    /// default 1200; 0: never).
     pub fn from_env() -> WorkspaceOptions {
         let grace = std::env::var("ECOMCTL_INTERRUPT_GRACE")
             .ok()
@@ -212,8 +220,16 @@ impl WorkspaceOptions {
             .filter(|s| s.is_finite() && *s >= 0.0)
             .map(Duration::from_secs_f64)
             .unwrap_or(Duration::ZERO);
+        let stall = std::env::var("ECOMCTL_STALL_TIMEOUT")
+            .ok()
+            .and_then(|s| s.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map_or(Some(DEFAULT_STALL), |s| {
+                (s > 0.0).then(|| Duration::from_secs_f64(s))
+            });
         WorkspaceOptions {
             lock_timeout,
+            stall,
             terraform: terraform::find(),
             aws_endpoint: std::env::var("AWS_ENDPOINT_URL")
                 .ok()
@@ -235,6 +251,7 @@ pub struct Workspace {
     pub aws_endpoint: Option<String>,
     pub grace: Duration,
     pub lock_timeout: Duration,
+    pub stall: Option<Duration>,
     pub gate: Box<dyn PolicyGate>,
     pub role_mode: RoleMode,
     /// The AWS session, made on first use (commands that only read records never need it).
@@ -370,6 +387,7 @@ impl Workspace {
             aws_endpoint: opts.aws_endpoint,
             grace: opts.grace,
             lock_timeout: opts.lock_timeout,
+            stall: opts.stall,
             gate,
             role_mode: opts.role_mode,
             aws: OnceCell::new(),
@@ -409,6 +427,7 @@ impl Workspace {
             plugin_cache: self.state_dir.join("plugin-cache"),
             env,
             grace: self.grace,
+            stall: self.stall,
         })
     }
 

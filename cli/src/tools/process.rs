@@ -2,6 +2,9 @@
 //! a callback, the last lines kept for the error, and Ctrl-C / SIGTERM forwarded to the child,
 //! which gets a grace period to finish (Terraform releases its state lock) before it is killed.
 //!
+//! A child that prints nothing for `Spec::quiet_limit` is taken for hung and stopped the same
+//! way (interrupt, grace, kill): Terraform prints a line at least every 10 s while it works.
+//!
 //! The child runs in its own process group, so a Ctrl-C on the terminal reaches it exactly once:
 //! through ecomctl. Terraform treats a second interrupt as "stop now", which must stay the
 //! user's choice (a second Ctrl-C is forwarded too).
@@ -43,6 +46,8 @@ pub struct ProcessError {
     pub tail: Tail,
     /// The run was stopped by SIGINT/SIGTERM sent to ecomctl.
     pub interrupted: bool,
+    /// The child printed nothing for this long and was stopped as hung.
+    pub stalled: Option<Duration>,
     /// Why the child could not be started.
     pub spawn: Option<std::io::Error>,
 }
@@ -54,6 +59,14 @@ impl fmt::Display for ProcessError {
         }
         if self.interrupted {
             return write!(f, "{} was interrupted", self.desc);
+        }
+        if let Some(quiet) = self.stalled {
+            return write!(
+                f,
+                "{} printed nothing for {} s and was stopped as hung (ECOMCTL_STALL_TIMEOUT)",
+                self.desc,
+                quiet.as_secs_f64()
+            );
         }
         match (self.code, self.signal) {
             (Some(c), _) => write!(f, "{} failed (exit {c})", self.desc),
@@ -117,6 +130,8 @@ pub struct Spec {
     pub ok_codes: Vec<i32>,
     /// Time between forwarding an interrupt and killing the child.
     pub grace: Duration,
+    /// A child silent on both streams this long is interrupted as hung (`None`: never).
+    pub quiet_limit: Option<Duration>,
 }
 
 impl Spec {
@@ -130,6 +145,7 @@ impl Spec {
             capture_stdout: false,
             ok_codes: Vec::new(),
             grace: DEFAULT_GRACE,
+            quiet_limit: None,
         }
     }
 
@@ -236,6 +252,7 @@ pub fn run(spec: &Spec, on_line: &mut dyn FnMut(Stream, &str)) -> Result<Output,
         signal,
         tail: Tail(tail.iter().cloned().collect()),
         interrupted,
+        stalled: None,
         spawn,
     };
     let mut tail = VecDeque::new();
@@ -287,6 +304,9 @@ pub fn run(spec: &Spec, on_line: &mut dyn FnMut(Stream, &str)) -> Result<Output,
     let mut forwarded = seen_before;
     let mut deadline: Option<Instant> = None;
     let mut killed = false;
+    let mut user_interrupt = false;
+    let mut stalled = false;
+    let mut last_output = Instant::now();
     let mut stdout = Vec::new();
     let mut deliver = |msg: Msg, tail: &mut VecDeque<String>, stdout: &mut Vec<u8>| match msg {
         Msg::Line(stream, line) => {
@@ -297,7 +317,10 @@ pub fn run(spec: &Spec, on_line: &mut dyn FnMut(Stream, &str)) -> Result<Output,
     };
     let status = loop {
         match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(msg) => deliver(msg, &mut tail, &mut stdout),
+            Ok(msg) => {
+                last_output = Instant::now();
+                deliver(msg, &mut tail, &mut stdout)
+            }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
             // Output closed but the child lives on: poll its exit without spinning.
             Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -307,8 +330,17 @@ pub fn run(spec: &Spec, on_line: &mut dyn FnMut(Stream, &str)) -> Result<Output,
         let now_seen = SIGNALS.load(Ordering::SeqCst);
         if now_seen > forwarded {
             forwarded = now_seen;
+            user_interrupt = true;
             send_signal(child.id(), LAST_SIGNAL.load(Ordering::SeqCst));
             deadline.get_or_insert_with(|| Instant::now() + spec.grace);
+        }
+        if let Some(limit) = spec.quiet_limit {
+            if deadline.is_none() && last_output.elapsed() >= limit {
+                // Hung: stopped as Ctrl-C would stop it, so Terraform can release its lock.
+                stalled = true;
+                send_signal(child.id(), libc::SIGINT);
+                deadline = Some(Instant::now() + spec.grace);
+            }
         }
         if let Some(d) = deadline {
             if !killed && Instant::now() >= d {
@@ -337,10 +369,14 @@ pub fn run(spec: &Spec, on_line: &mut dyn FnMut(Stream, &str)) -> Result<Output,
     }
     drop(readers);
     add_tool_time(started.elapsed());
-    let interrupted_now = deadline.is_some();
     let code = status.code();
-    if interrupted_now {
+    if user_interrupt {
         return Err(error(code, status.signal(), &tail, true, None));
+    }
+    if stalled {
+        let mut e = error(code, status.signal(), &tail, false, None);
+        e.stalled = spec.quiet_limit;
+        return Err(e);
     }
     match code {
         Some(c) if c == 0 || spec.ok_codes.contains(&c) => Ok(Output { stdout, code: c }),
@@ -413,6 +449,37 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+    }
+
+    #[test]
+    fn a_silent_child_is_interrupted_as_hung() {
+        let mut spec =
+            sh("trap 'echo got-int; exit 7' INT; echo working; while :; do sleep 0.05; done");
+        spec.quiet_limit = Some(Duration::from_millis(300));
+        spec.grace = Duration::from_secs(5);
+        let started = Instant::now();
+        let err = run(&spec, &mut |_, _| {}).unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(err.stalled, Some(Duration::from_millis(300)));
+        assert!(!err.interrupted);
+        // It got an interrupt, not a kill: its handler ran.
+        assert_eq!(err.code, Some(7));
+        assert_eq!(err.tail.0, vec!["working", "got-int"]);
+        assert!(
+            err.to_string().contains("printed nothing for 0.3 s"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_child_that_keeps_talking_is_not_hung() {
+        let mut spec = sh("for i in 1 2 3 4 5 6; do echo $i; sleep 0.1; done");
+        spec.quiet_limit = Some(Duration::from_millis(400));
+        assert_eq!(run(&spec, &mut |_, _| {}).unwrap().code, 0);
     }
 
     #[test]

@@ -61,6 +61,8 @@ pub struct Terraform {
     /// Extra environment (`TF_VAR_...` secrets).
     pub env: Vec<(OsString, OsString)>,
     pub grace: Duration,
+    /// Silence after which Terraform is stopped as hung.
+    pub stall: Option<Duration>,
 }
 
 /// What a plan found.
@@ -75,6 +77,7 @@ impl Terraform {
         let mut spec = Spec::new(format!("terraform {verb}"), &self.bin).arg(verb);
         spec.cwd = Some(self.workdir.clone());
         spec.grace = self.grace;
+        spec.quiet_limit = self.stall;
         spec.env = vec![
             ("TF_DATA_DIR".into(), self.data_dir.clone().into_os_string()),
             (
@@ -97,6 +100,7 @@ impl Terraform {
                 signal: None,
                 tail: Default::default(),
                 interrupted: false,
+                stalled: None,
                 spawn: Some(e),
             })?;
         }
@@ -219,6 +223,7 @@ fn parse_json(desc: &str, bytes: &[u8]) -> Result<Value, ProcessError> {
             signal: None,
             tail: process::Tail(lines.into_iter().rev().collect()),
             interrupted: false,
+            stalled: None,
             spawn: None,
         }
     })
