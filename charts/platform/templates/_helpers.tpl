@@ -121,6 +121,9 @@ Cross-field checks JSON Schema cannot express cleanly; each fails the render wit
   "AWS_REGION" $v.global.region
   "LOG_LEVEL" "info"
 -}}
+{{- with $v.global.trustedProxies -}}
+{{- $_ := set $data "TRUSTED_PROXIES" (join "," .) -}}
+{{- end -}}
 {{- if .svc.needsDatabase -}}
 {{- $_ := set $data "DATABASE_URL" (printf "postgres://%s@%s:%v/%s?sslmode=%s" $v.database.username $v.database.host $v.database.port $v.database.name $v.database.sslMode) -}}
 {{- end -}}

@@ -142,6 +142,7 @@ impl Kit {
 
     pub fn limiter_with(&self, route: &str, per_second: f64, burst: f64) -> Arc<RateLimiter> {
         RateLimiter::new(route, per_second, burst, self.metrics.clone())
+            .trusting(self.settings.trusted_proxies.clone())
     }
 }
 

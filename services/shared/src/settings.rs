@@ -161,7 +161,31 @@ pub struct CommonSettings {
     /// Requests per second and burst for rate-limited routes.
     pub rate_limit_per_second: f64,
     pub rate_limit_burst: f64,
+    /// Proxies whose `X-Forwarded-For` is believed (`TRUSTED_PROXIES`: the load balancer's
+    /// subnets). For a request from one of them, the client is the right-most address of the
+    /// header that is not one of them; from anywhere else, the header is ignored.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub shutdown_grace: Duration,
+}
+
+/// `TRUSTED_PROXIES`: addresses or CIDRs, separated by commas or spaces.
+fn parse_proxies(raw: Option<String>) -> Result<Vec<ipnet::IpNet>, SettingsError> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    raw.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| SettingsError::Invalid {
+                    name: "TRUSTED_PROXIES".into(),
+                    reason: format!(
+                        "{item:?} is not an address or a CIDR (e.g. 10.0.0.0/16, 10.0.1.7)"
+                    ),
+                })
+        })
+        .collect()
 }
 
 impl CommonSettings {
@@ -229,6 +253,7 @@ impl CommonSettings {
             service_token: env.secret("SERVICE_TOKEN"),
             rate_limit_per_second,
             rate_limit_burst,
+            trusted_proxies: parse_proxies(env.get("TRUSTED_PROXIES"))?,
             shutdown_grace: env.millis_or("SHUTDOWN_GRACE_MS", Duration::from_secs(20))?,
         })
     }
@@ -250,6 +275,7 @@ impl CommonSettings {
             service_token: Some(Secret("test-service-token".into())),
             rate_limit_per_second: 10_000.0,
             rate_limit_burst: 10_000.0,
+            trusted_proxies: Vec::new(),
             shutdown_grace: Duration::from_secs(5),
         }
     }
@@ -289,6 +315,27 @@ mod tests {
         assert!(matches!(s.auth.jwks, JwksSource::Url(_)));
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("s3cret") && !dbg.contains("pw@"), "{dbg}");
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_cidrs() {
+        let env = Env::from_pairs([
+            ("DATABASE_URL", "postgres://h/db"),
+            ("TRUSTED_PROXIES", "10.0.0.0/16, 10.1.2.3 fd00::/8"),
+        ]);
+        let s = CommonSettings::from_env("x", 1, &env).expect("settings");
+        let got: Vec<String> = s.trusted_proxies.iter().map(|n| n.to_string()).collect();
+        assert_eq!(got, ["10.0.0.0/16", "10.1.2.3/32", "fd00::/8"]);
+        let env = Env::from_pairs([
+            ("DATABASE_URL", "postgres://h/db"),
+            ("TRUSTED_PROXIES", "10.0.0.0/16,the-alb"),
+        ]);
+        let err = CommonSettings::from_env("x", 1, &env).expect_err("must fail");
+        assert!(
+            err.to_string().contains("TRUSTED_PROXIES is invalid"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("\"the-alb\""), "{err}");
     }
 
     #[test]

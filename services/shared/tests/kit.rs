@@ -189,3 +189,52 @@ async fn generic_plan_made_on_a_new_table_keeps_using_the_index() {
     drop(conn);
     pool.close().await;
 }
+
+/// Over a real connection from 127.0.0.1: behind a trusted proxy each forwarded client has its
+/// own bucket; without trust, a made-up X-Forwarded-For does not buy a fresh one.
+#[tokio::test]
+async fn rate_limits_key_on_the_forwarded_client_only_behind_trusted_proxies() {
+    let db = TestDb::new().await.expect("database");
+    for (trusted, separate) in [
+        (vec!["127.0.0.0/8".parse().unwrap()], true),
+        (vec![], false),
+    ] {
+        let mut settings = CommonSettings::for_tests("demo", &db.url);
+        settings.trusted_proxies = trusted;
+        let kit = Kit::from_pool(settings, db.pool.clone()).expect("kit");
+        let limiter = kit.limiter_with("/v1/hello", 0.001, 1.0);
+        let api = Router::new()
+            .route("/v1/hello", get(|| async { "hi" }))
+            .route_layer(axum::middleware::from_fn_with_state(
+                limiter,
+                ecom_shared::ratelimit::enforce,
+            ));
+        let doc = ApiDoc::new("demo", "1").route(
+            "get",
+            "/v1/hello",
+            "Hello",
+            Security::Public,
+            &[200, 429],
+        );
+        let addr = ecom_shared::testing::spawn(finish(api, &kit, &doc))
+            .await
+            .expect("spawn");
+        let http = reqwest::Client::new();
+        let get = |client: &'static str| {
+            let http = http.clone();
+            async move {
+                http.get(format!("http://{addr}/v1/hello"))
+                    .header("x-forwarded-for", client)
+                    .send()
+                    .await
+                    .expect("request")
+                    .status()
+                    .as_u16()
+            }
+        };
+        assert_eq!(get("203.0.113.1").await, 200);
+        assert_eq!(get("203.0.113.1").await, 429, "same client, burst of one");
+        let other = get("203.0.113.2").await;
+        assert_eq!(other, if separate { 200 } else { 429 });
+    }
+}
