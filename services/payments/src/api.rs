@@ -87,20 +87,23 @@ pub async fn authorize(
     let key = idempotency_key(&headers)?;
     let announce = q.announce();
     let (payment, created) = store::authorize(&st.kit.pool, &key, &req, announce).await?;
+    let status = answered(&st, &payment, created);
+    if created && announce == Announce::Webhook {
+        st.wake_webhooks();
+    }
+    Ok((status, Json(payment)).into_response())
+}
+
+/// Counts a payment an authorization made; the answer's status: 201 if made, 200 if found.
+fn answered(st: &AppState, payment: &store::Payment, created: bool) -> StatusCode {
     if created {
         st.kit
             .metrics
             .incr(&format!("payments_{}_total", payment.status), 1);
-        if announce == Announce::Webhook {
-            st.wake_webhooks();
-        }
-    }
-    let status = if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
-    };
-    Ok((status, Json(payment)).into_response())
+    }
 }
 
 /// A batch of authorizations, each with its own idempotency key: answered item by item as
@@ -158,17 +161,8 @@ pub async fn authorize_batch(
         .into_iter()
         .map(|r| match r {
             Ok((payment, created)) => {
-                if created {
-                    st.kit
-                        .metrics
-                        .incr(&format!("payments_{}_total", payment.status), 1);
-                    woken |= announce == Announce::Webhook;
-                }
-                let status = if created {
-                    StatusCode::CREATED
-                } else {
-                    StatusCode::OK
-                };
+                let status = answered(&st, &payment, created);
+                woken |= created && announce == Announce::Webhook;
                 ItemResult {
                     status: status.as_u16(),
                     payment: Some(payment),
