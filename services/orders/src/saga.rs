@@ -620,7 +620,7 @@ async fn step_compensate(st: &AppState, o: &OrderRow) -> Result<(), OrdersError>
     );
     if let (Some(pid), false) = (payment_id, settled) {
         let first = match payment_status.as_deref() {
-            Some("captured") => "refund",
+            Some("captured" | "partially_refunded") => "refund",
             _ => "void",
         };
         match payment_move(st, pid, first).await? {

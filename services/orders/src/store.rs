@@ -486,8 +486,10 @@ pub async fn record_payment_event(
          u AS (
              UPDATE orders SET payment_status = $4, updated_at = now()
              WHERE payment_id = $2 AND EXISTS (SELECT 1 FROM e)
-               AND NOT (payment_status IN ('captured', 'voided', 'refunded') AND $4 = 'authorized')
-               AND NOT (payment_status = 'refunded' AND $4 = 'captured'))
+               AND NOT (payment_status IN ('captured', 'voided', 'partially_refunded', 'refunded')
+                        AND $4 = 'authorized')
+               AND NOT (payment_status IN ('partially_refunded', 'refunded') AND $4 = 'captured')
+               AND NOT (payment_status = 'refunded' AND $4 = 'partially_refunded'))
          SELECT count(*) FROM e",
     )
     .bind(event_id)

@@ -231,13 +231,52 @@ pub async fn void(
     move_to(&st, &id, "authorized", "voided", "void", q.announce()).await
 }
 
+/// A partial refund's body; no body refunds what is left.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundRequest {
+    pub amount_minor: i64,
+}
+
 pub async fn refund(
     State(st): State<AppState>,
     _c: ServiceCaller,
     Path(id): Path<String>,
     Query(q): Query<AnnounceQuery>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
 ) -> Result<Json<store::Payment>, PaymentsError> {
-    move_to(&st, &id, "captured", "refunded", "refund", q.announce()).await
+    let id = parse_id(&id)?;
+    let part: Option<RefundRequest> = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        Some(
+            serde_json::from_slice(&body)
+                .map_err(|e| PaymentsError::Invalid(format!("invalid refund request: {e}")))?,
+        )
+    };
+    let key = match &part {
+        // A partial refund is made once per key; without one, a retry would refund twice.
+        Some(_) => Some(idempotency_key(&headers)?),
+        None => None,
+    };
+    let part = part
+        .zip(key.as_deref())
+        .map(|(r, key)| store::PartialRefund {
+            amount_minor: r.amount_minor,
+            key,
+        });
+    let announce = q.announce();
+    let (p, refunded) = store::refund(&st.kit.pool, id, part, announce).await?;
+    if refunded {
+        st.kit
+            .metrics
+            .incr(&format!("payments_{}_total", p.status), 1);
+        if announce == Announce::Webhook {
+            st.wake_webhooks();
+        }
+    }
+    Ok(Json(p))
 }
 
 pub async fn cards_doc() -> Json<serde_json::Value> {

@@ -15,6 +15,8 @@ pub enum PaymentsError {
     WrongState { status: String, action: String },
     #[error("Idempotency-Key was already used with a different request")]
     KeyReused,
+    #[error("the refund is more than is left to refund ({left} in minor units)")]
+    RefundTooLarge { left: i64 },
     #[error("Idempotency-Key header is required (1-200 printable characters)")]
     MissingKey,
     #[error(transparent)]
@@ -35,6 +37,9 @@ impl From<&PaymentsError> for Problem {
             }
             PaymentsError::NotFound(_) => Problem::not_found(e.to_string()),
             PaymentsError::WrongState { .. } => Problem::conflict("wrong-state", e.to_string()),
+            PaymentsError::RefundTooLarge { .. } => {
+                Problem::conflict("refund-too-large", e.to_string())
+            }
             PaymentsError::KeyReused => Problem::new(
                 axum::http::StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency-key-reused",

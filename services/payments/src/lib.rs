@@ -105,7 +105,9 @@ pub fn openapi() -> ApiDoc {
         .query("webhook", "false: no webhook for this change")
         .route("post", "/v1/payments/{id}/void", "Void an authorization", Security::Service, &[200, 404, 409])
         .query("webhook", "false: no webhook for this change")
-        .route("post", "/v1/payments/{id}/refund", "Refund a capture in full", Security::Service, &[200, 404, 409])
+        .route("post", "/v1/payments/{id}/refund", "Refund a capture: what is left of it (no body), or part of it (amount_minor; Idempotency-Key header required, one refund per key)", Security::Service, &[200, 404, 409, 422])
+        .optional_body(json!({"type": "object", "required": ["amount_minor"], "properties": {
+            "amount_minor": {"type": "integer", "minimum": 1}}}))
         .query("webhook", "false: no webhook for this change")
 }
 

@@ -25,6 +25,8 @@ pub struct Operation {
     pub summary: &'static str,
     pub security: Security,
     pub body: Option<Value>,
+    /// Whether a request must carry the body (false: it may be left out).
+    pub body_required: bool,
     pub query: Vec<(&'static str, &'static str)>,
     pub responses: Vec<u16>,
 }
@@ -83,6 +85,7 @@ impl ApiDoc {
             summary,
             security,
             body: None,
+            body_required: true,
             query: Vec::new(),
             responses: responses.to_vec(),
         });
@@ -93,6 +96,15 @@ impl ApiDoc {
     pub fn body(mut self, schema: Value) -> Self {
         if let Some(op) = self.ops.last_mut() {
             op.body = Some(schema);
+        }
+        self
+    }
+
+    /// Sets the JSON schema of the last route's request body, which may be left out.
+    pub fn optional_body(mut self, schema: Value) -> Self {
+        if let Some(op) = self.ops.last_mut() {
+            op.body = Some(schema);
+            op.body_required = false;
         }
         self
     }
@@ -160,8 +172,7 @@ impl ApiDoc {
                 operation["x-required-role"] = json!("admin");
             }
             if let Some(schema) = &op.body {
-                operation["requestBody"] =
-                    json!({"required": true, "content": {"application/json": {"schema": schema}}});
+                operation["requestBody"] = json!({"required": op.body_required, "content": {"application/json": {"schema": schema}}});
             }
             let entry = paths
                 .entry(op.path.to_string())
