@@ -57,6 +57,42 @@ async fn authorize(app: &App, key: &str, token: &str, amount: i64) -> (StatusCod
     (s, b)
 }
 
+/// Captures payment `id`; the answer's status.
+async fn capture(app: &App, id: &str) -> StatusCode {
+    let path = format!("/v1/payments/{id}/capture");
+    call(
+        &app.router,
+        Method::POST,
+        &path,
+        Some(SERVICE_TOKEN),
+        None,
+        &[],
+    )
+    .await
+    .0
+}
+
+/// Refunds payment `id`: what is left of it (`amount: None`), or part of it under `key`.
+async fn refund_payment(
+    router: Router,
+    id: String,
+    amount: Option<i64>,
+    key: Option<&'static str>,
+) -> (StatusCode, HeaderMap, Value) {
+    let headers: Vec<(&str, &str)> = key.map(|k| ("idempotency-key", k)).into_iter().collect();
+    let body = amount.map(|a| json!({ "amount_minor": a }));
+    let path = format!("/v1/payments/{id}/refund");
+    call(
+        &router,
+        Method::POST,
+        &path,
+        Some(SERVICE_TOKEN),
+        body,
+        &headers,
+    )
+    .await
+}
+
 #[tokio::test]
 async fn openapi_is_served_and_every_route_is_mounted() {
     let app = app().await;
@@ -297,15 +333,7 @@ async fn no_column_holds_the_card_number() {
         let key = format!("key-{}", &card[12..]);
         let (_, p) = authorize(&app, &key, t["token"].as_str().unwrap_or(""), 100).await;
         let id = p["id"].as_str().unwrap_or("").to_string();
-        call(
-            &app.router,
-            Method::POST,
-            &format!("/v1/payments/{id}/capture"),
-            Some(SERVICE_TOKEN),
-            None,
-            &[],
-        )
-        .await;
+        capture(&app, &id).await;
         assert!(tables_containing(&app.db.pool, card).await.is_empty());
         assert!(
             tables_containing(&app.db.pool, &card[..12])
@@ -607,14 +635,7 @@ async fn partial_refunds_add_up_to_the_capture_and_no_further() {
     let (_, p) = authorize(&app, "pr", &tok, 900).await;
     let id = p["id"].as_str().unwrap_or("").to_string();
     let refund = |amount: Option<i64>, key: Option<&'static str>| {
-        let r = app.router.clone();
-        let path = format!("/v1/payments/{id}/refund");
-        async move {
-            let headers: Vec<(&str, &str)> =
-                key.map(|k| ("idempotency-key", k)).into_iter().collect();
-            let body = amount.map(|a| json!({ "amount_minor": a }));
-            call(&r, Method::POST, &path, Some(SERVICE_TOKEN), body, &headers).await
-        }
+        refund_payment(app.router.clone(), id.clone(), amount, key)
     };
     // Not captured yet: nothing to refund.
     let (s, _, b) = refund(Some(100), Some("r1")).await;
@@ -622,16 +643,7 @@ async fn partial_refunds_add_up_to_the_capture_and_no_further() {
         (s, b["code"].clone()),
         (StatusCode::CONFLICT, json!("wrong-state"))
     );
-    let (s, _, _) = call(
-        &app.router,
-        Method::POST,
-        &format!("/v1/payments/{id}/capture"),
-        Some(SERVICE_TOKEN),
-        None,
-        &[],
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK);
+    assert_eq!(capture(&app, &id).await, StatusCode::OK);
 
     let (s, _, b) = refund(Some(300), Some("r1")).await;
     assert_eq!(s, StatusCode::OK, "{b}");
@@ -730,24 +742,10 @@ async fn a_full_refund_after_a_partial_one_returns_what_is_left() {
     let tok = t["token"].as_str().unwrap_or("").to_string();
     let (_, p) = authorize(&app, "fr", &tok, 1000).await;
     let id = p["id"].as_str().unwrap_or("").to_string();
-    let post = |path: String, body: Option<Value>, key: Option<&'static str>| {
-        let r = app.router.clone();
-        async move {
-            let headers: Vec<(&str, &str)> =
-                key.map(|k| ("idempotency-key", k)).into_iter().collect();
-            call(&r, Method::POST, &path, Some(SERVICE_TOKEN), body, &headers).await
-        }
-    };
-    let (s, _, _) = post(format!("/v1/payments/{id}/capture"), None, None).await;
+    assert_eq!(capture(&app, &id).await, StatusCode::OK);
+    let (s, _, _) = refund_payment(app.router.clone(), id.clone(), Some(250), Some("part")).await;
     assert_eq!(s, StatusCode::OK);
-    let (s, _, _) = post(
-        format!("/v1/payments/{id}/refund"),
-        Some(json!({"amount_minor": 250})),
-        Some("part"),
-    )
-    .await;
-    assert_eq!(s, StatusCode::OK);
-    let (s, _, b) = post(format!("/v1/payments/{id}/refund"), None, None).await;
+    let (s, _, b) = refund_payment(app.router.clone(), id.clone(), None, None).await;
     assert_eq!(s, StatusCode::OK, "{b}");
     assert_eq!(
         (b["status"].clone(), b["refunded_minor"].clone()),
