@@ -115,6 +115,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
     std::fs::rename(&tmp, path).map_err(werr)
 }
 
+/// Makes a file ecomctl keeps (or a tool wrote for it) readable by the owner only.
+pub fn restrict(path: &Path) -> Result<(), RecordError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|source| {
+        RecordError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), RecordError> {
     let mut text = serde_json::to_string_pretty(value).map_err(|e| RecordError::Parse {
         path: path.to_path_buf(),
