@@ -121,3 +121,53 @@ deny contains finding if {
 		"resource": r.address,
 	}
 }
+
+# METADATA
+# title: RDS PostgreSQL instances use IAM database authentication
+# scope: rule
+# custom:
+#   id: ECOM-TF-RDS-006
+#   severity: low
+#   controls:
+#     pci_dss: ["8.3.1"]
+#     soc2: ["CC6.1"]
+#   remediation: Set iam_database_authentication_enabled = true so people and workloads sign in with short-lived IAM tokens instead of shared passwords.
+deny contains finding if {
+	some r in instances
+	not aurora_member(r)
+	startswith(object.get(r.values, "engine", ""), "postgres")
+	not object.get(r.values, "replicate_source_db", null)
+	not data.terraform.lib.enabled(r, "iam_database_authentication_enabled")
+	finding := {
+		"id": "ECOM-TF-RDS-006",
+		"msg": sprintf("%s does not enable IAM database authentication", [r.address]),
+		"resource": r.address,
+	}
+}
+
+# METADATA
+# title: PostgreSQL parameter groups refuse connections without TLS
+# scope: rule
+# custom:
+#   id: ECOM-TF-RDS-007
+#   severity: high
+#   controls:
+#     pci_dss: ["4.2.1"]
+#     soc2: ["CC6.7"]
+#   remediation: Add parameter { name = "rds.force_ssl", value = "1" } to the parameter group.
+deny contains finding if {
+	some r in data.terraform.lib.of_type("aws_db_parameter_group")
+	startswith(object.get(r.values, "family", ""), "postgres")
+	not forces_tls(r)
+	finding := {
+		"id": "ECOM-TF-RDS-007",
+		"msg": sprintf("parameter group %s does not set rds.force_ssl = 1", [r.address]),
+		"resource": r.address,
+	}
+}
+
+forces_tls(r) if {
+	some p in data.terraform.lib.list(r.values.parameter)
+	p.name == "rds.force_ssl"
+	format_int(to_number(p.value), 10) == "1"
+}

@@ -19,6 +19,7 @@ good_values := {
 	"multi_az": true,
 	"deletion_protection": true,
 	"backup_retention_period": 14,
+	"iam_database_authentication_enabled": true,
 }
 
 db(overrides) := rc("aws_db_instance", "main", object.union(good_values, overrides))
@@ -73,4 +74,32 @@ test_rds_aurora_member_skipped if {
 	m := rc("aws_db_instance", "member", {"engine": "aurora-postgresql", "publicly_accessible": false})
 	findings := data.terraform.rds.deny with input as plan([m]) with data.ecomctl.environment as "prod"
 	count(findings) == 0
+}
+
+test_rds_006_no_iam_auth_denied if has_id(denials({"iam_database_authentication_enabled": false}), "ECOM-TF-RDS-006")
+
+test_rds_006_iam_auth_passes if not has_id(denials({"iam_database_authentication_enabled": true}), "ECOM-TF-RDS-006")
+
+test_rds_006_replica_inherits if not has_id(denials({"iam_database_authentication_enabled": false, "replicate_source_db": "arn:aws:rds:us-east-1:333333333333:db:shop-prod-db"}), "ECOM-TF-RDS-006")
+
+pg(params) := rc("aws_db_parameter_group", "pg", {"family": "postgres16", "parameter": params})
+
+test_rds_007_no_force_ssl_denied if {
+	findings := data.terraform.rds.deny with input as plan([pg([{"name": "log_connections", "value": "1"}])])
+	has_id(findings, "ECOM-TF-RDS-007")
+}
+
+test_rds_007_force_ssl_off_denied if {
+	findings := data.terraform.rds.deny with input as plan([pg([{"name": "rds.force_ssl", "value": "0"}])])
+	has_id(findings, "ECOM-TF-RDS-007")
+}
+
+test_rds_007_force_ssl_passes if {
+	findings := data.terraform.rds.deny with input as plan([pg([{"name": "rds.force_ssl", "value": "1", "apply_method": "immediate"}])])
+	count(findings) == 0
+}
+
+test_rds_007_mysql_family_ignored if {
+	r := rc("aws_db_parameter_group", "my", {"family": "mysql8.0", "parameter": []})
+	count(data.terraform.rds.deny with input as plan([r])) == 0
 }

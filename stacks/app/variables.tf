@@ -124,13 +124,67 @@ variable "cluster_name" {
   }
 }
 
-variable "alarm_topic_arn" {
-  description = "Foundational SNS alarm topic (foundation output alarm_topic_arn); app alarms publish to it."
+variable "oidc_provider_arn" {
+  description = "IAM OIDC provider of the EKS cluster (foundation output oidc_provider_arn), trusted by the IRSA roles."
   type        = string
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:.+$", var.alarm_topic_arn))
-    error_message = "alarm_topic_arn must be an SNS topic ARN."
+    condition     = can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:oidc-provider/.+$", var.oidc_provider_arn))
+    error_message = "oidc_provider_arn must be an IAM OIDC provider ARN."
+  }
+}
+
+variable "cluster_oidc_issuer_url" {
+  description = "OIDC issuer URL of the EKS cluster (foundation output cluster_oidc_issuer_url)."
+  type        = string
+
+  validation {
+    condition     = startswith(var.cluster_oidc_issuer_url, "https://")
+    error_message = "cluster_oidc_issuer_url must start with https://."
+  }
+}
+
+variable "alb_arn" {
+  description = "Public ALB (foundation output alb_arn); the 5xx and latency alarms watch it."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:loadbalancer/app/.+$", var.alb_arn))
+    error_message = "alb_arn must be an Application Load Balancer ARN."
+  }
+}
+
+variable "waf_web_acl_arn" {
+  description = "Regional WAFv2 web ACL of the ALB (foundation output waf_web_acl_arn); the blocked-request alarm watches it."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:wafv2:[a-z0-9-]+:[0-9]{12}:regional/webacl/[^/]+/.+$", var.waf_web_acl_arn))
+    error_message = "waf_web_acl_arn must be a regional WAFv2 web ACL ARN."
+  }
+}
+
+# ---------------------------------------------------------------------------
+# Bootstrap outputs consumed by this stack
+# ---------------------------------------------------------------------------
+
+variable "artifact_bucket_arn" {
+  description = "Artifacts bucket in the shared-services account (bootstrap output artifact_bucket_arn); Velero backs up under velero/<environment>/."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.artifact_bucket_arn))
+    error_message = "artifact_bucket_arn must be an S3 bucket ARN."
+  }
+}
+
+variable "artifact_kms_key_arn" {
+  description = "KMS key the artifacts bucket requires (bootstrap output kms_key_arn)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.artifact_kms_key_arn))
+    error_message = "artifact_kms_key_arn must be a KMS key ARN."
   }
 }
 
@@ -223,6 +277,34 @@ variable "db_cross_region_replica" {
   type        = bool
 }
 
+variable "db_monitoring_interval" {
+  description = "Enhanced monitoring interval of the database, in seconds."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 5, 10, 15, 30, 60], var.db_monitoring_interval)
+    error_message = "db_monitoring_interval must be one of 1, 5, 10, 15, 30, 60."
+  }
+}
+
+variable "db_performance_insights_retention_days" {
+  description = "Performance Insights retention: 7 (free tier) or a multiple of 31 up to 731."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = var.db_performance_insights_retention_days == 7 || (var.db_performance_insights_retention_days % 31 == 0 && var.db_performance_insights_retention_days <= 731) || var.db_performance_insights_retention_days == 731
+    error_message = "db_performance_insights_retention_days must be 7, a multiple of 31, or 731."
+  }
+}
+
+variable "dr_db_subnet_group_name" {
+  description = "DB subnet group in dr_region for the cross-region replica. Null uses that region's default VPC (the replica is never publicly accessible)."
+  type        = string
+  default     = null
+}
+
 variable "dr_region" {
   description = "Disaster-recovery region for the cross-region replica. Required when db_cross_region_replica is true."
   type        = string
@@ -239,12 +321,45 @@ variable "dr_region" {
 # ---------------------------------------------------------------------------
 
 variable "ecr_repositories" {
-  description = "ECR repositories to create (immutable tags, scan on push, KMS-encrypted), e.g. ecom-frontend."
+  description = "Services that get an ECR repository <project_name>/<service> (immutable tags, scan on push, KMS-encrypted), e.g. frontend."
   type        = list(string)
 
   validation {
     condition     = length(var.ecr_repositories) == length(distinct(var.ecr_repositories)) && alltrue([for r in var.ecr_repositories : can(regex("^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", r))])
     error_message = "ecr_repositories must be distinct, valid ECR repository names (lowercase letters, digits, '.', '_', '-', '/')."
+  }
+}
+
+variable "ecr_mirror_repositories" {
+  description = "Repositories (created as mirrors/<name>) for mirrored base and add-on images; same settings as the service repositories."
+  type        = list(string)
+  default = [
+    "debian",
+    "aws-load-balancer-controller",
+    "calico/cni",
+    "calico/kube-controllers",
+    "calico/node",
+    "calico/typha",
+    "aws-observability/aws-otel-collector",
+    "aws-for-fluent-bit",
+    "velero/velero",
+    "velero/velero-plugin-for-aws",
+  ]
+
+  validation {
+    condition     = length(var.ecr_mirror_repositories) == length(distinct(var.ecr_mirror_repositories)) && alltrue([for r in var.ecr_mirror_repositories : can(regex("^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$", r))])
+    error_message = "ecr_mirror_repositories must be distinct repository paths (lowercase, '/' separated)."
+  }
+}
+
+variable "ecr_pull_role_arns" {
+  description = "Roles of other accounts (prod's app deployer, for nonprod) allowed to pull images by digest for promotion. They need not exist yet."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for a in var.ecr_pull_role_arns : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", a))])
+    error_message = "ecr_pull_role_arns must contain only IAM role ARNs."
   }
 }
 
@@ -274,7 +389,7 @@ variable "log_retention_days" {
 }
 
 variable "alert_emails" {
-  description = "Email addresses for application-level alerts (AMP/Grafana/CloudWatch)."
+  description = "Email addresses subscribed to the app stack's KMS-encrypted alert topic (RDS, ALB, WAF alarms)."
   type        = list(string)
 
   validation {

@@ -19,6 +19,12 @@ locals {
       { days = 90, storage_class = "GLACIER_IR" },
     ] : t if t.days < var.artifact_retention_days
   ]
+
+  velero_grants = [for e in var.environments : {
+    account_id    = e.account_id
+    principal_arn = "arn:${data.aws_partition.current.partition}:iam::${e.account_id}:role/${var.project_name}-${e.name}-velero"
+    prefix        = "velero/${e.name}"
+  }]
 }
 
 module "kms" {
@@ -28,6 +34,14 @@ module "kms" {
   description     = "${var.project_name}: Terraform state, lock table and CI artifacts"
   admin_role_arns = [local.runner_arn]
   user_role_arns  = distinct(concat(var.trusted_role_arns, [local.runner_arn]))
+
+  # Each environment's Velero role writes its backups (under velero/<env>/) with this key.
+  account_statements = length(var.environments) == 0 ? [] : [{
+    sid                    = "VeleroBackups"
+    account_ids            = [for e in var.environments : e.account_id]
+    principal_arn_patterns = [for e in local.velero_grants : e.principal_arn]
+    actions                = ["kms:Decrypt", "kms:GenerateDataKey"]
+  }]
 }
 
 module "access_logs" {
@@ -59,6 +73,7 @@ module "artifact_bucket" {
   trusted_role_arns                  = var.trusted_role_arns
   admin_role_arns                    = [local.runner_arn]
   transitions                        = local.artifact_transitions
+  prefix_grants                      = local.velero_grants
   expiration_days                    = var.artifact_retention_days
   noncurrent_version_expiration_days = 30
 }

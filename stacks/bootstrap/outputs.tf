@@ -32,3 +32,13 @@ output "lock_table_name" {
   description = "Name of the DynamoDB lock table, or null when create_lock_table is false."
   value       = var.create_lock_table ? module.lock_table[0].table_name : null
 }
+
+output "audit_bucket_name" {
+  description = "Central audit log bucket (CloudTrail and AWS Config of every account)."
+  value       = module.audit_bucket.bucket_name
+}
+
+output "audit_kms_key_arn" {
+  description = "KMS key of the audit log bucket; trails and Config snapshots are encrypted with it."
+  value       = module.audit_kms.key_arn
+}

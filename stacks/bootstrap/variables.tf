@@ -120,3 +120,50 @@ variable "artifact_retention_days" {
     error_message = "artifact_retention_days must be a whole number of at least 1."
   }
 }
+
+variable "environments" {
+  description = "Environments and their accounts. Their CloudTrail and AWS Config deliver to the audit bucket, and each one's Velero role (<project_name>-<name>-velero) may use velero/<name>/ in the artifacts bucket."
+  type = list(object({
+    name       = string
+    account_id = string
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for e in var.environments : can(regex("^[a-z][a-z0-9]{1,15}$", e.name)) && can(regex("^[0-9]{12}$", e.account_id))])
+    error_message = "environments must list { name, account_id } with a lowercase name and a 12-digit account ID."
+  }
+}
+
+variable "audit_bucket_name" {
+  description = "Name of the central audit log bucket (CloudTrail, AWS Config of every account). Null uses <project_name>-audit-logs-<account id>."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.audit_bucket_name == null ? true : can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.audit_bucket_name))
+    error_message = "audit_bucket_name must be a valid S3 bucket name, or null."
+  }
+}
+
+variable "audit_log_retention_days" {
+  description = "Days audit logs are kept in the audit bucket (at least 365, PCI DSS 10.5.1)."
+  type        = number
+  default     = 400
+
+  validation {
+    condition     = var.audit_log_retention_days >= 365
+    error_message = "audit_log_retention_days must be at least 365."
+  }
+}
+
+variable "audit_object_lock_days" {
+  description = "Object Lock (COMPLIANCE) retention of audit log objects in days; they cannot be deleted or overwritten before then, not even by root."
+  type        = number
+  default     = 365
+
+  validation {
+    condition     = var.audit_object_lock_days >= 1
+    error_message = "audit_object_lock_days must be at least 1."
+  }
+}

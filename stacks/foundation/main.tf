@@ -58,6 +58,7 @@ module "alarms" {
 
 module "network" {
   source = "../modules/network"
+  region = var.region
 
   name                    = local.name
   vpc_cidr                = var.vpc_cidr
@@ -91,6 +92,7 @@ module "dns" {
 
 module "eks" {
   source = "../modules/eks"
+  region = var.region
 
   cluster_name        = local.cluster_name
   kubernetes_version  = var.eks_version
@@ -109,6 +111,7 @@ module "eks" {
 
 module "iam" {
   source = "../modules/iam"
+  region = var.region
 
   name                          = local.name
   project_name                  = var.project_name
@@ -128,6 +131,7 @@ module "iam" {
 
 module "cognito" {
   source = "../modules/cognito"
+  region = var.region
 
   name                          = local.name
   domain_prefix                 = var.cognito_domain_prefix

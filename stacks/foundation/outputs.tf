@@ -132,3 +132,18 @@ output "alarm_topic_arn" {
   description = "ARN of the KMS-encrypted SNS topic for foundational alarms."
   value       = module.alarms.topic_arn
 }
+
+output "cloudtrail_arn" {
+  description = "ARN of this account's multi-region trail (to the shared-services audit bucket)."
+  value       = module.baseline.trail_arn
+}
+
+output "guardduty_detector_id" {
+  description = "GuardDuty detector of this account."
+  value       = module.baseline.guardduty_detector_id
+}
+
+output "health_check_ids" {
+  description = "Route 53 health check IDs by endpoint name."
+  value       = module.health_checks.health_check_ids
+}

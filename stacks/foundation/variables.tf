@@ -383,3 +383,64 @@ variable "log_retention_days" {
     error_message = "log_retention_days must be one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
   }
 }
+
+# ---------------------------------------------------------------------------
+# Account guardrails baseline (modules/baseline) and health checks
+# ---------------------------------------------------------------------------
+
+variable "audit_bucket_name" {
+  description = "Central audit log bucket in the shared-services account (bootstrap output audit_bucket_name); this account's CloudTrail and AWS Config deliver to it."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.audit_bucket_name))
+    error_message = "audit_bucket_name must be a valid S3 bucket name."
+  }
+}
+
+variable "audit_kms_key_arn" {
+  description = "KMS key of the audit bucket (bootstrap output audit_kms_key_arn)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key/.+$", var.audit_kms_key_arn))
+    error_message = "audit_kms_key_arn must be a KMS key ARN."
+  }
+}
+
+variable "monthly_budget_usd" {
+  description = "Monthly cost budget of this account in USD; alert_emails hear at 80 % actual and 100 % forecast spend."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.monthly_budget_usd > 0
+    error_message = "monthly_budget_usd must be positive."
+  }
+}
+
+variable "enable_macie" {
+  description = "Enable Amazon Macie in this account."
+  type        = bool
+  default     = true
+}
+
+variable "enable_detective" {
+  description = "Enable Amazon Detective in this account."
+  type        = bool
+  default     = true
+}
+
+variable "health_check_endpoints" {
+  description = "Route 53 health checks over HTTPS on root_domain: name => path. Each has an alarm (in us-east-1) to alert_emails."
+  type        = map(string)
+  default = {
+    storefront = "/healthz"
+    api        = "/.well-known/jwks.json"
+  }
+
+  validation {
+    condition     = alltrue([for p in values(var.health_check_endpoints) : startswith(p, "/")])
+    error_message = "health_check_endpoints must map names to absolute paths."
+  }
+}

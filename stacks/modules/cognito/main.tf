@@ -1,4 +1,3 @@
-data "aws_region" "current" {}
 
 locals {
   create_smoke_test_user = var.smoke_test_user_email != null && nonsensitive(var.smoke_test_user_temp_password != null)

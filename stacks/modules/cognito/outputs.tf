@@ -15,7 +15,7 @@ output "client_id" {
 
 output "domain" {
   description = "Fully qualified hosted UI domain."
-  value       = "${aws_cognito_user_pool_domain.this.domain}.auth.${data.aws_region.current.region}.amazoncognito.com"
+  value       = "${aws_cognito_user_pool_domain.this.domain}.auth.${var.region}.amazoncognito.com"
 }
 
 output "issuer_url" {

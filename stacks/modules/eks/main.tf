@@ -1,6 +1,5 @@
 data "aws_partition" "current" {}
 data "aws_caller_identity" "current" {}
-data "aws_region" "current" {}
 
 locals {
   partition  = data.aws_partition.current.partition
@@ -352,7 +351,7 @@ data "aws_iam_policy_document" "fargate_trust" {
     condition {
       test     = "ArnLike"
       variable = "aws:SourceArn"
-      values   = ["arn:${local.partition}:eks:${data.aws_region.current.region}:${local.account_id}:fargateprofile/${var.cluster_name}/*"]
+      values   = ["arn:${local.partition}:eks:${var.region}:${local.account_id}:fargateprofile/${var.cluster_name}/*"]
     }
   }
 }

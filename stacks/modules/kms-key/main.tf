@@ -107,6 +107,27 @@ data "aws_iam_policy_document" "key" {
       }
     }
   }
+
+  dynamic "statement" {
+    for_each = var.account_statements
+    content {
+      sid       = statement.value.sid
+      effect    = "Allow"
+      actions   = statement.value.actions
+      resources = ["*"]
+
+      principals {
+        type        = "AWS"
+        identifiers = [for a in statement.value.account_ids : "arn:${data.aws_partition.current.partition}:iam::${a}:root"]
+      }
+
+      condition {
+        test     = "ArnLike"
+        variable = "aws:PrincipalArn"
+        values   = statement.value.principal_arn_patterns
+      }
+    }
+  }
 }
 
 resource "aws_kms_key" "this" {

@@ -66,3 +66,19 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "account_statements" {
+  description = "Key use by roles of other accounts that may not exist yet: each statement trusts the accounts and matches the role ARNs (wildcards allowed) with aws:PrincipalArn."
+  type = list(object({
+    sid                    = string
+    account_ids            = list(string)
+    principal_arn_patterns = list(string)
+    actions                = list(string)
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for s in var.account_statements : alltrue([for a in s.account_ids : can(regex("^[0-9]{12}$", a))])])
+    error_message = "account_statements[*].account_ids must be 12-digit account IDs."
+  }
+}

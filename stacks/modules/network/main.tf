@@ -1,4 +1,3 @@
-data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
@@ -7,7 +6,7 @@ data "aws_availability_zones" "available" {
 
   filter {
     name   = "zone-name"
-    values = var.availability_zones != null ? var.availability_zones : [for l in ["a", "b", "c", "d", "e", "f"] : "${data.aws_region.current.region}${l}"]
+    values = var.availability_zones != null ? var.availability_zones : [for l in ["a", "b", "c", "d", "e", "f"] : "${var.region}${l}"]
   }
 
   filter {
@@ -216,7 +215,7 @@ data "aws_iam_policy_document" "flow_logs_trust" {
     condition {
       test     = "ArnLike"
       variable = "aws:SourceArn"
-      values   = ["arn:${data.aws_partition.current.partition}:ec2:${data.aws_region.current.region}:${data.aws_caller_identity.current.account_id}:vpc-flow-log/*"]
+      values   = ["arn:${data.aws_partition.current.partition}:ec2:${var.region}:${data.aws_caller_identity.current.account_id}:vpc-flow-log/*"]
     }
   }
 }
@@ -256,7 +255,7 @@ resource "aws_vpc_endpoint" "gateway" {
   for_each = toset(["s3", "dynamodb"])
 
   vpc_id            = aws_vpc.this.id
-  service_name      = "com.amazonaws.${data.aws_region.current.region}.${each.key}"
+  service_name      = "com.amazonaws.${var.region}.${each.key}"
   vpc_endpoint_type = "Gateway"
   route_table_ids   = concat(aws_route_table.app[*].id, [aws_route_table.data.id])
   tags              = merge(var.tags, { Name = "${var.name}-${each.key}" })
@@ -282,7 +281,7 @@ resource "aws_vpc_endpoint" "interface" {
   for_each = toset(var.interface_endpoints)
 
   vpc_id              = aws_vpc.this.id
-  service_name        = "com.amazonaws.${data.aws_region.current.region}.${each.key}"
+  service_name        = "com.amazonaws.${var.region}.${each.key}"
   vpc_endpoint_type   = "Interface"
   subnet_ids          = aws_subnet.app[*].id
   security_group_ids  = [aws_security_group.endpoints.id]

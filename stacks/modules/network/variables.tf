@@ -108,3 +108,13 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "region" {
+  description = "AWS region the module's provider targets; used in ARNs, endpoint service names and domain names (passed in rather than read from data.aws_region, whose attribute names differ between provider 5.x and 6.x)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must be an AWS region code such as us-east-1."
+  }
+}

@@ -2,7 +2,7 @@ data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
 
 locals {
-  allowed_principals = distinct(concat(var.trusted_role_arns, var.admin_role_arns))
+  allowed_principals = distinct(concat(var.trusted_role_arns, var.admin_role_arns, [for g in var.prefix_grants : g.principal_arn]))
   object_lock        = var.object_lock_retention_days != null
 }
 
@@ -250,6 +250,54 @@ data "aws_iam_policy_document" "bucket" {
     principals {
       type        = "AWS"
       identifiers = var.trusted_role_arns
+    }
+  }
+
+  dynamic "statement" {
+    for_each = { for g in var.prefix_grants : g.principal_arn => g }
+    content {
+      sid       = "PrefixList${substr(sha1(statement.key), 0, 8)}"
+      effect    = "Allow"
+      actions   = ["s3:ListBucket"]
+      resources = [aws_s3_bucket.this.arn]
+
+      principals {
+        type        = "AWS"
+        identifiers = ["arn:${data.aws_partition.current.partition}:iam::${statement.value.account_id}:root"]
+      }
+
+      condition {
+        test     = "ArnLike"
+        variable = "aws:PrincipalArn"
+        values   = [statement.value.principal_arn]
+      }
+
+      condition {
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = [statement.value.prefix, "${statement.value.prefix}/*"]
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = { for g in var.prefix_grants : g.principal_arn => g }
+    content {
+      sid       = "PrefixReadWrite${substr(sha1(statement.key), 0, 8)}"
+      effect    = "Allow"
+      actions   = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+      resources = ["${aws_s3_bucket.this.arn}/${statement.value.prefix}/*"]
+
+      principals {
+        type        = "AWS"
+        identifiers = ["arn:${data.aws_partition.current.partition}:iam::${statement.value.account_id}:root"]
+      }
+
+      condition {
+        test     = "ArnLike"
+        variable = "aws:PrincipalArn"
+        values   = [statement.value.principal_arn]
+      }
     }
   }
 }

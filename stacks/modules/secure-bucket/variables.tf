@@ -119,3 +119,18 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "prefix_grants" {
+  description = "Roles (possibly in other accounts, possibly not created yet) given list/read/write under one key prefix only, e.g. each environment's Velero role under velero/<env>/. Matched with aws:PrincipalArn."
+  type = list(object({
+    account_id    = string
+    principal_arn = string
+    prefix        = string
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for g in var.prefix_grants : can(regex("^[0-9]{12}$", g.account_id)) && can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", g.principal_arn)) && !startswith(g.prefix, "/") && !endswith(g.prefix, "/")])
+    error_message = "prefix_grants need a 12-digit account_id, a role principal_arn and a prefix without leading or trailing slash."
+  }
+}

@@ -4,7 +4,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = "~> 6.0"
+      version = ">= 5.100, < 7.0"
     }
   }
 }
@@ -31,6 +31,7 @@ variable "smoke_test_password" {
 module "cognito" {
   source = "../.."
 
+  region                        = "eu-west-1"
   name                          = "shop-example"
   domain_prefix                 = "shop-example-login"
   app_domain                    = "shop.example.com"

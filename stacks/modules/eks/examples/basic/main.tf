@@ -4,7 +4,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = "~> 6.0"
+      version = ">= 5.100, < 7.0"
     }
   }
 }
@@ -37,6 +37,7 @@ module "kms" {
 module "eks" {
   source = "../.."
 
+  region              = "eu-west-1"
   cluster_name        = "shop-example-eks"
   kubernetes_version  = "1.33"
   subnet_ids          = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]

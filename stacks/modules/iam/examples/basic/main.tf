@@ -4,7 +4,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = "~> 6.0"
+      version = ">= 5.100, < 7.0"
     }
   }
 }
@@ -24,6 +24,7 @@ provider "aws" {
 module "iam" {
   source = "../.."
 
+  region                        = "eu-west-1"
   name                          = "shop-example"
   project_name                  = "shop"
   environment                   = "nonprod"

@@ -4,7 +4,7 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = "~> 6.0"
+      version = ">= 5.100, < 7.0"
     }
   }
 }
@@ -37,6 +37,7 @@ module "kms" {
 module "network" {
   source = "../.."
 
+  region             = "eu-west-1"
   name               = "shop-example"
   vpc_cidr           = "10.40.0.0/16"
   az_count           = 2
