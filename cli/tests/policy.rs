@@ -844,7 +844,7 @@ fn sarif_output_follows_the_2_1_0_schema() {
     let run = &log["runs"][0];
     // The whole Terraform catalogue, with its metadata.
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
-    assert_eq!(rules.len(), 27);
+    assert_eq!(rules.len(), 34);
     let s3 = rules.iter().find(|r| r["id"] == "ECOM-TF-S3-001").unwrap();
     assert_eq!(
         s3["shortDescription"]["text"],
@@ -862,7 +862,7 @@ fn sarif_output_follows_the_2_1_0_schema() {
         "every rule has a remediation"
     );
     let results = run["results"].as_array().unwrap();
-    assert_eq!(results.len(), 28);
+    assert_eq!(results.len(), 34);
     let suppressed: Vec<&Value> = results
         .iter()
         .filter(|r| r.get("suppressions").is_some())
@@ -969,10 +969,10 @@ fn junit_output_has_one_case_per_rule() {
     assert_eq!(out.status.code(), Some(3));
     let xml = text(&out.stdout);
     assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites"));
-    assert_eq!(xml.matches("<testcase ").count(), 27);
-    assert_eq!(xml.matches("</testcase>").count(), 27);
-    // 24 distinct rule ids deny the plan.
-    assert!(xml.contains("tests=\"27\" failures=\"24\""), "{xml}");
+    assert_eq!(xml.matches("<testcase ").count(), 34);
+    assert_eq!(xml.matches("</testcase>").count(), 34);
+    // 30 distinct rule ids deny the plan.
+    assert!(xml.contains("tests=\"34\" failures=\"30\""), "{xml}");
     assert!(xml.contains("name=\"ECOM-TF-S3-001: S3 buckets are encrypted with a KMS key\""));
     assert!(
         !xml.contains("<<") && !xml.contains("\"aws:kms\""),
@@ -1186,7 +1186,7 @@ fn policy_scan_without_checkov_says_so_and_still_runs_the_rules() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("warning: checkov not found"), "{stderr}");
-    assert!(stderr.contains("27 Rego denies"), "{stderr}");
+    assert!(stderr.contains("33 Rego denies"), "{stderr}");
 
     // ECOMCTL_CHECKOV naming a program that does not exist fails clearly.
     let missing = dir.path().join("no-such-checkov");
@@ -1225,12 +1225,12 @@ fn output_json_reports_findings_as_events() {
         .iter()
         .map(|e| e["event"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds.iter().filter(|k| **k == "policy_finding").count(), 28);
+    assert_eq!(kinds.iter().filter(|k| **k == "policy_finding").count(), 34);
     let checked = events
         .iter()
         .find(|e| e["event"] == "policy_checked")
         .unwrap();
-    assert_eq!(checked["denied"], 27);
+    assert_eq!(checked["denied"], 33);
     assert_eq!(kinds.last(), Some(&"error"));
     assert_eq!(events.last().unwrap()["exit_code"], 3);
 

@@ -16,7 +16,9 @@ good_trail := {
 	"kms_key_id": "arn:aws:kms:us-east-1:111111111111:key/audit",
 }
 
-trail_denials(overrides) := data.terraform.audit.deny with input as plan([rc("aws_cloudtrail", "this", object.union(good_trail, overrides))])
+trail_denials(overrides) := d if {
+	d := data.terraform.audit.deny with input as plan([rc("aws_cloudtrail", "this", object.union(good_trail, overrides))])
+}
 
 test_compliant_trail_passes if count(trail_denials({})) == 0
 
@@ -48,10 +50,12 @@ test_aud_004_enabled_detector_passes if {
 
 test_aud_005_partial_recorder_denied if {
 	r := rc("aws_config_configuration_recorder", "this", {"name": "default", "recording_group": [{"all_supported": false, "resource_types": ["AWS::S3::Bucket"]}]})
-	has_id(data.terraform.audit.deny with input as plan([r]), "ECOM-TF-AUD-005")
+	findings := data.terraform.audit.deny with input as plan([r])
+	has_id(findings, "ECOM-TF-AUD-005")
 }
 
 test_aud_005_all_supported_passes if {
 	r := rc("aws_config_configuration_recorder", "this", {"name": "default", "recording_group": [{"all_supported": true, "include_global_resource_types": true}]})
-	count(data.terraform.audit.deny with input as plan([r])) == 0
+	findings := data.terraform.audit.deny with input as plan([r])
+	count(findings) == 0
 }

@@ -136,7 +136,7 @@ deny contains finding if {
 	some r in instances
 	not aurora_member(r)
 	startswith(object.get(r.values, "engine", ""), "postgres")
-	not object.get(r.values, "replicate_source_db", null)
+	not replica(r)
 	not data.terraform.lib.enabled(r, "iam_database_authentication_enabled")
 	finding := {
 		"id": "ECOM-TF-RDS-006",
@@ -164,6 +164,13 @@ deny contains finding if {
 		"msg": sprintf("parameter group %s does not set rds.force_ssl = 1", [r.address]),
 		"resource": r.address,
 	}
+}
+
+# A read replica takes its authentication settings from its source.
+replica(r) if {
+	source := r.values.replicate_source_db
+	is_string(source)
+	source != ""
 }
 
 forces_tls(r) if {

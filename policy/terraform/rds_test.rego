@@ -101,5 +101,6 @@ test_rds_007_force_ssl_passes if {
 
 test_rds_007_mysql_family_ignored if {
 	r := rc("aws_db_parameter_group", "my", {"family": "mysql8.0", "parameter": []})
-	count(data.terraform.rds.deny with input as plan([r])) == 0
+	findings := data.terraform.rds.deny with input as plan([r])
+	count(findings) == 0
 }

@@ -5,6 +5,7 @@
 //! problem is reported with file, line, column and field path, and nothing is returned.
 
 pub mod docs;
+pub mod guardrails;
 pub mod model;
 pub mod schema_check;
 pub mod validate;

@@ -252,6 +252,8 @@ pub struct Environment {
     pub observability: Observability,
     #[serde(default)]
     pub waf: Waf,
+    #[serde(default)]
+    pub guardrails: super::guardrails::Guardrails,
     /// Resource quotas per namespace (`ecommerce`, `observability`, `networking`).
     #[serde(default = "default_namespaces")]
     pub namespaces: BTreeMap<String, NamespaceQuota>,

@@ -646,6 +646,12 @@ fn environment(o: &mut Out, c: &Config, name: &str, env: &Environment, p: &str) 
             format!("the nearest it accepts is {near}"),
         );
     }
+    if env.guardrails.monthly_budget_usd == 0 {
+        o.err(
+            format!("{p}.guardrails.monthly_budget_usd"),
+            "must be at least 1 (USD per month)",
+        );
+    }
     if env.waf.rate_limit < 100 {
         o.err(
             format!("{p}.waf.rate_limit"),

@@ -65,6 +65,14 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../../policy/terraform/alb_test.rego"),
     ),
     (
+        "terraform/audit.rego",
+        include_str!("../../../policy/terraform/audit.rego"),
+    ),
+    (
+        "terraform/audit_test.rego",
+        include_str!("../../../policy/terraform/audit_test.rego"),
+    ),
+    (
         "terraform/cognito.rego",
         include_str!("../../../policy/terraform/cognito.rego"),
     ),

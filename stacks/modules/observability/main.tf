@@ -166,17 +166,29 @@ data "aws_iam_policy_document" "grafana" {
   }
 
   statement {
-    sid = "ReadCloudWatch"
+    sid = "ReadMetrics"
     actions = [
-      "cloudwatch:DescribeAlarms",
       "cloudwatch:GetMetricData",
       "cloudwatch:ListMetrics",
+    ]
+    resources = ["*"] # Metric reads have no resource-level permissions.
+  }
+
+  statement {
+    sid       = "ReadAlarms"
+    actions   = ["cloudwatch:DescribeAlarms"]
+    resources = ["arn:${local.partition}:cloudwatch:${var.region}:${local.account_id}:alarm:*"]
+  }
+
+  statement {
+    sid = "QueryLogs"
+    actions = [
       "logs:DescribeLogGroups",
       "logs:GetQueryResults",
       "logs:StartQuery",
       "logs:StopQuery",
     ]
-    resources = ["*"] # Metric and query APIs have no resource-level permissions.
+    resources = ["arn:${local.partition}:logs:${var.region}:${local.account_id}:log-group:*"]
   }
 }
 

@@ -209,6 +209,7 @@ resource "aws_db_parameter_group" "replica" {
 }
 
 resource "aws_db_instance" "replica" {
+  #checkov:skip=CKV_AWS_157:The cross-region replica is a single-AZ warm standby for regional disaster recovery; the runbook converts it to Multi-AZ when it is promoted (the primary is Multi-AZ in prod, enforced by a precondition).
   count    = var.cross_region_replica ? 1 : 0
   provider = aws.dr
 
