@@ -11,6 +11,7 @@ pub mod output;
 pub mod plan;
 pub mod policy;
 pub mod render;
+pub mod rollback;
 pub mod status;
 pub mod up;
 pub mod validate;
@@ -64,6 +65,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Apply(args) => apply::run(&settings, &args, ui),
         Command::Up(args) => up::run(&settings, &args, ui),
         Command::Down(args) => down::run(&settings, &args, ui),
+        Command::Rollback(args) => rollback::run(&settings, &args, ui),
         Command::Status => status::run(&settings, ui),
         Command::Output(args) => output::run(&settings, &args, ui),
     }
