@@ -92,6 +92,11 @@ pub enum Command {
         after_help = "Examples:\n  ecomctl down -e nonprod                       # type the env name for each stage (terminal)\n  ecomctl down -e nonprod --approve 5d1e0c9a7b3f --approve 0e4b...   # CI: one destroy-plan hash per stage\n  ecomctl down -e nonprod --include-bootstrap   # last env: then the state bucket and KMS key too"
     )]
     Down(DownArgs),
+    /// Release a Terraform state lock that a killed run left behind (asks first).
+    #[command(
+        after_help = "Examples:\n  ecomctl unlock -e nonprod --stage app           # says who holds it, asks for the env name\n  ecomctl unlock -e nonprod --stage app --force   # CI: no prompt\n\nThe lock is the one Terraform last refused a run for (recorded by that run). A lock whose\nTerraform still runs on this host is never released."
+    )]
+    Unlock(UnlockArgs),
     /// Per environment and stage: last apply, whether inputs changed since, whether outputs exist.
     #[command(after_help = "Examples:\n  ecomctl status\n  ecomctl status -e prod --output json")]
     Status,
@@ -149,6 +154,17 @@ pub struct DownArgs {
     /// must be down first.
     #[arg(long)]
     pub include_bootstrap: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The stage whose state lock to release.
+    #[arg(long, value_enum)]
+    pub stage: Stage,
+
+    /// Release without asking (needed without a terminal).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
