@@ -98,6 +98,11 @@ pub enum Command {
         after_help = "Examples:\n  ecomctl rollback -e nonprod --list          # the revisions kept\n  ecomctl rollback -e nonprod                 # back to the revision before the current one\n  ecomctl rollback -e prod --to 4 --timeout 900\n  KUBECONFIG=~/.kube/shop ecomctl rollback -e nonprod --context shop-nonprod"
     )]
     Rollback(RollbackArgs),
+    /// Release a Terraform state lock that a killed run left behind (asks first).
+    #[command(
+        after_help = "Examples:\n  ecomctl unlock -e nonprod --stage app           # says who holds it, asks for the env name\n  ecomctl unlock -e nonprod --stage app --force   # CI: no prompt\n\nThe lock is the one Terraform last refused a run for (recorded by that run). A lock whose\nTerraform still runs on this host is never released."
+    )]
+    Unlock(UnlockArgs),
     /// Per environment and stage: last apply, whether inputs changed since, whether outputs exist.
     #[command(after_help = "Examples:\n  ecomctl status\n  ecomctl status -e prod --output json")]
     Status,
@@ -155,6 +160,17 @@ pub struct DownArgs {
     /// must be down first.
     #[arg(long)]
     pub include_bootstrap: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The stage whose state lock to release.
+    #[arg(long, value_enum)]
+    pub stage: Stage,
+
+    /// Release without asking (needed without a terminal).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

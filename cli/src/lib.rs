@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod diag;
 pub mod exit;
+pub mod limits;
 pub mod policy;
 pub mod render;
 pub mod stages;

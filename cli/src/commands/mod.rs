@@ -13,6 +13,7 @@ pub mod policy;
 pub mod render;
 pub mod rollback;
 pub mod status;
+pub mod unlock;
 pub mod up;
 pub mod validate;
 
@@ -66,6 +67,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Up(args) => up::run(&settings, &args, ui),
         Command::Down(args) => down::run(&settings, &args, ui),
         Command::Rollback(args) => rollback::run(&settings, &args, ui),
+        Command::Unlock(args) => unlock::run(&settings, &args, ui),
         Command::Status => status::run(&settings, ui),
         Command::Output(args) => output::run(&settings, &args, ui),
     }
