@@ -200,14 +200,15 @@ impl Store {
     fn commit(&mut self, kind: &Kind, key: Key, mut obj: Value, managed: Vec<Managed>) -> Value {
         let old = self.objects.get(&key);
         if let Some(old) = old {
-            if spec_part(&old.obj) == spec_part(&obj) && old.obj["metadata"] == obj["metadata"] {
-                if old.obj["status"] == obj["status"] {
-                    // Nothing changed: no new resourceVersion, no event.
-                    let stored = Stored { obj, managed };
-                    let view = Store::view(&stored);
-                    self.objects.insert(key, stored);
-                    return view;
-                }
+            if spec_part(&old.obj) == spec_part(&obj)
+                && old.obj["metadata"] == obj["metadata"]
+                && old.obj["status"] == obj["status"]
+            {
+                // Nothing changed: no new resourceVersion, no event.
+                let stored = Stored { obj, managed };
+                let view = Store::view(&stored);
+                self.objects.insert(key, stored);
+                return view;
             }
         }
         self.rv += 1;
@@ -436,7 +437,7 @@ impl Store {
             return Err(ApiError::not_found(kind, name));
         }
         if dry_run {
-            return Ok(self.get(kind, ns, name)?);
+            return self.get(kind, ns, name);
         }
         let stored = self.objects.remove(&key).expect("checked above");
         self.rv += 1;
