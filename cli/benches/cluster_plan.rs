@@ -18,19 +18,28 @@ fn outputs(state: &Path) {
         std::fs::create_dir_all(&d).expect("state dir");
         std::fs::write(d.join("outputs.json"), json).expect("outputs");
     };
-    write("foundation", r#"{"cognito_user_pool_id": {"value": "us-east-1_AbCdEfGhI"}, "cognito_user_pool_client_id": {"value": "c"},
+    write(
+        "foundation",
+        r#"{"cognito_user_pool_id": {"value": "us-east-1_AbCdEfGhI"}, "cognito_user_pool_client_id": {"value": "c"},
         "cognito_domain": {"value": "d"}, "app_irsa_role_arn": {"value": "arn:aws:iam::222222222222:role/r"},
-        "ingress_target_group_arns": {"value": {}}, "vpc_cidr": {"value": "10.10.0.0/16"}}"#);
+        "ingress_target_group_arns": {"value": {}}, "vpc_cidr": {"value": "10.10.0.0/16"}}"#,
+    );
     write("app", r#"{"db_endpoint": {"value": "db.example:5432"}}"#);
 }
 
 fn main() {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repo root")
+        .to_path_buf();
     let helm = std::env::var_os("ECOMCTL_HELM")
         .map(Into::into)
         .unwrap_or_else(|| repo.join(".tools/bin/helm"));
     if !helm.exists() {
-        eprintln!("bench cluster_plan: {} is missing (run scripts/setup)", helm.display());
+        eprintln!(
+            "bench cluster_plan: {} is missing (run scripts/setup)",
+            helm.display()
+        );
         std::process::exit(1);
     }
     let dir = std::env::temp_dir().join(format!("ecomctl-bench-cluster-{}", std::process::id()));
@@ -48,9 +57,18 @@ fn main() {
     let fake = fakekube::FakeKube::start();
     let kc = dir.join("kubeconfig");
     std::fs::write(&kc, fake.kubeconfig()).expect("kubeconfig");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    let mut conn = Connection::new(Target::Kubeconfig { path: Some(kc), context: None });
-    let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(15);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut conn = Connection::new(Target::Kubeconfig {
+        path: Some(kc),
+        context: None,
+    });
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(15);
     let (mut render, mut diff, mut total) = (Vec::new(), Vec::new(), Vec::new());
     let mut objects = 0;
     rt.block_on(async {
@@ -83,6 +101,9 @@ fn main() {
     println!("cluster plan (nonprod, {objects} objects, {runs} runs):");
     println!("  render + helm template  median {:>8.1?}", med(render));
     println!("  dry-run diff            median {:>8.1?}", med(diff));
-    println!("  total                   median {:>8.1?}   (target < 1 s)", med(total));
+    println!(
+        "  total                   median {:>8.1?}   (target < 1 s)",
+        med(total)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
