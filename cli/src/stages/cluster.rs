@@ -214,13 +214,9 @@ impl StageDriver for ClusterDriver {
         let bytes = serde_json::to_vec(&document)?;
         record::write_atomic(&cx.dir.plan_file(), &bytes)?;
         record::restrict(&cx.dir.plan_file())?;
-        let mut summary_doc = document.clone();
-        if let Some(m) = summary_doc.as_object_mut() {
-            m.remove("manifests");
-        }
         Ok(Planned {
-            summary: PlanSummary::from_plan(&summary_doc),
-            document: summary_doc,
+            summary: PlanSummary::from_plan(&document),
+            document,
             plan_hash: record::sha256_hex(&bytes),
         })
     }
