@@ -11,7 +11,9 @@ pub mod output;
 pub mod plan;
 pub mod policy;
 pub mod render;
+pub mod rollback;
 pub mod status;
+pub mod unlock;
 pub mod up;
 pub mod validate;
 
@@ -64,6 +66,8 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Apply(args) => apply::run(&settings, &args, ui),
         Command::Up(args) => up::run(&settings, &args, ui),
         Command::Down(args) => down::run(&settings, &args, ui),
+        Command::Rollback(args) => rollback::run(&settings, &args, ui),
+        Command::Unlock(args) => unlock::run(&settings, &args, ui),
         Command::Status => status::run(&settings, ui),
         Command::Output(args) => output::run(&settings, &args, ui),
     }

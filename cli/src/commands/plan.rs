@@ -5,7 +5,7 @@ use crate::ui::Ui;
 use anyhow::Result;
 
 pub fn run(settings: &Settings, args: &PlanArgs, ui: &Ui) -> Result<()> {
-    let stage = orchestrate::terraform_stage(args.stage)?;
+    let stage = args.stage;
     let ws = orchestrate::workspace(settings)?;
     let env = orchestrate::env_for(settings, &ws, Some(stage))?;
     let outcome = ws.plan(&env, stage, ui)?;

@@ -117,3 +117,37 @@ pub fn gate_with(
     waivers.apply(&mut findings, today);
     Ok(findings)
 }
+
+/// The gate for the manifests a cluster plan would apply: the Kubernetes rules over
+/// `{"manifests": [...]}`, with the waivers.
+pub fn gate_manifests_with(
+    bundle: &Bundle,
+    waivers: &Waivers,
+    manifests: &[serde_json::Value],
+    env: &str,
+    today: Date,
+) -> Result<Findings, PolicyError> {
+    let catalogue = bundle.catalogue()?;
+    waivers.validate(&catalogue, today)?;
+    let source = "cluster plan".to_string();
+    let origins = manifests
+        .iter()
+        .filter_map(input::manifest_id)
+        .map(|id| {
+            let origin = input::Origin {
+                file: source.clone(),
+                line: None,
+            };
+            (id, origin)
+        })
+        .collect();
+    let input = Input {
+        value: serde_json::json!({ "manifests": manifests }),
+        source,
+        origins,
+    };
+    let context = eval::Context::for_env(Some(env));
+    let mut findings = eval::check(bundle, Domain::Kubernetes, &input, &context)?;
+    waivers.apply(&mut findings, today);
+    Ok(findings)
+}

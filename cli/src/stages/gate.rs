@@ -60,14 +60,28 @@ impl PolicyGate for RegoPolicy {
             target.scope.as_str()
         };
         let stack = target.stage.stack().map(|s| self.stacks.join(s));
-        let findings = crate::policy::gate_with(
-            &self.bundle,
-            &self.waivers,
-            plan,
-            env,
-            stack.as_deref(),
-            crate::policy::Date::today(),
-        )?;
+        let today = crate::policy::Date::today();
+        let findings = match stack {
+            Some(stack) => crate::policy::gate_with(
+                &self.bundle,
+                &self.waivers,
+                plan,
+                env,
+                Some(&stack),
+                today,
+            )?,
+            // The cluster stage: the Kubernetes rules over the manifests it would apply.
+            None => {
+                let manifests = plan["manifests"].as_array().cloned().unwrap_or_default();
+                crate::policy::gate_manifests_with(
+                    &self.bundle,
+                    &self.waivers,
+                    &manifests,
+                    env,
+                    today,
+                )?
+            }
+        };
         let line = |f: &crate::policy::Finding| format!("{} {}: {}", f.id, f.resource, f.msg);
         Ok(GateReport {
             denied: findings

@@ -11,6 +11,7 @@
 //! - `events`: every NDJSON event as one type; `gate`: the policy gate; `summary`: plan summary.
 
 pub mod approval;
+pub mod cluster;
 pub mod dir;
 pub mod driver;
 pub mod events;
@@ -43,7 +44,7 @@ pub use workspace::{Workspace, WorkspaceOptions, DEFAULT_STALL};
 
 /// The message `up` prints for the stage this slice does not run.
 pub const CLUSTER_NOT_IMPLEMENTED: &str =
-    "cluster stage needs a Kubernetes API; not implemented yet";
+    "cluster stage needs a Kubernetes API: set KUBECONFIG or ECOMCTL_KUBECONFIG (and ECOMCTL_KUBE_CONTEXT) to run it";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StageError {

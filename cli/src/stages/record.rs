@@ -77,7 +77,7 @@ pub fn now() -> u64 {
 
 /// Reads a JSON record; a missing file is `None`.
 pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, RecordError> {
-    match std::fs::read(path) {
+    match crate::limits::read(path, crate::limits::MAX_DOCUMENT_BYTES) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|e| RecordError::Parse {

@@ -94,7 +94,13 @@ impl Workspace {
         if include_bootstrap {
             self.check_nothing_else_uses_bootstrap(env)?;
         }
-        let mut stages = vec![Stage::App, Stage::Foundation];
+        // The release goes first (while the cluster still exists), when a cluster is configured.
+        let mut stages: Vec<Stage> = self
+            .driver(Stage::Cluster)
+            .map(|_| Stage::Cluster)
+            .into_iter()
+            .collect();
+        stages.extend([Stage::App, Stage::Foundation]);
         if include_bootstrap {
             stages.push(Stage::Bootstrap);
         }

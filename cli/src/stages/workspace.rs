@@ -1,6 +1,7 @@
 //! Everything a run knows, resolved once into a `Workspace`: the config, the renderer, the
 //! tools, the settings, the policy gate and the drivers. Commands are thin calls into it.
 
+use super::cluster::ClusterDriver;
 use super::dir::StageDir;
 use super::driver::{Cx, StageDriver};
 use super::gate::{PolicyGate, RegoPolicy};
@@ -83,6 +84,7 @@ pub struct Workspace {
     /// Rendered inputs, plans, records and Terraform data (`.ecomctl/` beside the config).
     pub state_dir: PathBuf,
     pub terraform: TerraformDriver,
+    pub cluster: ClusterDriver,
     pub aws_endpoint: Option<String>,
     pub lock_timeout: Duration,
     pub gate: Box<dyn PolicyGate>,
@@ -136,6 +138,7 @@ impl Workspace {
                 grace: opts.grace,
                 stall: opts.stall,
             },
+            cluster: ClusterDriver::from_env(),
             aws_endpoint: opts.aws_endpoint,
             lock_timeout: opts.lock_timeout,
             gate,
@@ -151,11 +154,15 @@ impl Workspace {
         envs(&self.loaded, only)
     }
 
-    /// The driver of a stage; `None` for a stage no driver runs yet (the cluster stage).
+    /// The driver of a stage; `None` for the cluster stage while no cluster is configured
+    /// (no kubeconfig given).
     pub fn driver(&self, stage: Stage) -> Option<&dyn StageDriver> {
         match stage {
             Stage::Bootstrap | Stage::Foundation | Stage::App => Some(&self.terraform),
-            Stage::Cluster => None,
+            Stage::Cluster => self
+                .cluster
+                .configured()
+                .then_some(&self.cluster as &dyn StageDriver),
         }
     }
 

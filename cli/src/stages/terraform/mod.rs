@@ -197,7 +197,7 @@ impl TerraformDriver {
         tf.init(&backend, &mut cx.ws.on_line(cx.ui, t))
             .map_err(|e| failed(cx, e, format!("initialising {}", t.label())))?;
         record::write_atomic(&stamp_path, stamp.as_bytes())?;
-        self.push_errored(cx)
+        Ok(())
     }
 
     /// Pushes the state an earlier failed apply could not save (kept in the stage directory),
@@ -288,6 +288,7 @@ impl StageDriver for TerraformDriver {
     fn plan(&self, cx: &Cx, _inputs: &Inputs, destroy: bool) -> Result<Planned> {
         let t = cx.target;
         self.init(cx)?;
+        self.push_errored(cx)?;
         super::check_interrupt()?;
         let plan_file = cx.dir.plan_file();
         let tf = self.tool(cx)?;
@@ -308,7 +309,8 @@ impl StageDriver for TerraformDriver {
     }
 
     fn resume(&self, cx: &Cx, _inputs: &Inputs) -> Result<()> {
-        self.init(cx)
+        self.init(cx)?;
+        self.push_errored(cx)
     }
 
     fn apply(&self, cx: &Cx, _plan: &PlanOutcome) -> Result<()> {

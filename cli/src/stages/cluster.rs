@@ -1,0 +1,307 @@
+//! The cluster stage's driver (kube-rs, see `crate::cluster`): inputs are the rendered priming
+//! manifests and chart values; a plan is the server-side-apply dry-run diff of everything the
+//! stage applies, saved with the manifests it was made from; apply re-applies exactly those,
+//! prunes, watches every rollout and rolls back on failure; destroy removes the release.
+//!
+//! How it reaches the cluster and applies is read from the environment once:
+//! `ECOMCTL_KUBECONFIG`/`KUBECONFIG` (else the EKS cluster of the foundation outputs),
+//! `ECOMCTL_KUBE_CONTEXT`, `ECOMCTL_FORCE_CONFLICTS=true`, `ECOMCTL_ROLLOUT_TIMEOUT` (seconds,
+//! default 600).
+
+use super::driver::{Blocked, Cx, Inputs, Planned, StageDriver, StateHome};
+use super::summary::PlanSummary;
+use super::{record, PlanOutcome};
+use crate::cluster::apply::{self, ApplyError, ApplyOptions};
+use crate::cluster::connect::Connection;
+use crate::cluster::manifest::{Manifest, ObjectRef};
+use crate::cluster::plan::{self, Action};
+use crate::cluster::{source, stage};
+use crate::exit::{Exit, FAILURE};
+use crate::render;
+use anyhow::{Context, Result};
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct ClusterDriver {
+    pub helm: Option<PathBuf>,
+    pub flags: stage::ConnectFlags,
+    pub force_conflicts: bool,
+    pub timeout: Duration,
+}
+
+impl ClusterDriver {
+    pub fn from_env() -> ClusterDriver {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        ClusterDriver {
+            helm: crate::tools::helm::find(),
+            flags: stage::ConnectFlags {
+                kubeconfig: None,
+                context: var("ECOMCTL_KUBE_CONTEXT"),
+            }
+            .with_env(),
+            force_conflicts: var("ECOMCTL_FORCE_CONFLICTS").is_some_and(|v| v == "true"),
+            timeout: Duration::from_secs(
+                var("ECOMCTL_ROLLOUT_TIMEOUT")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(600),
+            ),
+        }
+    }
+
+    /// Whether `up`/`plan`/`apply` can run the stage: a kubeconfig is given. (Reaching EKS from
+    /// the foundation outputs with an in-process token is what `ecomctl rollback` does without
+    /// one; the stage walk does not do it yet.)
+    pub fn configured(&self) -> bool {
+        self.flags.kubeconfig.is_some()
+    }
+
+    fn rt() -> Result<tokio::runtime::Runtime> {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")
+    }
+
+    async fn connect(&self, cx: &Cx<'_>) -> Result<Connection, crate::cluster::ClusterError> {
+        let env = &cx.ws.loaded.config.environments[cx.env];
+        let region = env
+            .region
+            .clone()
+            .unwrap_or_else(|| cx.ws.loaded.config.regions.primary.clone());
+        let target = stage::target(&self.flags, &cx.ws.state_dir, cx.env, &region).await?;
+        Ok(Connection::new(target))
+    }
+
+    fn rendered(&self, cx: &Cx) -> Result<Vec<render::RenderedFile>> {
+        let t = cx.target;
+        Ok(cx
+            .ws
+            .renderer
+            .render(&cx.ws.loaded, &cx.ws.render_opts(cx.env, t.stage))
+            .with_context(|| format!("rendering the inputs of {}", t.label()))?
+            .into_iter()
+            .filter(|f| f.scope == t.scope && f.stage == t.stage)
+            .collect())
+    }
+
+    fn saved_manifests(cx: &Cx) -> Result<(Vec<Manifest>, bool)> {
+        let path = cx.dir.plan_file();
+        let doc: Value = serde_json::from_slice(
+            &std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+        )
+        .with_context(|| format!("{} is damaged; plan again", path.display()))?;
+        let manifests = doc["manifests"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| {
+                let id: ObjectRef = serde_json::from_value(json!({"apiVersion": v["apiVersion"],
+                    "kind": v["kind"], "namespace": v["metadata"]["namespace"],
+                    "name": v["metadata"]["name"]}))
+                .ok()?;
+                Some(Manifest {
+                    id,
+                    value: v.clone(),
+                })
+            })
+            .collect();
+        Ok((manifests, doc["destroy"] == true))
+    }
+}
+
+fn address(id: &ObjectRef) -> String {
+    match &id.namespace {
+        Some(ns) => format!("{}/{ns}/{}", id.kind, id.name),
+        None => format!("{}/{}", id.kind, id.name),
+    }
+}
+
+impl StageDriver for ClusterDriver {
+    fn inputs(&self, cx: &Cx, write: bool) -> Result<Inputs> {
+        let files = self.rendered(cx)?;
+        if write {
+            render::write(&files, &cx.ws.state_dir)?;
+        }
+        let named: Vec<(String, &[u8])> = files
+            .iter()
+            .map(|f| (f.path.display().to_string(), f.contents.as_bytes()))
+            .collect();
+        let named: Vec<(&str, &[u8])> = named.iter().map(|(n, b)| (n.as_str(), *b)).collect();
+        let hash = record::inputs_hash(&named, &cx.ws.renderer.root().join("charts/platform"))?;
+        let waits: Vec<String> = files
+            .iter()
+            .flat_map(|f| source::pending_markers(&f.contents))
+            .collect();
+        let blocked = (!waits.is_empty()).then(|| Blocked {
+            message: format!(
+                "cannot plan {}: it waits on {}, not applied yet",
+                cx.target.label(),
+                waits.join(", ")
+            ),
+            hint: "apply the foundation and app stages first (`ecomctl up` runs them in order)"
+                .into(),
+        });
+        Ok(Inputs { hash, blocked })
+    }
+
+    fn state_home(&self, _cx: &Cx) -> Result<StateHome> {
+        Ok(StateHome::None)
+    }
+
+    fn plan(&self, cx: &Cx, _inputs: &Inputs, destroy: bool) -> Result<Planned> {
+        let t = cx.target;
+        let helm = self
+            .helm
+            .clone()
+            .ok_or(crate::tools::helm::HelmError::Missing)?;
+        let manifests = if destroy {
+            Vec::new()
+        } else {
+            stage::manifests(
+                &cx.ws.loaded,
+                &cx.ws.renderer,
+                &cx.ws.render_opts(cx.env, t.stage),
+                &helm,
+                cx.dir.path(),
+            )
+            .map_err(|e| {
+                let hint = e.hint();
+                let err = anyhow::Error::new(e);
+                match hint {
+                    Some(h) => err
+                        .context(Exit::new(FAILURE, format!("cannot plan {}", t.label())).hint(h)),
+                    None => err.context(format!("building the manifests of {}", t.label())),
+                }
+            })?
+        };
+        let rt = Self::rt()?;
+        let p = rt.block_on(async {
+            let mut conn = self.connect(cx).await?;
+            let cluster = conn.cluster().await?;
+            plan::plan(cluster, cx.env, &manifests, self.force_conflicts).await
+        });
+        let p = p.map_err(|e| {
+            let hint = e.hint();
+            let mut exit = Exit::new(FAILURE, format!("planning {}: {e}", t.label()));
+            if let Some(h) = hint {
+                exit = exit.hint(h);
+            }
+            anyhow::Error::new(exit)
+        })?;
+        let changes: Vec<Value> = p
+            .changes
+            .iter()
+            .map(|c| {
+                let action = match c.action {
+                    Action::Create => "create",
+                    Action::Update => "update",
+                    Action::Delete => "delete",
+                    Action::Unchanged => "no-op",
+                };
+                json!({"address": address(&c.object), "type": c.object.kind,
+                    "change": {"actions": [action], "fields": c.fields}})
+            })
+            .collect();
+        let document = json!({
+            "format_version": "ecomctl-cluster-1",
+            "destroy": destroy,
+            "revision": p.revision,
+            "resource_changes": changes,
+            "manifests": manifests.iter().map(|m| &m.value).collect::<Vec<_>>(),
+        });
+        let bytes = serde_json::to_vec(&document)?;
+        record::write_atomic(&cx.dir.plan_file(), &bytes)?;
+        record::restrict(&cx.dir.plan_file())?;
+        Ok(Planned {
+            summary: PlanSummary::from_plan(&document),
+            document,
+            plan_hash: record::sha256_hex(&bytes),
+        })
+    }
+
+    fn apply(&self, cx: &Cx, _plan: &PlanOutcome) -> Result<()> {
+        let t = cx.target;
+        let (manifests, _) = Self::saved_manifests(cx)?;
+        let mut opts = ApplyOptions {
+            force_conflicts: self.force_conflicts,
+            ..ApplyOptions::default()
+        };
+        opts.watch.timeout = self.timeout;
+        let rt = Self::rt()?;
+        let result = rt.block_on(async {
+            let mut conn = self.connect(cx).await?;
+            let cluster = conn.cluster().await?;
+            let mut on_status = |s: &crate::cluster::watch::WorkloadStatus| {
+                cx.ui.detail(&format!(
+                    "{}: {}: {}/{} updated, {} ready, {} available{}",
+                    t.label(),
+                    s.workload,
+                    s.updated,
+                    s.desired,
+                    s.ready,
+                    s.available,
+                    if s.done { " (done)" } else { "" }
+                ));
+            };
+            Ok::<_, anyhow::Error>(
+                apply::release(cluster, cx.env, &manifests, &opts, &mut on_status).await,
+            )
+        })?;
+        match result {
+            Ok(r) => {
+                cx.ui.detail(&format!(
+                    "{}: revision {} ({} objects, {} pruned)",
+                    t.label(),
+                    r.revision,
+                    r.applied,
+                    r.pruned.len()
+                ));
+                Ok(())
+            }
+            Err(ApplyError::Rollout {
+                failure,
+                revision,
+                rolled_back_to,
+            }) => {
+                let again = rolled_back_to
+                    .map(|n| format!("; revision {n} was re-applied (atomic)"))
+                    .unwrap_or_default();
+                Err(Exit::new(
+                    FAILURE,
+                    format!("{}: revision {revision}: {failure}{again}", t.label()),
+                )
+                .into())
+            }
+            Err(ApplyError::Cluster(e)) => {
+                let mut exit = Exit::new(FAILURE, format!("applying {}: {e}", t.label()));
+                if let Some(h) = e.hint() {
+                    exit = exit.hint(h);
+                }
+                Err(exit.into())
+            }
+        }
+    }
+
+    fn destroy(&self, cx: &Cx, _plan: &PlanOutcome) -> Result<()> {
+        let rt = Self::rt()?;
+        rt.block_on(async {
+            let mut conn = self.connect(cx).await?;
+            let cluster = conn.cluster().await?;
+            apply::remove(cluster, cx.env).await?;
+            Ok(())
+        })
+    }
+
+    fn outputs(&self, cx: &Cx) -> Result<Value> {
+        let rt = Self::rt()?;
+        let inv = rt.block_on(async {
+            let mut conn = self.connect(cx).await?;
+            let cluster = conn.cluster().await?;
+            Ok::<_, anyhow::Error>(plan::load_inventory(cluster, cx.env).await?)
+        })?;
+        let revision = inv.current().map(|r| r.revision).unwrap_or(0);
+        Ok(json!({"release_revision": {"value": revision, "type": "number", "sensitive": false}}))
+    }
+}
