@@ -405,7 +405,7 @@ fn apply_takes_only_the_saved_plan_of_the_current_inputs() {
     let ev = events(&plan);
     let summary = named(&ev, "plan_summary");
     assert_eq!(summary[0]["changes"], true);
-    assert_eq!(summary[0]["summary"]["output_changes"], 7);
+    assert_eq!(summary[0]["summary"]["output_changes"], 9);
     let apply = p.run(&["apply", "--stage", "bootstrap"]);
     assert!(apply.status.success(), "{}", show(&apply));
     let out = read_json(&p.state("global", "bootstrap").join("outputs.json"));
@@ -425,7 +425,7 @@ fn a_stage_waiting_on_upstream_outputs_is_refused_before_terraform_runs() {
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("waits on outputs of the foundation stage"),
+        err.contains("waits on outputs of the bootstrap stage"),
         "{err}"
     );
     assert!(!p.state("nonprod", "app").join(".terraform").exists());

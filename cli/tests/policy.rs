@@ -1137,7 +1137,7 @@ fn policy_scan_merges_checkov_and_rego_findings_in_one_sarif_log() {
         .map(|r| r["tool"]["driver"]["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["ecomctl", "checkov"]);
-    assert_eq!(runs[0]["results"].as_array().unwrap().len(), 28);
+    assert_eq!(runs[0]["results"].as_array().unwrap().len(), 34);
     let ssh = runs[1]["results"]
         .as_array()
         .unwrap()
