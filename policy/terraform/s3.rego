@@ -28,6 +28,32 @@ encrypted_with_kms(b) if {
 
 encrypted_with_kms(b) if data.terraform.lib.is_target(b, kms_configured)
 
+# AWS log delivery (ELB access logs, S3 server access logs) writes only to buckets encrypted with
+# SSE-S3 (AES256). A bucket that declares itself a log-delivery destination with the tag
+# ecomctl:log-delivery (set by stacks/modules/log-bucket) may use SSE-S3 instead of KMS. The tag is
+# known at plan time, unlike the bucket policy that grants the delivery service, which names the
+# bucket's ARN and is computed at apply.
+log_delivery_tag := "ecomctl:log-delivery"
+
+declares_log_delivery(b) if b.values.tags[log_delivery_tag] != ""
+
+declares_log_delivery(b) if b.values.tags_all[log_delivery_tag] != ""
+
+sse_s3_configured := {k |
+	some cfg in data.terraform.lib.of_type("aws_s3_bucket_server_side_encryption_configuration")
+	some rule in data.terraform.lib.list(cfg.values.rule)
+	some d in data.terraform.lib.list(rule.apply_server_side_encryption_by_default)
+	d.sse_algorithm == "AES256"
+	some k in data.terraform.lib.targets(cfg, "bucket")
+}
+
+encryption_accepted(b) if encrypted_with_kms(b)
+
+encryption_accepted(b) if {
+	declares_log_delivery(b)
+	data.terraform.lib.is_target(b, sse_s3_configured)
+}
+
 pab_flags := ["block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets"]
 
 all_flags_on(r) if every f in pab_flags {
@@ -67,7 +93,7 @@ denies_insecure_transport(doc) if {
 
 # METADATA
 # title: S3 buckets are encrypted with a KMS key
-# description: Every bucket has a server-side encryption configuration using aws:kms or aws:kms:dsse.
+# description: Every bucket has a server-side encryption configuration using aws:kms or aws:kms:dsse; a bucket tagged ecomctl:log-delivery (an ELB or S3 access-log destination) may use SSE-S3, the only encryption AWS log delivery accepts.
 # scope: rule
 # custom:
 #   id: ECOM-TF-S3-001
@@ -78,7 +104,7 @@ denies_insecure_transport(doc) if {
 #   remediation: Add aws_s3_bucket_server_side_encryption_configuration for the bucket with sse_algorithm "aws:kms" and kms_master_key_id set to the platform key.
 deny contains finding if {
 	some b in buckets
-	not encrypted_with_kms(b)
+	not encryption_accepted(b)
 	finding := {
 		"id": "ECOM-TF-S3-001",
 		"msg": sprintf("S3 bucket %s is not encrypted with a KMS key (sse_algorithm aws:kms)", [b.address]),

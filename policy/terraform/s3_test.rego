@@ -55,6 +55,16 @@ test_s3_001_missing_config_denied if {
 	has_id(data.terraform.s3.deny, "ECOM-TF-S3-001") with input as plan([bucket, pab(true), policy(tls_policy)])
 }
 
+log_bucket := rc("aws_s3_bucket", "assets", {"bucket": "shop-prod-assets", "tags": {"ecomctl:log-delivery": "aws-log-delivery"}})
+
+test_s3_001_log_delivery_bucket_with_sse_s3_passes if {
+	not has_id(data.terraform.s3.deny, "ECOM-TF-S3-001") with input as plan([log_bucket, sse("AES256"), pab(true), policy(tls_policy)])
+}
+
+test_s3_001_log_delivery_bucket_without_encryption_denied if {
+	has_id(data.terraform.s3.deny, "ECOM-TF-S3-001") with input as plan([log_bucket, pab(true), policy(tls_policy)])
+}
+
 test_s3_001_kms_passes if {
 	not has_id(data.terraform.s3.deny, "ECOM-TF-S3-001") with input as plan(good)
 }

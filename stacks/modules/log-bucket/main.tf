@@ -12,7 +12,9 @@ resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV2_AWS_62:Objects are written only by AWS log delivery and read in batch; per-object event notifications add nothing.
   bucket        = var.bucket_name
   force_destroy = var.force_destroy
-  tags          = var.tags
+  # Tells the policy gate (ECOM-TF-S3-001) that this bucket is an AWS log-delivery destination,
+  # which may only be encrypted with SSE-S3.
+  tags = merge(var.tags, { "ecomctl:log-delivery" = "aws-log-delivery" })
 }
 
 resource "aws_s3_bucket_ownership_controls" "this" {
