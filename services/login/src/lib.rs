@@ -164,9 +164,9 @@ pub fn openapi() -> ApiDoc {
         .route(
             "post",
             "/v1/signup",
-            "Create an account",
+            "Create an account (a taken email gets the same answer as a new one)",
             Security::Public,
-            &[201, 409, 422, 429, 501],
+            &[201, 422, 429, 501],
         )
         .body(creds.clone())
         .route(
@@ -260,6 +260,25 @@ pub fn spawn_key_reload(state: AppState, every: Duration) -> Option<tokio::task:
     }))
 }
 
+/// Forgets emails whose attempts are older than a lock window and that are not locked.
+pub fn spawn_attempt_pruning(
+    state: AppState,
+    every: Duration,
+) -> Option<tokio::task::JoinHandle<()>> {
+    state.keys.as_ref()?;
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match accounts::prune_attempts(&state.kit.pool, state.cfg.lockout_seconds).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(emails = n, "sign-in attempts forgotten"),
+                Err(e) => tracing::warn!(error = %e, "pruning sign-in attempts failed"),
+            }
+        }
+    }))
+}
+
 pub async fn run() -> Result<(), RunError> {
     let env = Env::process();
     ecom_shared::telemetry::init_logs(&env.get("LOG_LEVEL").unwrap_or_else(|| "info".into()));
@@ -272,9 +291,12 @@ pub async fn run() -> Result<(), RunError> {
         .map_err(ecom_shared::KitError::from)?;
     let state = state(common, pool, cfg).await?;
     let kit = state.kit.clone();
-    let reload = spawn_key_reload(state.clone(), Duration::from_secs(30));
+    let tasks = [
+        spawn_key_reload(state.clone(), Duration::from_secs(30)),
+        spawn_attempt_pruning(state.clone(), Duration::from_secs(300)),
+    ];
     let r = ecom_shared::app::serve(router(state), &kit, ecom_shared::app::shutdown_signal()).await;
-    if let Some(h) = reload {
+    for h in tasks.into_iter().flatten() {
         h.abort();
     }
     Ok(r?)

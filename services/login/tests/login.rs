@@ -93,16 +93,6 @@ async fn signup_signin_me() {
     let (s, b) = post(
         &app,
         "/v1/signup",
-        json!({"email": "ann@example.com", "password": PASSWORD}),
-    )
-    .await;
-    assert_eq!(
-        (s, b["code"].clone()),
-        (StatusCode::CONFLICT, json!("email-taken"))
-    );
-    let (s, b) = post(
-        &app,
-        "/v1/signup",
         json!({"email": "bob@example.com", "password": "short"}),
     )
     .await;
@@ -175,17 +165,110 @@ async fn wrong_and_unknown_look_the_same_and_repeated_failures_lock() {
     .await;
     assert!(headers.contains_key("retry-after"));
     // When the lock has passed, the right password works and resets the count.
-    sqlx::query("UPDATE accounts SET locked_until = now() - interval '1 second'")
+    sqlx::query("UPDATE signin_throttle SET locked_until = now() - interval '1 second'")
         .execute(&app.db.pool)
         .await
         .expect("unlock");
     let (s, _) = signin(&app, "ann@example.com", PASSWORD).await;
     assert_eq!(s, StatusCode::OK);
-    let n: i32 = sqlx::query_scalar("SELECT failed_attempts FROM accounts")
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM signin_throttle")
         .fetch_one(&app.db.pool)
         .await
         .expect("n");
-    assert_eq!(n, 0);
+    assert_eq!(
+        n, 1,
+        "a right password forgets ann's failures (nobody@'s one attempt stays)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_wrong_passwords_check_at_most_the_threshold() {
+    let app = app().await;
+    signup(&app, "ann@example.com").await;
+    let tries = (0..15).map(|_| {
+        let router = app.router.clone();
+        tokio::spawn(async move {
+            let body = json!({"email": "ann@example.com", "password": "wrong password!!"});
+            call(&router, Method::POST, "/v1/signin", None, Some(body), &[]).await
+        })
+    });
+    let mut checked = 0;
+    for t in tries.collect::<Vec<_>>() {
+        let (s, _, b) = t.await.expect("task");
+        match s {
+            StatusCode::UNAUTHORIZED => checked += 1,
+            StatusCode::LOCKED => assert_eq!(b["code"], "account-locked"),
+            other => panic!("unexpected {other}: {b}"),
+        }
+    }
+    // The test config locks after 3: fifteen at once still check at most 3 passwords.
+    assert!(checked <= 3, "{checked} passwords checked");
+    assert!(checked >= 1);
+    let (s, _) = signin(&app, "ann@example.com", PASSWORD).await;
+    assert_eq!(
+        s,
+        StatusCode::LOCKED,
+        "the right password waits out the lock"
+    );
+}
+
+#[tokio::test]
+async fn unknown_emails_lock_like_accounts() {
+    let app = app().await;
+    signup(&app, "ann@example.com").await;
+    let mut seen = Vec::new();
+    for email in ["ann@example.com", "nobody@example.com"] {
+        let mut answers = Vec::new();
+        for _ in 0..5 {
+            let (s, b) = signin(&app, email, "wrong password!!").await;
+            answers.push((s, b["code"].clone(), b["detail"].clone()));
+        }
+        seen.push(answers);
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "a locked account looks like a locked unknown email"
+    );
+    assert_eq!(seen[0][3].0, StatusCode::LOCKED);
+    // The email itself is never stored for unknown addresses, only its hash.
+    let rows = ecom_shared::testing::tables_containing(&app.db.pool, "nobody@example.com").await;
+    assert!(rows.is_empty(), "{rows:?}");
+}
+
+#[tokio::test]
+async fn signup_of_a_taken_email_answers_like_a_new_one() {
+    let app = app().await;
+    let body = |p: &str| json!({"email": "ann@example.com", "password": p});
+    let (s1, first) = post(&app, "/v1/signup", body(PASSWORD)).await;
+    let (s2, second) = post(&app, "/v1/signup", body("another long password")).await;
+    assert_eq!((s1, s2), (StatusCode::CREATED, StatusCode::CREATED));
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&first), keys(&second));
+    assert_eq!(
+        (&first["email"], &first["roles"]),
+        (&second["email"], &second["roles"])
+    );
+    assert_ne!(first["id"], second["id"]);
+    // The account and its password are unchanged.
+    assert_eq!(
+        signin(&app, "ann@example.com", PASSWORD).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        signin(&app, "ann@example.com", "another long password")
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM accounts")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("n");
+    assert_eq!(n, 1);
 }
 
 #[tokio::test]
