@@ -446,7 +446,8 @@ async fn authorize(st: &AppState, o: &OrderRow, capture: bool) -> Result<Payment
 /// The order's payment request: idempotent by the order id.
 fn payment_request(o: &OrderRow, capture: bool) -> PaymentRequest {
     let body = json!({
-        "token": o.payment_token, "amount_minor": o.total_minor, "currency": o.currency,
+        "token": o.payment_token, "customer": o.user_id,
+        "amount_minor": o.total_minor, "currency": o.currency,
         "order_ref": o.id.to_string(), "capture": capture,
     });
     (format!("order-{}", o.id), body)

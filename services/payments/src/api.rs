@@ -3,7 +3,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Datelike;
-use ecom_shared::auth::ServiceCaller;
+use ecom_shared::auth::{AuthUser, ServiceCaller};
 use ecom_shared::Problem;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -29,8 +29,10 @@ impl std::fmt::Debug for CardInput {
     }
 }
 
+/// Tokens belong to the signed-in customer who made them: they pay for that customer only.
 pub async fn tokenize(
     State(st): State<AppState>,
+    user: AuthUser,
     Json(card): Json<CardInput>,
 ) -> Result<Response, PaymentsError> {
     let now = chrono::Utc::now();
@@ -44,7 +46,8 @@ pub async fn tokenize(
     )?;
     let (exp_month, exp_year) = (card.exp_month, card.exp_year);
     drop(card);
-    let method = store::save_method(&st.kit.pool, &summary, exp_month, exp_year).await?;
+    let method =
+        store::save_method(&st.kit.pool, &user.0.sub, &summary, exp_month, exp_year).await?;
     st.kit.metrics.incr("payments_tokens_total", 1);
     Ok((StatusCode::CREATED, Json(method)).into_response())
 }
