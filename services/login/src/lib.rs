@@ -70,6 +70,7 @@ impl LoginConfig {
             iterations: env.parse_or("ARGON2_ITERATIONS", 2)?,
             parallelism: env.parse_or("ARGON2_PARALLELISM", 1)?,
         };
+        let kek = key_encryption_key(env, &mode)?;
         let mut cfg = Self {
             mode,
             issuer: common
@@ -92,7 +93,7 @@ impl LoginConfig {
                         .collect()
                 })
                 .unwrap_or_default(),
-            kek: env.secret("LOGIN_KEY_ENCRYPTION_KEY"),
+            kek,
             dummy_hash: String::new(),
         };
         cfg.dummy_hash =
@@ -103,6 +104,33 @@ impl LoginConfig {
                 }
             })?;
         Ok(cfg)
+    }
+}
+
+/// `LOGIN_KEY_ENCRYPTION_KEY`: base64 of 32 bytes. Required in local mode unless
+/// `ENVIRONMENT` is `dev` (or unset, as on a laptop; the chart always sets it): anyone who can
+/// read a signing key in the clear can mint admin tokens.
+fn key_encryption_key(env: &Env, mode: &Mode) -> Result<Option<Secret>, SettingsError> {
+    let name = "LOGIN_KEY_ENCRYPTION_KEY";
+    let environment = env.get("ENVIRONMENT").unwrap_or_else(|| "dev".into());
+    match env.secret(name) {
+        Some(secret) => {
+            keys::check_kek(&secret).map_err(|_| SettingsError::Invalid {
+                name: name.into(),
+                reason: "expected base64 of 32 random bytes (e.g. `openssl rand -base64 32`)"
+                    .into(),
+            })?;
+            Ok(Some(secret))
+        }
+        None if *mode == Mode::Local && environment != "dev" => Err(SettingsError::Missing {
+            name: name.into(),
+            hint: format!(
+                " (required with ENVIRONMENT={environment}: signing keys are stored encrypted \
+                 with it; base64 of 32 random bytes, e.g. `openssl rand -base64 32`; only \
+                 ENVIRONMENT=dev may run without one)"
+            ),
+        }),
+        None => Ok(None),
     }
 }
 

@@ -515,3 +515,100 @@ fn cognito_mode_needs_a_jwks_url() {
     let common = CommonSettings::from_env("login", 8081, &env).expect("common");
     assert!(LoginConfig::from_env(&env, &common).is_err());
 }
+
+fn env_with(pairs: &[(&str, &str)]) -> Result<LoginConfig, String> {
+    let mut all = vec![
+        ("DATABASE_URL", "postgres://h/db"),
+        ("ARGON2_MEMORY_KIB", "64"),
+        ("ARGON2_ITERATIONS", "1"),
+    ];
+    all.extend_from_slice(pairs);
+    let env = Env::from_pairs(all);
+    let common = CommonSettings::from_env("login", 8081, &env).map_err(|e| e.to_string())?;
+    LoginConfig::from_env(&env, &common).map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_key_encryption_key_is_required_outside_dev() {
+    for environment in ["prod", "nonprod"] {
+        let err = env_with(&[("ENVIRONMENT", environment)]).expect_err("must refuse to start");
+        assert!(
+            err.starts_with("LOGIN_KEY_ENCRYPTION_KEY is not set"),
+            "{err}"
+        );
+        assert!(err.contains(environment), "{err}");
+    }
+    let err = env_with(&[
+        ("ENVIRONMENT", "prod"),
+        ("LOGIN_KEY_ENCRYPTION_KEY", "c2hvcnQ="),
+    ])
+    .expect_err("a short key is refused");
+    assert!(
+        err.starts_with("LOGIN_KEY_ENCRYPTION_KEY is invalid"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("c2hvcnQ="),
+        "the value is never printed: {err}"
+    );
+    use base64::Engine as _;
+    let good = base64::engine::general_purpose::STANDARD.encode([3u8; 32]);
+    let cfg = env_with(&[("ENVIRONMENT", "prod"), ("LOGIN_KEY_ENCRYPTION_KEY", &good)])
+        .expect("prod with a key");
+    assert!(cfg.kek.is_some());
+    // A laptop (ENVIRONMENT=dev, or unset) may run without one.
+    assert!(env_with(&[("ENVIRONMENT", "dev")])
+        .expect("dev")
+        .kek
+        .is_none());
+    assert!(env_with(&[]).expect("unset").kek.is_none());
+    // Cognito mode stores no signing keys.
+    env_with(&[
+        ("ENVIRONMENT", "prod"),
+        ("LOGIN_MODE", "cognito"),
+        ("JWKS_URL", "https://cognito.example/jwks.json"),
+    ])
+    .expect("cognito in prod needs no key");
+}
+
+#[tokio::test]
+async fn keys_stored_in_the_clear_are_encrypted_once_a_key_is_set() {
+    let app = app().await;
+    let (s, t) = {
+        signup(&app, "ann@example.com").await;
+        signin(&app, "ann@example.com", PASSWORD).await
+    };
+    assert_eq!(s, StatusCode::OK);
+    let (clear, kid): (Vec<u8>, String) =
+        sqlx::query_as("SELECT private_key, kid FROM signing_keys")
+            .fetch_one(&app.db.pool)
+            .await
+            .expect("key");
+    use base64::Engine as _;
+    let mut cfg = config(Mode::Local);
+    cfg.kek = Some(Secret::new(
+        base64::engine::general_purpose::STANDARD.encode([9u8; 32]),
+    ));
+    let again = state(
+        CommonSettings::for_tests("login", &app.db.url),
+        app.db.pool.clone(),
+        cfg,
+    )
+    .await
+    .expect("state");
+    let rows: Vec<(Vec<u8>, bool, String)> =
+        sqlx::query_as("SELECT private_key, encrypted, kid FROM signing_keys")
+            .fetch_all(&app.db.pool)
+            .await
+            .expect("keys");
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].1, "encrypted now");
+    assert_ne!(rows[0].0, clear);
+    // The same key still signs, so tokens issued before keep working.
+    let keys = again.keys.clone().expect("keys");
+    assert_eq!(keys.signer().expect("signer").kid, kid);
+    let router = router(again);
+    let access = t["access_token"].as_str().unwrap_or_default();
+    let (s, _, _) = call(&router, Method::GET, "/v1/me", Some(access), None, &[]).await;
+    assert_eq!(s, StatusCode::OK);
+}
