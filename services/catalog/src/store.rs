@@ -344,6 +344,21 @@ pub struct ProductInput {
     pub active: Option<bool>,
 }
 
+/// The highest price one product may have, in minor units (10 million in major units).
+pub const MAX_PRICE_MINOR: i64 = 1_000_000_000;
+
+impl ProductInput {
+    /// Caps a price, so that prices times quantities stay far inside `i64` downstream.
+    fn check_price(&self) -> Result<(), CatalogError> {
+        match self.price_minor {
+            Some(p) if !(0..=MAX_PRICE_MINOR).contains(&p) => Err(CatalogError::Invalid(format!(
+                "price_minor must be 0..={MAX_PRICE_MINOR}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
 async fn category_id(pool: &PgPool, slug: &Option<String>) -> Result<Option<Uuid>, CatalogError> {
     match slug {
         None => Ok(None),
@@ -361,6 +376,7 @@ pub async fn create_product(pool: &PgPool, p: &ProductInput) -> Result<Product, 
         v.clone()
             .ok_or_else(|| CatalogError::Invalid(format!("{name} is required")))
     };
+    p.check_price()?;
     let id = Uuid::new_v4();
     let cat = category_id(pool, &p.category).await?;
     sqlx::query(
@@ -392,6 +408,7 @@ pub async fn update_product(
     if p.sku.is_some() {
         return Err(CatalogError::Invalid("sku cannot be changed".into()));
     }
+    p.check_price()?;
     let cat = category_id(pool, &p.category).await?;
     let n = sqlx::query(
         "UPDATE products SET

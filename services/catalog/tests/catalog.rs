@@ -323,6 +323,28 @@ async fn admin_writes_need_the_admin_role() {
     let (s, _, _) = call(&app.router, Method::POST, "/v1/products", Some(&admin),
         Some(json!({"sku": "BAG-3", "slug": "b3", "name": "B", "price_minor": -5, "currency": "EUR"})), &[]).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    // Prices are capped, so that price x quantity stays far inside i64 in orders.
+    let (s, _, b) = call(&app.router, Method::POST, "/v1/products", Some(&admin),
+        Some(json!({"sku": "BAG-4", "slug": "b4", "name": "B", "price_minor": 4_611_686_018_427_387_903i64, "currency": "EUR"})), &[]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(
+        b["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("price_minor must be"),
+        "{b}"
+    );
+    let id = p["id"].as_str().unwrap_or_default();
+    let (s, _, _) = call(
+        &app.router,
+        Method::PATCH,
+        &format!("/v1/products/{id}"),
+        Some(&admin),
+        Some(json!({"price_minor": ecom_catalog::store::MAX_PRICE_MINOR + 1})),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 
     // Reads are cached, and writes clear the cache.
     let (_, before) = get(&app, "/v1/skus/BAG-1").await;

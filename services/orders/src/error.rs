@@ -17,6 +17,8 @@ pub enum OrdersError {
     NotFound,
     #[error("unknown SKU {0}")]
     UnknownSku(String),
+    #[error("the order comes to more than one payment may carry (at most {max} minor units)")]
+    TooLarge { max: i64 },
     #[error("{0}")]
     Dependency(#[from] CallError),
     #[error("webhook rejected: {0}")]
@@ -35,6 +37,12 @@ impl From<&OrdersError> for Problem {
             OrdersError::Invalid(_) | OrdersError::MissingKey | OrdersError::UnknownSku(_) => {
                 Problem::validation(e.to_string())
             }
+            OrdersError::TooLarge { .. } => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "order-too-large",
+                "The order is too large",
+            )
+            .detail(e.to_string()),
             OrdersError::KeyReused => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency-key-reused",

@@ -113,16 +113,25 @@ pub struct NewOrder {
     pub payment_token: String,
     pub currency: String,
     pub lines: Vec<Line>,
+    /// The lines' sum, from [`order_total`].
+    pub total_minor: i64,
     pub lease_seconds: f64,
 }
 
-impl NewOrder {
-    fn total(&self) -> i64 {
-        self.lines
-            .iter()
-            .map(|l| l.unit_price_minor * i64::from(l.quantity))
-            .sum()
-    }
+/// The most one order may come to, in minor units: what payments accepts for one payment.
+pub const MAX_ORDER_TOTAL_MINOR: i64 = 10_000_000_000;
+
+/// The sum of the lines' prices times quantities, in checked arithmetic: `None` when it
+/// overflows or passes [`MAX_ORDER_TOTAL_MINOR`].
+pub fn order_total(lines: &[Line]) -> Option<i64> {
+    lines
+        .iter()
+        .try_fold(0i64, |sum, l| {
+            l.unit_price_minor
+                .checked_mul(i64::from(l.quantity))
+                .and_then(|line| sum.checked_add(line))
+        })
+        .filter(|t| (0..=MAX_ORDER_TOTAL_MINOR).contains(t))
 }
 
 /// Runs `batch` over all `items` in one statement; should that fail, runs it once per item so
@@ -180,7 +189,7 @@ async fn insert_batch(
     let keys: Vec<&str> = orders.iter().map(|o| o.key.as_str()).collect();
     let hashes: Vec<&str> = orders.iter().map(|o| o.request_hash.as_str()).collect();
     let tokens: Vec<&str> = orders.iter().map(|o| o.payment_token.as_str()).collect();
-    let totals: Vec<i64> = orders.iter().map(NewOrder::total).collect();
+    let totals: Vec<i64> = orders.iter().map(|o| o.total_minor).collect();
     let currencies: Vec<&str> = orders.iter().map(|o| o.currency.as_str()).collect();
     let leases: Vec<f64> = orders.iter().map(|o| o.lease_seconds).collect();
     let all_lines = orders
@@ -249,7 +258,7 @@ async fn insert_batch(
                 request_hash: o.request_hash.clone(),
                 status: "pending".into(),
                 payment_token: o.payment_token.clone(),
-                total_minor: o.total(),
+                total_minor: o.total_minor,
                 currency: o.currency.clone(),
                 authorize_attempted: false,
                 payment_id: None,

@@ -731,6 +731,50 @@ async fn someone_elses_payment_token_pays_for_nothing() {
 }
 
 #[tokio::test]
+async fn totals_that_overflow_or_pass_the_cap_are_422() {
+    let p = platform(&[
+        ("BIG", 10, i64::MAX / 2),
+        ("DEAR", 10, 4_000_000_000),
+        ("A", 300, 10),
+    ])
+    .await;
+    let token = p.token(CARD_OK).await;
+    // i64::MAX / 2 x 3 overflows: refused with a clear answer, never a panic or a wrap.
+    for (key, items) in [
+        ("k1", json!([{"sku": "BIG", "quantity": 3}])),
+        // Fits in i64, but more than one payment may carry.
+        ("k2", json!([{"sku": "DEAR", "quantity": 3}])),
+    ] {
+        let (s, b) = p.checkout(&p.orders, "u", key, &token, items).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["code"], "order-too-large", "{b}");
+    }
+    // Lines of one SKU are added up and the sum keeps the per-line cap.
+    let (s, b) = p
+        .checkout(
+            &p.orders,
+            "u",
+            "k3",
+            &token,
+            json!([{"sku": "A", "quantity": 60}, {"sku": "A", "quantity": 60}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(
+        (p.stock("BIG").await, p.stock("A").await),
+        ((10, 0), (300, 0))
+    );
+    assert_eq!(
+        Platform::count(&p.orders_db, "SELECT count(*) FROM orders").await,
+        0
+    );
+    assert_eq!(
+        Platform::count(&p.payments_db, "SELECT count(*) FROM payments").await,
+        0
+    );
+}
+
+#[tokio::test]
 async fn cart_checkout_and_history() {
     let p = platform(&[("A", 4, 1000), ("B", 4, 250)]).await;
     let token = p.token_for("carol", CARD_OK).await;
