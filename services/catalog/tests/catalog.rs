@@ -424,3 +424,34 @@ async fn admin_writes_need_the_admin_role() {
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn odd_input_gets_a_plain_problem_never_postgresql_text() {
+    use base64::Engine as _;
+    let app = app(20).await;
+    let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(br#"{"offset":-5,"id":"00000000-0000-0000-0000-000000000000"}"#);
+    for uri in [
+        "/v1/search?q=jacket%00x".to_string(),
+        "/v1/products?category=a%00b".to_string(),
+        format!("/v1/search?q=jacket&cursor={cursor}"),
+        "/v1/products/a%00b".to_string(),
+    ] {
+        let (s, h, b) = call(&app.router, Method::GET, &uri, None, None, &[]).await;
+        assert!(
+            s == StatusCode::UNPROCESSABLE_ENTITY || s == StatusCode::NOT_FOUND,
+            "{uri}: {s} {b}"
+        );
+        assert_eq!(h["content-type"], "application/problem+json", "{uri}");
+        let text = b.to_string();
+        for leak in [
+            "UTF8",
+            "0x00",
+            "OFFSET",
+            "must not be negative",
+            "byte sequence",
+        ] {
+            assert!(!text.contains(leak), "{uri}: {text}");
+        }
+    }
+}
