@@ -128,7 +128,7 @@ async fn tokens(
 pub async fn signin(
     State(st): State<AppState>,
     Json(c): Json<Credentials>,
-) -> Result<Json<Value>, LoginError> {
+) -> Result<Response, LoginError> {
     let keys = local_only(&st)?;
     // An address that cannot be valid cannot have an account: nothing to count or lock.
     let email = accounts::normalise_email(&c.email).map_err(|_| LoginError::BadCredentials)?;
@@ -171,7 +171,19 @@ pub async fn signin(
     };
     accounts::clear_attempts(&st.kit.pool, &key).await?;
     st.kit.metrics.incr("login_signins_total", 1);
-    Ok(Json(tokens(&st, keys, &account, Uuid::new_v4()).await?))
+    Ok(no_store(tokens(&st, keys, &account, Uuid::new_v4()).await?))
+}
+
+/// Token answers are never stored by a cache or a browser.
+fn no_store(body: Value) -> Response {
+    (
+        [
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+            (axum::http::header::PRAGMA, "no-cache"),
+        ],
+        Json(body),
+    )
+        .into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -183,13 +195,13 @@ pub struct RefreshBody {
 pub async fn refresh(
     State(st): State<AppState>,
     Json(b): Json<RefreshBody>,
-) -> Result<Json<Value>, LoginError> {
+) -> Result<Response, LoginError> {
     let keys = local_only(&st)?;
     let (account, family) = accounts::use_refresh(&st.kit.pool, &b.refresh_token).await?;
     let a = accounts::by_id(&st.kit.pool, account)
         .await?
         .ok_or(LoginError::BadRefresh)?;
-    Ok(Json(tokens(&st, keys, &a, family).await?))
+    Ok(no_store(tokens(&st, keys, &a, family).await?))
 }
 
 pub async fn signout(

@@ -105,8 +105,20 @@ async fn signup_signin_me() {
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 
-    let (s, t) = signin(&app, "ann@example.com", PASSWORD).await;
+    let (s, h, t) = call(
+        &app.router,
+        Method::POST,
+        "/v1/signin",
+        None,
+        Some(json!({"email": "ann@example.com", "password": PASSWORD})),
+        &[],
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{t}");
+    assert_eq!(
+        h["cache-control"], "no-store",
+        "token answers are never cached"
+    );
     assert_eq!(t["token_type"], "Bearer");
     let access = t["access_token"].as_str().unwrap_or_default();
     let (s, _, me) = call(&app.router, Method::GET, "/v1/me", Some(access), None, &[]).await;

@@ -341,7 +341,7 @@ pub async fn payment_webhook(
     )
     .map_err(|e| OrdersError::Webhook(e.to_string()))?;
     let event: PaymentEvent = serde_json::from_slice(&body)
-        .map_err(|e| OrdersError::Invalid(format!("bad event: {e}")))?;
+        .map_err(|_| OrdersError::Invalid("the body is not a payment event".into()))?;
     store::record_payment_event(
         &st.kit.pool,
         event.id,

@@ -31,6 +31,30 @@ pub enum OrdersError {
     Db(#[from] sqlx::Error),
 }
 
+/// What a client is told about a failed call to another service: who and how it answered,
+/// never the transport's text (it names internal addresses) or the other side's body. The
+/// whole error is logged.
+pub fn public_call_error(e: &CallError) -> String {
+    tracing::warn!(error = %e, "dependency call failed");
+    match e {
+        CallError::Status {
+            service,
+            status,
+            problem,
+        } => match problem.as_deref() {
+            Some(p) if is_code(&p.code) => format!("{service} answered {status} ({})", p.code),
+            _ => format!("{service} answered {status}"),
+        },
+        CallError::Transport { service, .. } | CallError::Decode { service, .. } => {
+            format!("{service} is unavailable")
+        }
+    }
+}
+
+fn is_code(c: &str) -> bool {
+    !c.is_empty() && c.len() <= 64 && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+}
+
 impl From<&OrdersError> for Problem {
     fn from(e: &OrdersError) -> Self {
         match e {
@@ -51,10 +75,7 @@ impl From<&OrdersError> for Problem {
             .detail(e.to_string()),
             OrdersError::InProgress => Problem::conflict("in-progress", e.to_string()),
             OrdersError::NotFound => Problem::not_found(e.to_string()),
-            OrdersError::Dependency(c) => {
-                tracing::warn!(error = %c, "dependency call failed");
-                Problem::unavailable(e.to_string())
-            }
+            OrdersError::Dependency(c) => Problem::unavailable(public_call_error(c)),
             OrdersError::Webhook(_) => Problem::unauthorized(e.to_string()),
             OrdersError::WebhookNotConfigured => Problem::unavailable(e.to_string()),
             OrdersError::Crashed(_) => Problem::internal(),

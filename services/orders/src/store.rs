@@ -6,6 +6,7 @@ use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
 use crate::error::OrdersError;
+use crate::status::OrderStatus;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Line {
@@ -21,7 +22,7 @@ pub struct OrderRow {
     pub id: Uuid,
     pub user_id: String,
     pub request_hash: String,
-    pub status: String,
+    pub status: OrderStatus,
     pub payment_token: String,
     pub total_minor: i64,
     pub currency: String,
@@ -256,7 +257,7 @@ async fn insert_batch(
                 id: o.id,
                 user_id: o.user_id.clone(),
                 request_hash: o.request_hash.clone(),
-                status: "pending".into(),
+                status: OrderStatus::Pending,
                 payment_token: o.payment_token.clone(),
                 total_minor: o.total_minor,
                 currency: o.currency.clone(),
@@ -304,7 +305,7 @@ pub async fn mark_reserved_many(pool: PgPool, ids: Vec<Uuid>) -> Vec<Result<bool
 pub struct Confirmation {
     pub id: Uuid,
     /// The status it is confirmed from (`reserved`, or `authorized` when resumed).
-    pub from: String,
+    pub from: OrderStatus,
     pub payment_id: Uuid,
     pub payment_status: String,
     pub body: serde_json::Value,
@@ -374,7 +375,7 @@ pub async fn claim_stale(
 #[derive(Debug, Serialize)]
 pub struct Summary {
     pub id: Uuid,
-    pub status: String,
+    pub status: OrderStatus,
     pub total_minor: i64,
     pub currency: String,
     pub created_at: DateTime<Utc>,

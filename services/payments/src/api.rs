@@ -49,7 +49,12 @@ pub async fn tokenize(
     let method =
         store::save_method(&st.kit.pool, &user.0.sub, &summary, exp_month, exp_year).await?;
     st.kit.metrics.incr("payments_tokens_total", 1);
-    Ok((StatusCode::CREATED, Json(method)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        Json(method),
+    )
+        .into_response())
 }
 
 pub fn idempotency_key(headers: &HeaderMap) -> Result<String, PaymentsError> {
@@ -253,10 +258,11 @@ pub async fn refund(
     let part: Option<RefundRequest> = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        Some(
-            serde_json::from_slice(&body)
-                .map_err(|e| PaymentsError::Invalid(format!("invalid refund request: {e}")))?,
-        )
+        Some(serde_json::from_slice(&body).map_err(|_| {
+            PaymentsError::Invalid(
+                "a refund's body is {\"amount_minor\": <integer>} or nothing".into(),
+            )
+        })?)
     };
     let key = match &part {
         // A partial refund is made once per key; without one, a retry would refund twice.

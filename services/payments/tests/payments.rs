@@ -837,3 +837,38 @@ async fn a_full_refund_after_a_partial_one_returns_what_is_left() {
     .expect("event");
     assert_eq!(last, 750);
 }
+
+#[tokio::test]
+async fn a_card_number_of_the_wrong_type_is_never_echoed() {
+    let app = app().await;
+    let user = app.auth.token(CUSTOMER, &["customer"]);
+    let (s, h, b) = call(
+        &app.router,
+        Method::POST,
+        "/v1/tokens",
+        Some(&user),
+        Some(
+            json!({"number": 4242424242424242u64, "exp_month": 12, "exp_year": 2040, "cvc": "123"}),
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(h["content-type"], "application/problem+json");
+    assert!(!b.to_string().contains("4242424242424242"), "{b}");
+    // Token answers are never cached.
+    let (s, h, _) = call(
+        &app.router,
+        Method::POST,
+        "/v1/tokens",
+        Some(&user),
+        Some(
+            json!({"number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "123"}),
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(h["cache-control"], "no-store");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+}
