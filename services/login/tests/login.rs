@@ -68,6 +68,24 @@ async fn signup(app: &App, email: &str) {
     assert_eq!(s, StatusCode::CREATED, "{b}");
 }
 
+/// A sign-in's whole answer: status, headers and body.
+async fn signin_answer(
+    app: &App,
+    email: &str,
+    password: &str,
+) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let body = json!({"email": email, "password": password});
+    call(
+        &app.router,
+        Method::POST,
+        "/v1/signin",
+        None,
+        Some(body),
+        &[],
+    )
+    .await
+}
+
 async fn signin(app: &App, email: &str, password: &str) -> (StatusCode, Value) {
     post(
         app,
@@ -105,15 +123,7 @@ async fn signup_signin_me() {
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 
-    let (s, h, t) = call(
-        &app.router,
-        Method::POST,
-        "/v1/signin",
-        None,
-        Some(json!({"email": "ann@example.com", "password": PASSWORD})),
-        &[],
-    )
-    .await;
+    let (s, h, t) = signin_answer(&app, "ann@example.com", PASSWORD).await;
     assert_eq!(s, StatusCode::OK, "{t}");
     assert_eq!(
         h["cache-control"], "no-store",
@@ -153,28 +163,12 @@ async fn wrong_and_unknown_look_the_same_and_repeated_failures_lock() {
     signin(&app, "ann@example.com", "wrong password!!").await;
     signin(&app, "ann@example.com", "wrong password!!").await;
     // Locked now: even the right password is refused.
-    let (s, _, b) = call(
-        &app.router,
-        Method::POST,
-        "/v1/signin",
-        None,
-        Some(json!({"email": "ann@example.com", "password": PASSWORD})),
-        &[],
-    )
-    .await;
+    let (s, _, b) = signin_answer(&app, "ann@example.com", PASSWORD).await;
     assert_eq!(
         (s, b["code"].clone()),
         (StatusCode::LOCKED, json!("account-locked"))
     );
-    let (_, headers, _) = call(
-        &app.router,
-        Method::POST,
-        "/v1/signin",
-        None,
-        Some(json!({"email": "ann@example.com", "password": PASSWORD})),
-        &[],
-    )
-    .await;
+    let (_, headers, _) = signin_answer(&app, "ann@example.com", PASSWORD).await;
     assert!(headers.contains_key("retry-after"));
     // When the lock has passed, the right password works and resets the count.
     sqlx::query("UPDATE signin_throttle SET locked_until = now() - interval '1 second'")
