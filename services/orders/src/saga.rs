@@ -258,7 +258,7 @@ async fn fail(st: &AppState, o: &OrderRow, problem: Problem) -> Result<(), Order
          WHERE id = $1 AND status = $2",
     )
     .bind(o.id)
-    .bind(&o.status)
+    .bind(o.status)
     .bind(&problem.code)
     .bind(&problem.detail)
     .bind(problem.status as i16)
