@@ -109,7 +109,6 @@ pub async fn call_raw(
     content_type: Option<&str>,
     body: Vec<u8>,
 ) -> (StatusCode, HeaderMap, String) {
-    use tower::ServiceExt as _;
     let mut req = Request::builder().method(method).uri(uri);
     if let Some(ct) = content_type {
         req = req.header("content-type", ct);
@@ -117,6 +116,17 @@ pub async fn call_raw(
     let req = req
         .body(Body::from(body))
         .unwrap_or_else(|e| panic!("bad test request: {e}"));
+    let (status, headers, bytes) = send(router, req).await;
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+/// Sends one request through `router`: (status, headers, body bytes).
+async fn send(router: &Router, req: Request<Body>) -> (StatusCode, HeaderMap, axum::body::Bytes) {
+    use tower::ServiceExt as _;
     let res = router
         .clone()
         .oneshot(req)
@@ -127,11 +137,7 @@ pub async fn call_raw(
     let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024 * 1024)
         .await
         .unwrap_or_default();
-    (
-        status,
-        headers,
-        String::from_utf8_lossy(&bytes).into_owned(),
-    )
+    (status, headers, bytes)
 }
 
 /// One in-process request through `router`: (status, headers, JSON body or Null).
@@ -143,7 +149,6 @@ pub async fn call(
     body: Option<serde_json::Value>,
     headers: &[(&str, &str)],
 ) -> (StatusCode, HeaderMap, serde_json::Value) {
-    use tower::ServiceExt as _;
     let mut req = Request::builder().method(method).uri(uri);
     if let Some(t) = bearer {
         req = req.header("authorization", format!("Bearer {t}"));
@@ -158,16 +163,7 @@ pub async fn call(
         None => req.body(Body::empty()),
     }
     .unwrap_or_else(|e| panic!("bad test request: {e}"));
-    let res = router
-        .clone()
-        .oneshot(req)
-        .await
-        .unwrap_or_else(|e| match e {});
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024 * 1024)
-        .await
-        .unwrap_or_default();
+    let (status, headers, bytes) = send(router, req).await;
     let json = if bytes.is_empty() {
         serde_json::Value::Null
     } else {
