@@ -239,6 +239,14 @@ spec:
               name: {{ $v.serviceToken.secretName }}
               key: {{ $v.serviceToken.key }}
               optional: true
+        {{- if and (eq .name "login") (not $v.cognito.enabled) }}
+        # Signing keys are stored encrypted with it; login refuses to start without it.
+        - name: LOGIN_KEY_ENCRYPTION_KEY
+          valueFrom:
+            secretKeyRef:
+              name: {{ $v.loginKeyEncryptionKey.secretName }}
+              key: {{ $v.loginKeyEncryptionKey.key }}
+        {{- end }}
         - name: POD_NAME
           valueFrom:
             fieldRef:

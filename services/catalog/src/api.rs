@@ -5,7 +5,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ecom_shared::auth::AuthUser;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::json;
+use std::sync::atomic::Ordering;
 use uuid::Uuid;
 
 use crate::error::CatalogError;
@@ -17,23 +18,43 @@ fn json_bytes(body: Bytes) -> Response {
 }
 
 /// Serves a public read from the read cache (kept coherent with the database, see
-/// [`crate::cache`]), or computes and stores it. The body is serialised straight from its
-/// typed value (no intermediate `serde_json::Value`).
-async fn cached<F, T>(st: &AppState, uri: &Uri, compute: F) -> Result<Response, CatalogError>
+/// [`crate::cache`]), or computes and stores it.
+async fn cached<F>(st: &AppState, uri: &Uri, compute: F) -> Result<Response, CatalogError>
 where
-    F: std::future::Future<Output = Result<T, CatalogError>>,
-    T: Serialize,
+    F: std::future::Future<Output = Result<Bytes, CatalogError>>,
 {
     let key = uri.to_string();
     if let Some(body) = st.cache.get(&key) {
+        st.read_hits.fetch_add(1, Ordering::Relaxed);
         return Ok(json_bytes(body));
     }
+    st.read_misses.fetch_add(1, Ordering::Relaxed);
     // Taken before the database is read: a write that lands meanwhile voids this response.
     let ticket = st.cache.ticket();
-    let value = compute.await?;
-    let body = Bytes::from(serde_json::to_vec(&value).unwrap_or_default());
+    let body = compute.await?;
     st.cache.put(key, body.clone(), ticket);
     Ok(json_bytes(body))
+}
+
+/// A typed value's JSON.
+fn to_body<T: Serialize>(value: &T) -> Bytes {
+    Bytes::from(serde_json::to_vec(value).unwrap_or_default())
+}
+
+/// `{"items":[...]` from documents that are JSON already, without parsing them; the caller
+/// adds the rest and the closing brace.
+fn items_body(docs: &[String], extra: usize) -> String {
+    let len: usize = docs.iter().map(|d| d.len() + 1).sum();
+    let mut body = String::with_capacity(len + extra + 16);
+    body.push_str("{\"items\":[");
+    for (i, d) in docs.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(d);
+    }
+    body.push(']');
+    body
 }
 
 #[derive(Debug, Deserialize)]
@@ -55,6 +76,15 @@ fn filter(q: &ListQuery) -> Result<Filter, CatalogError> {
     if text.is_some_and(|t| t.len() > 200) {
         return Err(CatalogError::Invalid("q is at most 200 characters".into()));
     }
+    let controls = |s: &Option<String>| {
+        s.as_deref()
+            .is_some_and(|s| s.chars().any(char::is_control))
+    };
+    if controls(&q.q) || controls(&q.category) {
+        return Err(CatalogError::Invalid(
+            "q and category may not hold control characters".into(),
+        ));
+    }
     if q.min_price.is_some_and(|p| p < 0) || q.max_price.is_some_and(|p| p < 0) {
         return Err(CatalogError::Invalid(
             "prices are >= 0 (minor units)".into(),
@@ -69,16 +99,7 @@ fn filter(q: &ListQuery) -> Result<Filter, CatalogError> {
     })
 }
 
-/// A page of products as the list and search routes answer it.
-#[derive(Serialize)]
-struct Page {
-    items: Vec<store::Product>,
-    next_cursor: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    facets: Option<Value>,
-}
-
-async fn list_value(st: &AppState, q: &ListQuery) -> Result<Page, CatalogError> {
+async fn list_value(st: &AppState, q: &ListQuery) -> Result<Bytes, CatalogError> {
     let f = filter(q)?;
     let sort = Sort::parse(q.sort.as_deref(), f.q.is_some())?;
     let limit = q.limit.unwrap_or(20);
@@ -86,17 +107,21 @@ async fn list_value(st: &AppState, q: &ListQuery) -> Result<Page, CatalogError> 
         return Err(CatalogError::Invalid("limit must be 1..=100".into()));
     }
     let cursor = q.cursor.as_deref().map(Cursor::decode).transpose()?;
-    let (items, next) = store::list(&st.kit.pool, &f, sort, cursor.as_ref(), limit).await?;
+    let (docs, next) = store::list(&st.kit.pool, &f, sort, cursor.as_ref(), limit).await?;
     let facets = if q.facets.unwrap_or(false) {
         Some(store::facets(&st.kit.pool, &f).await?)
     } else {
         None
     };
-    Ok(Page {
-        items,
-        next_cursor: next,
-        facets,
-    })
+    let mut body = items_body(&docs, 64);
+    body.push_str(",\"next_cursor\":");
+    body.push_str(&serde_json::to_string(&next).unwrap_or_else(|_| "null".into()));
+    if let Some(facets) = facets {
+        body.push_str(",\"facets\":");
+        body.push_str(&facets.to_string());
+    }
+    body.push('}');
+    Ok(Bytes::from(body))
 }
 
 pub async fn list(
@@ -140,7 +165,9 @@ pub async fn search(
 
 pub async fn featured(State(st): State<AppState>, uri: Uri) -> Result<Response, CatalogError> {
     cached(&st, &uri, async {
-        Ok(json!({"items": store::featured(&st.kit.pool, 24).await?}))
+        let mut body = items_body(&store::featured(&st.kit.pool, 24).await?, 1);
+        body.push('}');
+        Ok(Bytes::from(body))
     })
     .await
 }
@@ -153,7 +180,10 @@ pub async fn get_product(
     if id.len() > 128 {
         return Err(CatalogError::NotFound("product"));
     }
-    cached(&st, &uri, async { store::get(&st.kit.pool, &id).await }).await
+    cached(&st, &uri, async {
+        Ok(Bytes::from(store::doc(&st.kit.pool, &id).await?))
+    })
+    .await
 }
 
 /// Price lookup for orders: the current price of an active SKU.
@@ -166,15 +196,16 @@ pub async fn get_sku(
         return Err(CatalogError::NotFound("SKU"));
     }
     cached(&st, &uri, async {
-        let p = store::get_by_sku(&st.kit.pool, &sku).await?;
-        Ok(json!({"sku": p.sku, "name": p.name, "price_minor": p.price_minor, "currency": p.currency}))
+        Ok(Bytes::from(store::price_doc(&st.kit.pool, &sku).await?))
     })
     .await
 }
 
 pub async fn categories(State(st): State<AppState>, uri: Uri) -> Result<Response, CatalogError> {
     cached(&st, &uri, async {
-        Ok(json!({"items": store::categories(&st.kit.pool).await?}))
+        Ok(to_body(
+            &json!({"items": store::categories(&st.kit.pool).await?}),
+        ))
     })
     .await
 }

@@ -24,6 +24,9 @@ pub const DEFAULT_PORT: u16 = 8082;
 pub struct AppState {
     pub kit: Kit,
     pub cache: Arc<cache::ReadCache>,
+    /// Public reads answered from the read cache, and computed (`/metrics`: the hit rate).
+    pub read_hits: Arc<std::sync::atomic::AtomicU64>,
+    pub read_misses: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl AppState {
@@ -31,6 +34,10 @@ impl AppState {
     /// serves nothing until [`AppState::start_change_feed`] is listening.
     pub fn new(kit: Kit, cache_entries: usize) -> Self {
         Self {
+            read_hits: kit.metrics.shared_counter("catalog_read_cache_hits_total"),
+            read_misses: kit
+                .metrics
+                .shared_counter("catalog_read_cache_misses_total"),
             kit,
             cache: Arc::new(cache::ReadCache::new(cache_entries)),
         }

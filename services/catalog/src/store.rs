@@ -112,15 +112,23 @@ impl Cursor {
         let bytes = URL_SAFE_NO_PAD
             .decode(s)
             .map_err(|_| CatalogError::BadCursor)?;
-        serde_json::from_slice(&bytes).map_err(|_| CatalogError::BadCursor)
+        let c: Self = serde_json::from_slice(&bytes).map_err(|_| CatalogError::BadCursor)?;
+        // A hand-made cursor with a negative or absurd offset is refused here, not by the
+        // database's words.
+        if c.offset.is_some_and(|o| !(0..=1_000_000).contains(&o)) {
+            return Err(CatalogError::BadCursor);
+        }
+        Ok(c)
     }
 }
 
 fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, f: &Filter) {
     qb.push(" WHERE p.active");
     if let Some(c) = &f.category {
-        qb.push(" AND (c.slug = ").push_bind(c.clone());
-        qb.push(" OR c.parent_id = (SELECT id FROM categories WHERE slug = ")
+        // The category and its children, found first: no join per product.
+        qb.push(" AND p.category_id IN (SELECT id FROM categories WHERE slug = ")
+            .push_bind(c.clone());
+        qb.push(" OR parent_id = (SELECT id FROM categories WHERE slug = ")
             .push_bind(c.clone())
             .push("))");
     }
@@ -140,15 +148,18 @@ fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, f: &Filter) {
     }
 }
 
-/// One page of products and the cursor of the next page.
+/// One page of products (each the document the API answers, rendered by the database when
+/// the product was written) and the cursor of the next page.
 pub async fn list(
     pool: &PgPool,
     f: &Filter,
     sort: Sort,
     cursor: Option<&Cursor>,
     limit: i64,
-) -> Result<(Vec<Product>, Option<String>), CatalogError> {
-    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(SELECT_PRODUCT);
+) -> Result<(Vec<String>, Option<String>), CatalogError> {
+    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(
+        "SELECT p.doc, p.price_minor, p.name, p.created_at, p.id FROM products p",
+    );
     push_filters(&mut qb, f);
     let bad = || CatalogError::BadCursor;
     if let Some(c) = cursor {
@@ -192,34 +203,53 @@ pub async fn list(
         qb.push(" OFFSET ").push_bind(offset);
     }
     let rows = qb.build().fetch_all(pool).await?;
-    let mut items = rows.iter().map(product).collect::<Result<Vec<_>, _>>()?;
-    let next = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(|last| {
+    let more = rows.len() as i64 > limit;
+    let shown = &rows[..rows.len().min(limit as usize)];
+    let next = match shown.last() {
+        Some(last) if more => Some(
             Cursor {
-                price: matches!(sort, Sort::PriceAsc | Sort::PriceDesc).then_some(last.price_minor),
-                name: (sort == Sort::Name).then(|| last.name.clone()),
-                created: (sort == Sort::Newest).then_some(last.created_at),
+                price: matches!(sort, Sort::PriceAsc | Sort::PriceDesc)
+                    .then(|| last.try_get("price_minor"))
+                    .transpose()?,
+                name: (sort == Sort::Name)
+                    .then(|| last.try_get("name"))
+                    .transpose()?,
+                created: (sort == Sort::Newest)
+                    .then(|| last.try_get("created_at"))
+                    .transpose()?,
                 offset: (sort == Sort::Relevance).then_some(offset + limit),
-                id: last.id,
+                id: last.try_get("id")?,
             }
-            .encode()
-        })
-    } else {
-        None
+            .encode(),
+        ),
+        _ => None,
     };
-    Ok((items, next))
+    let docs = shown
+        .iter()
+        .map(|r| r.try_get("doc"))
+        .collect::<Result<Vec<String>, _>>()?;
+    Ok((docs, next))
 }
 
-/// Product counts per category for the filter (ignoring its category).
+/// Product counts per category for the filter (ignoring its category). Without a search,
+/// price or featured filter these are the counts the triggers keep; otherwise the matches are
+/// counted per category id, and named after.
 pub async fn facets(pool: &PgPool, f: &Filter) -> Result<Value, CatalogError> {
     let mut f = f.clone();
     f.category = None;
-    let mut qb: QueryBuilder<'_, Postgres> = QueryBuilder::new(
-        "SELECT c.slug AS category, count(*) AS n FROM products p LEFT JOIN categories c ON c.id = p.category_id",
+    let unfiltered = f.q.is_none() && f.min_price.is_none() && f.max_price.is_none() && !f.featured;
+    let mut qb: QueryBuilder<'_, Postgres> = if unfiltered {
+        QueryBuilder::new("WITH n AS (SELECT category_id, n FROM category_counts WHERE n > 0)")
+    } else {
+        let mut qb =
+            QueryBuilder::new("WITH n AS (SELECT p.category_id, count(*) AS n FROM products p");
+        push_filters(&mut qb, &f);
+        qb.push(" GROUP BY p.category_id)");
+        qb
+    };
+    qb.push(
+        " SELECT c.slug AS category, n.n FROM n LEFT JOIN categories c ON c.id = n.category_id",
     );
-    push_filters(&mut qb, &f);
-    qb.push(" GROUP BY c.slug ORDER BY n DESC, c.slug");
     let rows = qb.build().fetch_all(pool).await?;
     let mut out = serde_json::Map::new();
     for r in rows {
@@ -233,14 +263,15 @@ pub async fn facets(pool: &PgPool, f: &Filter) -> Result<Value, CatalogError> {
     Ok(serde_json::json!({"categories": out}))
 }
 
-pub async fn featured(pool: &PgPool, limit: i64) -> Result<Vec<Product>, CatalogError> {
-    let rows = sqlx::query(&format!(
-        "{SELECT_PRODUCT} WHERE p.active AND p.featured_rank IS NOT NULL ORDER BY p.featured_rank, p.id LIMIT $1"
-    ))
+/// The featured products' documents, in rank order.
+pub async fn featured(pool: &PgPool, limit: i64) -> Result<Vec<String>, CatalogError> {
+    Ok(sqlx::query_scalar(
+        "SELECT doc FROM products WHERE active AND featured_rank IS NOT NULL
+         ORDER BY featured_rank, id LIMIT $1",
+    )
     .bind(limit)
     .fetch_all(pool)
-    .await?;
-    Ok(rows.iter().map(product).collect::<Result<_, _>>()?)
+    .await?)
 }
 
 /// By id, or by slug.
@@ -262,13 +293,32 @@ pub async fn get(pool: &PgPool, id_or_slug: &str) -> Result<Product, CatalogErro
     Ok(product(&row.ok_or(CatalogError::NotFound("product"))?)?)
 }
 
-pub async fn get_by_sku(pool: &PgPool, sku: &str) -> Result<Product, CatalogError> {
-    let row = sqlx::query(&format!("{SELECT_PRODUCT} WHERE p.sku = $1 AND p.active"))
+/// A product's document (as the API answers it) by id or by slug.
+pub async fn doc(pool: &PgPool, id_or_slug: &str) -> Result<String, CatalogError> {
+    let doc: Option<String> = match Uuid::parse_str(id_or_slug) {
+        Ok(id) => {
+            sqlx::query_scalar("SELECT doc FROM products WHERE id = $1 AND active")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        }
+        Err(_) => {
+            sqlx::query_scalar("SELECT doc FROM products WHERE slug = $1 AND active")
+                .bind(id_or_slug)
+                .fetch_optional(pool)
+                .await?
+        }
+    };
+    doc.ok_or(CatalogError::NotFound("product"))
+}
+
+/// An active SKU's price answer (sku, name, price_minor, currency), rendered at write time.
+pub async fn price_doc(pool: &PgPool, sku: &str) -> Result<String, CatalogError> {
+    sqlx::query_scalar("SELECT price_doc FROM products WHERE sku = $1 AND active")
         .bind(sku)
         .fetch_optional(pool)
         .await?
-        .ok_or(CatalogError::NotFound("SKU"))?;
-    Ok(product(&row)?)
+        .ok_or(CatalogError::NotFound("SKU"))
 }
 
 pub async fn categories(pool: &PgPool) -> Result<Vec<Category>, CatalogError> {
@@ -344,6 +394,21 @@ pub struct ProductInput {
     pub active: Option<bool>,
 }
 
+/// The highest price one product may have, in minor units (10 million in major units).
+pub const MAX_PRICE_MINOR: i64 = 1_000_000_000;
+
+impl ProductInput {
+    /// Caps a price, so that prices times quantities stay far inside `i64` downstream.
+    fn check_price(&self) -> Result<(), CatalogError> {
+        match self.price_minor {
+            Some(p) if !(0..=MAX_PRICE_MINOR).contains(&p) => Err(CatalogError::Invalid(format!(
+                "price_minor must be 0..={MAX_PRICE_MINOR}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+}
+
 async fn category_id(pool: &PgPool, slug: &Option<String>) -> Result<Option<Uuid>, CatalogError> {
     match slug {
         None => Ok(None),
@@ -361,6 +426,7 @@ pub async fn create_product(pool: &PgPool, p: &ProductInput) -> Result<Product, 
         v.clone()
             .ok_or_else(|| CatalogError::Invalid(format!("{name} is required")))
     };
+    p.check_price()?;
     let id = Uuid::new_v4();
     let cat = category_id(pool, &p.category).await?;
     sqlx::query(
@@ -392,6 +458,7 @@ pub async fn update_product(
     if p.sku.is_some() {
         return Err(CatalogError::Invalid("sku cannot be changed".into()));
     }
+    p.check_price()?;
     let cat = category_id(pool, &p.category).await?;
     let n = sqlx::query(
         "UPDATE products SET

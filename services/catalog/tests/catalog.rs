@@ -323,6 +323,28 @@ async fn admin_writes_need_the_admin_role() {
     let (s, _, _) = call(&app.router, Method::POST, "/v1/products", Some(&admin),
         Some(json!({"sku": "BAG-3", "slug": "b3", "name": "B", "price_minor": -5, "currency": "EUR"})), &[]).await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    // Prices are capped, so that price x quantity stays far inside i64 in orders.
+    let (s, _, b) = call(&app.router, Method::POST, "/v1/products", Some(&admin),
+        Some(json!({"sku": "BAG-4", "slug": "b4", "name": "B", "price_minor": 4_611_686_018_427_387_903i64, "currency": "EUR"})), &[]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(
+        b["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("price_minor must be"),
+        "{b}"
+    );
+    let id = p["id"].as_str().unwrap_or_default();
+    let (s, _, _) = call(
+        &app.router,
+        Method::PATCH,
+        &format!("/v1/products/{id}"),
+        Some(&admin),
+        Some(json!({"price_minor": ecom_catalog::store::MAX_PRICE_MINOR + 1})),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 
     // Reads are cached, and writes clear the cache.
     let (_, before) = get(&app, "/v1/skus/BAG-1").await;
@@ -401,4 +423,35 @@ async fn admin_writes_need_the_admin_role() {
     )
     .await;
     assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn odd_input_gets_a_plain_problem_never_postgresql_text() {
+    use base64::Engine as _;
+    let app = app(20).await;
+    let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(br#"{"offset":-5,"id":"00000000-0000-0000-0000-000000000000"}"#);
+    for uri in [
+        "/v1/search?q=jacket%00x".to_string(),
+        "/v1/products?category=a%00b".to_string(),
+        format!("/v1/search?q=jacket&cursor={cursor}"),
+        "/v1/products/a%00b".to_string(),
+    ] {
+        let (s, h, b) = call(&app.router, Method::GET, &uri, None, None, &[]).await;
+        assert!(
+            s == StatusCode::UNPROCESSABLE_ENTITY || s == StatusCode::NOT_FOUND,
+            "{uri}: {s} {b}"
+        );
+        assert_eq!(h["content-type"], "application/problem+json", "{uri}");
+        let text = b.to_string();
+        for leak in [
+            "UTF8",
+            "0x00",
+            "OFFSET",
+            "must not be negative",
+            "byte sequence",
+        ] {
+            assert!(!text.contains(leak), "{uri}: {text}");
+        }
+    }
 }

@@ -63,8 +63,10 @@ pub async fn get_stock(pool: &PgPool, sku: &str) -> Result<Stock, InventoryError
 /// Sets the quantity on hand. It may not drop below what is currently reserved.
 pub async fn set_stock(pool: &PgPool, sku: &str, on_hand: i32) -> Result<Stock, InventoryError> {
     validate_sku(sku)?;
-    if on_hand < 0 {
-        return Err(InventoryError::Invalid("on_hand must be >= 0".into()));
+    if !(0..=MAX_ON_HAND).contains(&on_hand) {
+        return Err(InventoryError::Invalid(format!(
+            "on_hand must be 0..={MAX_ON_HAND}"
+        )));
     }
     sqlx::query(
         "INSERT INTO stock (sku, on_hand) VALUES ($1, $2)
@@ -118,6 +120,12 @@ pub async fn get_reservation(pool: &PgPool, id: Uuid) -> Result<Reservation, Inv
     load_reservation(&mut conn, id).await
 }
 
+/// The most of one SKU a reservation may take.
+pub const MAX_LINE_QUANTITY: i32 = 10_000;
+/// The most a stock row may hold: far enough below `i32::MAX` that `reserved + quantity`
+/// never overflows before the `reserved <= on_hand` check decides.
+pub const MAX_ON_HAND: i32 = 1_000_000_000;
+
 /// Merges duplicate SKUs and sorts lines so concurrent reservations lock rows in one order.
 fn normalise(lines: &[Line]) -> Result<Vec<Line>, InventoryError> {
     if lines.is_empty() || lines.len() > 100 {
@@ -128,22 +136,25 @@ fn normalise(lines: &[Line]) -> Result<Vec<Line>, InventoryError> {
     let mut merged: std::collections::BTreeMap<&str, i64> = Default::default();
     for l in lines {
         validate_sku(&l.sku)?;
-        if l.quantity <= 0 || l.quantity > 10_000 {
+        if l.quantity <= 0 || l.quantity > MAX_LINE_QUANTITY {
             return Err(InventoryError::Invalid(format!(
-                "quantity for {} must be between 1 and 10000",
+                "quantity for {} must be between 1 and {MAX_LINE_QUANTITY}",
                 l.sku
             )));
         }
         *merged.entry(&l.sku).or_default() += i64::from(l.quantity);
     }
+    // Lines of one SKU are added up; the sum keeps the per-line cap.
     merged
         .into_iter()
-        .map(|(sku, q)| {
-            Ok(Line {
+        .map(|(sku, q)| match i32::try_from(q) {
+            Ok(quantity) if quantity <= MAX_LINE_QUANTITY => Ok(Line {
                 sku: sku.to_string(),
-                quantity: i32::try_from(q)
-                    .map_err(|_| InventoryError::Invalid("quantity too large".into()))?,
-            })
+                quantity,
+            }),
+            _ => Err(InventoryError::Invalid(format!(
+                "quantity for {sku} must be between 1 and {MAX_LINE_QUANTITY} in all (its lines are added up)"
+            ))),
         })
         .collect()
 }

@@ -544,3 +544,52 @@ async fn concurrent_batches_never_oversell() {
     let s = store::get_stock(&app.db.pool, "HOT").await.expect("stock");
     assert_eq!((s.on_hand, s.reserved, s.available), (10, 10, 0));
 }
+
+#[tokio::test]
+async fn merged_quantities_and_stock_are_capped() {
+    let app = app().await;
+    set_stock(&app, "A", 50_000).await;
+    // Two lines of one SKU are one line of their sum, which keeps the per-line cap.
+    let (s, b) = reserve(
+        &app,
+        uuid::Uuid::new_v4(),
+        json!([{"sku": "A", "quantity": 6000}, {"sku": "A", "quantity": 6000}]),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(b["detail"].as_str().unwrap_or("").contains("in all"), "{b}");
+    // The same in a batch: that item is refused, the other one is made.
+    let batch = json!({"reservations": [
+        {"id": uuid::Uuid::new_v4(), "lines": [{"sku": "A", "quantity": 10_000}, {"sku": "A", "quantity": 1}]},
+        {"id": uuid::Uuid::new_v4(), "lines": [{"sku": "A", "quantity": 10_000}]}]});
+    let (s, _, b) = call(
+        &app.router,
+        Method::POST,
+        "/v1/batch/reservations",
+        Some(SERVICE_TOKEN),
+        Some(batch),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(
+        (
+            b["results"][0]["status"].clone(),
+            b["results"][1]["status"].clone()
+        ),
+        (json!(422), json!(201)),
+        "{b}"
+    );
+    // Stock stays far enough below i32::MAX that reserved + quantity cannot overflow.
+    let (s, _, b) = call(
+        &app.router,
+        Method::PUT,
+        "/v1/stock/B",
+        Some(SERVICE_TOKEN),
+        Some(json!({"on_hand": 2_000_000_000})),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    set_stock(&app, "B", store::MAX_ON_HAND).await;
+}

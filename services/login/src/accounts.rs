@@ -112,19 +112,13 @@ pub async fn create(
 pub struct Stored {
     pub account: Account,
     pub hash: String,
-    /// Seconds until the lock ends, if locked.
-    pub locked_for: Option<i64>,
 }
 
 pub async fn find(pool: &PgPool, email: &str) -> Result<Option<Stored>, LoginError> {
-    let row = sqlx::query(
-        "SELECT id, email, roles, password_hash,
-                CASE WHEN locked_until > now() THEN ceil(extract(epoch FROM locked_until - now()))::bigint END AS locked_for
-         FROM accounts WHERE email = $1",
-    )
-    .bind(email)
-    .fetch_optional(pool)
-    .await?;
+    let row = sqlx::query("SELECT id, email, roles, password_hash FROM accounts WHERE email = $1")
+        .bind(email)
+        .fetch_optional(pool)
+        .await?;
     row.map(|r| {
         Ok(Stored {
             account: Account {
@@ -133,7 +127,6 @@ pub async fn find(pool: &PgPool, email: &str) -> Result<Option<Stored>, LoginErr
                 roles: r.try_get("roles")?,
             },
             hash: r.try_get("password_hash")?,
-            locked_for: r.try_get("locked_for")?,
         })
     })
     .transpose()
@@ -156,33 +149,87 @@ pub async fn by_id(pool: &PgPool, id: Uuid) -> Result<Option<Account>, LoginErro
     .map_err(|e: sqlx::Error| e.into())
 }
 
-/// Counts a failed sign-in; locks the account once `threshold` is reached.
-pub async fn record_failure(
-    pool: &PgPool,
-    id: Uuid,
-    threshold: i32,
-    lock_seconds: i64,
-) -> Result<(), LoginError> {
-    sqlx::query(
-        "UPDATE accounts SET failed_attempts = failed_attempts + 1,
-             locked_until = CASE WHEN failed_attempts + 1 >= $2
-                                 THEN now() + make_interval(secs => $3) ELSE locked_until END
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(threshold)
-    .bind(lock_seconds as f64)
-    .execute(pool)
-    .await?;
-    Ok(())
+/// The key sign-in attempts are counted under: the SHA-256 of the normalised email, so
+/// attempts on unknown emails are counted (and locked) exactly like attempts on accounts.
+pub fn email_key(email: &str) -> String {
+    token_hash(email)
 }
 
-pub async fn record_success(pool: &PgPool, id: Uuid) -> Result<(), LoginError> {
-    sqlx::query("UPDATE accounts SET failed_attempts = 0, locked_until = NULL WHERE id = $1 AND failed_attempts > 0")
-        .bind(id)
+/// What recording an attempt decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// The attempt may check its password; `locks` says it took the last one before the lock
+    /// (the lock stands unless the password turns out right).
+    Allowed { locks: bool },
+    /// Locked: no password is checked; the lock ends in this many seconds.
+    Locked { retry_after: u64 },
+}
+
+/// Records a sign-in attempt and decides the lock in one statement, before any password is
+/// checked: the attempt counts as failed until [`clear_attempts`] says otherwise, and the one
+/// that reaches `threshold` sets the lock. Concurrent attempts queue on the row, so at most
+/// `threshold` passwords are checked per lock window whatever the concurrency. After a lock
+/// ends, the count stays at the threshold: the next attempt is allowed and, if wrong, locks
+/// again at once.
+pub async fn record_attempt(
+    pool: &PgPool,
+    key: &str,
+    threshold: i32,
+    lock_seconds: i64,
+) -> Result<Attempt, LoginError> {
+    let claimed: Option<bool> = sqlx::query_scalar(
+        "INSERT INTO signin_throttle AS t (email_key, failed_attempts, locked_until)
+         VALUES ($1, 1, CASE WHEN 1 >= $2 THEN now() + make_interval(secs => $3) END)
+         ON CONFLICT (email_key) DO UPDATE SET
+             failed_attempts = t.failed_attempts + 1,
+             locked_until = CASE WHEN t.failed_attempts + 1 >= $2
+                                 THEN now() + make_interval(secs => $3) ELSE t.locked_until END,
+             last_attempt_at = now()
+         WHERE t.locked_until IS NULL OR t.locked_until <= now()
+         RETURNING coalesce(t.locked_until > now(), false)",
+    )
+    .bind(key)
+    .bind(threshold)
+    .bind(lock_seconds as f64)
+    .fetch_optional(pool)
+    .await?;
+    if let Some(locks) = claimed {
+        return Ok(Attempt::Allowed { locks });
+    }
+    let left: Option<i64> = sqlx::query_scalar(
+        "SELECT ceil(extract(epoch FROM locked_until - now()))::bigint
+         FROM signin_throttle WHERE email_key = $1",
+    )
+    .bind(key)
+    .fetch_optional(pool)
+    .await?
+    .flatten();
+    Ok(Attempt::Locked {
+        retry_after: left.unwrap_or(1).max(1) as u64,
+    })
+}
+
+/// A right password: the attempts on this email are forgotten and any lock its own attempt
+/// set is lifted.
+pub async fn clear_attempts(pool: &PgPool, key: &str) -> Result<(), LoginError> {
+    sqlx::query("DELETE FROM signin_throttle WHERE email_key = $1")
+        .bind(key)
         .execute(pool)
         .await?;
     Ok(())
+}
+
+/// Forgets emails with no attempt for `quiet_seconds` and no lock in force.
+pub async fn prune_attempts(pool: &PgPool, quiet_seconds: i64) -> Result<u64, LoginError> {
+    let done = sqlx::query(
+        "DELETE FROM signin_throttle
+         WHERE last_attempt_at < now() - make_interval(secs => $1)
+           AND (locked_until IS NULL OR locked_until <= now())",
+    )
+    .bind(quiet_seconds as f64)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 fn token_hash(token: &str) -> String {

@@ -55,13 +55,38 @@ pub async fn signup(
     if st.cfg.admin_emails.contains(&email) {
         roles.push("admin".into());
     }
-    let a = accounts::create(&st.kit.pool, &email, &hash, &roles).await?;
-    st.kit.metrics.incr("login_signups_total", 1);
+    let a = match accounts::create(&st.kit.pool, &email, &hash, &roles).await {
+        Ok(a) => {
+            st.kit.metrics.incr("login_signups_total", 1);
+            a
+        }
+        // A taken email gets the answer a new one gets (a fresh id that names nothing), after
+        // the same hashing work, so sign-up cannot be used to learn which emails have accounts.
+        Err(LoginError::EmailTaken) => {
+            st.kit.metrics.incr("login_signups_existing_total", 1);
+            tracing::info!(
+                email_sha256 = %short_key(&accounts::email_key(&email)),
+                "sign-up for an email that already has an account: answered as a new one"
+            );
+            Account {
+                id: Uuid::new_v4(),
+                email,
+                roles: vec!["customer".to_string()],
+            }
+        }
+        Err(e) => return Err(e),
+    };
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": a.id, "email": a.email, "roles": a.roles})),
     )
         .into_response())
+}
+
+/// The first 12 hex digits of an email's key: enough to follow one email through the logs
+/// without writing the address down.
+fn short_key(key: &str) -> &str {
+    key.get(..12).unwrap_or(key)
 }
 
 fn access_token(
@@ -103,38 +128,62 @@ async fn tokens(
 pub async fn signin(
     State(st): State<AppState>,
     Json(c): Json<Credentials>,
-) -> Result<Json<Value>, LoginError> {
+) -> Result<Response, LoginError> {
     let keys = local_only(&st)?;
+    // An address that cannot be valid cannot have an account: nothing to count or lock.
     let email = accounts::normalise_email(&c.email).map_err(|_| LoginError::BadCredentials)?;
-    let Some(stored) = accounts::find(&st.kit.pool, &email).await? else {
-        // Spend the same time as a real check, so unknown emails cannot be told apart.
-        let dummy = st.cfg.dummy_hash.clone();
-        blocking(move || accounts::verify_password(&c.password, &dummy)).await?;
+    let key = accounts::email_key(&email);
+    let attempt = accounts::record_attempt(
+        &st.kit.pool,
+        &key,
+        st.cfg.lockout_threshold,
+        st.cfg.lockout_seconds,
+    )
+    .await?;
+    let locks = match attempt {
+        accounts::Attempt::Allowed { locks } => locks,
+        accounts::Attempt::Locked { retry_after } => {
+            st.kit.metrics.incr("login_locked_attempts_total", 1);
+            tracing::info!(email_sha256 = %short_key(&key), retry_after, "sign-in refused: locked");
+            return Err(LoginError::Locked { retry_after });
+        }
+    };
+    let stored = accounts::find(&st.kit.pool, &email).await?;
+    // An unknown email is checked against a dummy hash: the same work, the same answer.
+    let (hash, account) = match stored {
+        Some(s) => (s.hash, Some(s.account)),
+        None => (st.cfg.dummy_hash.clone(), None),
+    };
+    let ok = blocking(move || accounts::verify_password(&c.password, &hash)).await?;
+    let Some(account) = account.filter(|_| ok) else {
+        st.kit.metrics.incr("login_failures_total", 1);
+        tracing::info!(email_sha256 = %short_key(&key), "sign-in failed");
+        if locks {
+            st.kit.metrics.incr("login_lockouts_total", 1);
+            tracing::warn!(
+                email_sha256 = %short_key(&key),
+                threshold = st.cfg.lockout_threshold,
+                lock_seconds = st.cfg.lockout_seconds,
+                "sign-in locked after repeated failures"
+            );
+        }
         return Err(LoginError::BadCredentials);
     };
-    if let Some(secs) = stored.locked_for {
-        return Err(LoginError::Locked {
-            retry_after: secs.max(1) as u64,
-        });
-    }
-    let hash = stored.hash.clone();
-    let ok = blocking(move || accounts::verify_password(&c.password, &hash)).await?;
-    if !ok {
-        st.kit.metrics.incr("login_failures_total", 1);
-        accounts::record_failure(
-            &st.kit.pool,
-            stored.account.id,
-            st.cfg.lockout_threshold,
-            st.cfg.lockout_seconds,
-        )
-        .await?;
-        return Err(LoginError::BadCredentials);
-    }
-    accounts::record_success(&st.kit.pool, stored.account.id).await?;
+    accounts::clear_attempts(&st.kit.pool, &key).await?;
     st.kit.metrics.incr("login_signins_total", 1);
-    Ok(Json(
-        tokens(&st, keys, &stored.account, Uuid::new_v4()).await?,
-    ))
+    Ok(no_store(tokens(&st, keys, &account, Uuid::new_v4()).await?))
+}
+
+/// Token answers are never stored by a cache or a browser.
+fn no_store(body: Value) -> Response {
+    (
+        [
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+            (axum::http::header::PRAGMA, "no-cache"),
+        ],
+        Json(body),
+    )
+        .into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -146,13 +195,13 @@ pub struct RefreshBody {
 pub async fn refresh(
     State(st): State<AppState>,
     Json(b): Json<RefreshBody>,
-) -> Result<Json<Value>, LoginError> {
+) -> Result<Response, LoginError> {
     let keys = local_only(&st)?;
     let (account, family) = accounts::use_refresh(&st.kit.pool, &b.refresh_token).await?;
     let a = accounts::by_id(&st.kit.pool, account)
         .await?
         .ok_or(LoginError::BadRefresh)?;
-    Ok(Json(tokens(&st, keys, &a, family).await?))
+    Ok(no_store(tokens(&st, keys, &a, family).await?))
 }
 
 pub async fn signout(

@@ -124,9 +124,52 @@ async fn load(
     Ok(Some((Arc::new(key), published)))
 }
 
+/// Checks a key encryption key's form (base64 of 32 bytes) without using it.
+pub fn check_kek(secret: &Secret) -> Result<(), LoginError> {
+    kek(secret).map(|_| ())
+}
+
+/// With a key encryption key configured, encrypts the keys a run without one stored in the
+/// clear (each row on its own, guarded by `NOT encrypted`, so replicas starting together do
+/// it once). Returns how many were encrypted.
+pub async fn seal_clear_keys(pool: &PgPool, kek_secret: &Secret) -> Result<u64, LoginError> {
+    let rows = sqlx::query("SELECT kid, private_key FROM signing_keys WHERE NOT encrypted")
+        .fetch_all(pool)
+        .await?;
+    let mut sealed = 0;
+    for row in rows {
+        let kid: String = row.try_get("kid")?;
+        let plain: Vec<u8> = row.try_get("private_key")?;
+        let (stored, _) = seal(Some(kek_secret), &kid, &plain)?;
+        sealed += sqlx::query(
+            "UPDATE signing_keys SET private_key = $2, encrypted = true
+             WHERE kid = $1 AND NOT encrypted",
+        )
+        .bind(&kid)
+        .bind(stored)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    }
+    Ok(sealed)
+}
+
 impl Keys {
-    /// Loads the keys, making the first one if there is none.
+    /// Loads the keys, making the first one if there is none. With a key encryption key, keys
+    /// found in the clear are encrypted first.
     pub async fn start(pool: &PgPool, kek_secret: Option<&Secret>) -> Result<Self, LoginError> {
+        match kek_secret {
+            Some(secret) => {
+                let n = seal_clear_keys(pool, secret).await?;
+                if n > 0 {
+                    tracing::warn!(keys = n, "signing keys found in the clear were encrypted");
+                }
+            }
+            None => tracing::warn!(
+                "LOGIN_KEY_ENCRYPTION_KEY is not set: signing keys are stored unencrypted \
+                 (allowed only with ENVIRONMENT=dev)"
+            ),
+        }
         if let Some(loaded) = load(pool, kek_secret).await? {
             return Ok(Self {
                 inner: Arc::new(RwLock::new(loaded)),

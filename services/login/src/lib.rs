@@ -70,6 +70,7 @@ impl LoginConfig {
             iterations: env.parse_or("ARGON2_ITERATIONS", 2)?,
             parallelism: env.parse_or("ARGON2_PARALLELISM", 1)?,
         };
+        let kek = key_encryption_key(env, &mode)?;
         let mut cfg = Self {
             mode,
             issuer: common
@@ -92,7 +93,7 @@ impl LoginConfig {
                         .collect()
                 })
                 .unwrap_or_default(),
-            kek: env.secret("LOGIN_KEY_ENCRYPTION_KEY"),
+            kek,
             dummy_hash: String::new(),
         };
         cfg.dummy_hash =
@@ -103,6 +104,33 @@ impl LoginConfig {
                 }
             })?;
         Ok(cfg)
+    }
+}
+
+/// `LOGIN_KEY_ENCRYPTION_KEY`: base64 of 32 bytes. Required in local mode unless
+/// `ENVIRONMENT` is `dev` (or unset, as on a laptop; the chart always sets it): anyone who can
+/// read a signing key in the clear can mint admin tokens.
+fn key_encryption_key(env: &Env, mode: &Mode) -> Result<Option<Secret>, SettingsError> {
+    let name = "LOGIN_KEY_ENCRYPTION_KEY";
+    let environment = env.get("ENVIRONMENT").unwrap_or_else(|| "dev".into());
+    match env.secret(name) {
+        Some(secret) => {
+            keys::check_kek(&secret).map_err(|_| SettingsError::Invalid {
+                name: name.into(),
+                reason: "expected base64 of 32 random bytes (e.g. `openssl rand -base64 32`)"
+                    .into(),
+            })?;
+            Ok(Some(secret))
+        }
+        None if *mode == Mode::Local && environment != "dev" => Err(SettingsError::Missing {
+            name: name.into(),
+            hint: format!(
+                " (required with ENVIRONMENT={environment}: signing keys are stored encrypted \
+                 with it; base64 of 32 random bytes, e.g. `openssl rand -base64 32`; only \
+                 ENVIRONMENT=dev may run without one)"
+            ),
+        }),
+        None => Ok(None),
     }
 }
 
@@ -164,9 +192,9 @@ pub fn openapi() -> ApiDoc {
         .route(
             "post",
             "/v1/signup",
-            "Create an account",
+            "Create an account (a taken email gets the same answer as a new one)",
             Security::Public,
-            &[201, 409, 422, 429, 501],
+            &[201, 422, 429, 501],
         )
         .body(creds.clone())
         .route(
@@ -260,6 +288,25 @@ pub fn spawn_key_reload(state: AppState, every: Duration) -> Option<tokio::task:
     }))
 }
 
+/// Forgets emails whose attempts are older than a lock window and that are not locked.
+pub fn spawn_attempt_pruning(
+    state: AppState,
+    every: Duration,
+) -> Option<tokio::task::JoinHandle<()>> {
+    state.keys.as_ref()?;
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match accounts::prune_attempts(&state.kit.pool, state.cfg.lockout_seconds).await {
+                Ok(0) => {}
+                Ok(n) => tracing::debug!(emails = n, "sign-in attempts forgotten"),
+                Err(e) => tracing::warn!(error = %e, "pruning sign-in attempts failed"),
+            }
+        }
+    }))
+}
+
 pub async fn run() -> Result<(), RunError> {
     let env = Env::process();
     ecom_shared::telemetry::init_logs(&env.get("LOG_LEVEL").unwrap_or_else(|| "info".into()));
@@ -272,9 +319,12 @@ pub async fn run() -> Result<(), RunError> {
         .map_err(ecom_shared::KitError::from)?;
     let state = state(common, pool, cfg).await?;
     let kit = state.kit.clone();
-    let reload = spawn_key_reload(state.clone(), Duration::from_secs(30));
+    let tasks = [
+        spawn_key_reload(state.clone(), Duration::from_secs(30)),
+        spawn_attempt_pruning(state.clone(), Duration::from_secs(300)),
+    ];
     let r = ecom_shared::app::serve(router(state), &kit, ecom_shared::app::shutdown_signal()).await;
-    if let Some(h) = reload {
+    for h in tasks.into_iter().flatten() {
         h.abort();
     }
     Ok(r?)

@@ -68,6 +68,24 @@ async fn signup(app: &App, email: &str) {
     assert_eq!(s, StatusCode::CREATED, "{b}");
 }
 
+/// A sign-in's whole answer: status, headers and body.
+async fn signin_answer(
+    app: &App,
+    email: &str,
+    password: &str,
+) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let body = json!({"email": email, "password": password});
+    call(
+        &app.router,
+        Method::POST,
+        "/v1/signin",
+        None,
+        Some(body),
+        &[],
+    )
+    .await
+}
+
 async fn signin(app: &App, email: &str, password: &str) -> (StatusCode, Value) {
     post(
         app,
@@ -93,16 +111,6 @@ async fn signup_signin_me() {
     let (s, b) = post(
         &app,
         "/v1/signup",
-        json!({"email": "ann@example.com", "password": PASSWORD}),
-    )
-    .await;
-    assert_eq!(
-        (s, b["code"].clone()),
-        (StatusCode::CONFLICT, json!("email-taken"))
-    );
-    let (s, b) = post(
-        &app,
-        "/v1/signup",
         json!({"email": "bob@example.com", "password": "short"}),
     )
     .await;
@@ -115,8 +123,12 @@ async fn signup_signin_me() {
     .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 
-    let (s, t) = signin(&app, "ann@example.com", PASSWORD).await;
+    let (s, h, t) = signin_answer(&app, "ann@example.com", PASSWORD).await;
     assert_eq!(s, StatusCode::OK, "{t}");
+    assert_eq!(
+        h["cache-control"], "no-store",
+        "token answers are never cached"
+    );
     assert_eq!(t["token_type"], "Bearer");
     let access = t["access_token"].as_str().unwrap_or_default();
     let (s, _, me) = call(&app.router, Method::GET, "/v1/me", Some(access), None, &[]).await;
@@ -151,41 +163,118 @@ async fn wrong_and_unknown_look_the_same_and_repeated_failures_lock() {
     signin(&app, "ann@example.com", "wrong password!!").await;
     signin(&app, "ann@example.com", "wrong password!!").await;
     // Locked now: even the right password is refused.
-    let (s, _, b) = call(
-        &app.router,
-        Method::POST,
-        "/v1/signin",
-        None,
-        Some(json!({"email": "ann@example.com", "password": PASSWORD})),
-        &[],
-    )
-    .await;
+    let (s, _, b) = signin_answer(&app, "ann@example.com", PASSWORD).await;
     assert_eq!(
         (s, b["code"].clone()),
         (StatusCode::LOCKED, json!("account-locked"))
     );
-    let (_, headers, _) = call(
-        &app.router,
-        Method::POST,
-        "/v1/signin",
-        None,
-        Some(json!({"email": "ann@example.com", "password": PASSWORD})),
-        &[],
-    )
-    .await;
+    let (_, headers, _) = signin_answer(&app, "ann@example.com", PASSWORD).await;
     assert!(headers.contains_key("retry-after"));
     // When the lock has passed, the right password works and resets the count.
-    sqlx::query("UPDATE accounts SET locked_until = now() - interval '1 second'")
+    sqlx::query("UPDATE signin_throttle SET locked_until = now() - interval '1 second'")
         .execute(&app.db.pool)
         .await
         .expect("unlock");
     let (s, _) = signin(&app, "ann@example.com", PASSWORD).await;
     assert_eq!(s, StatusCode::OK);
-    let n: i32 = sqlx::query_scalar("SELECT failed_attempts FROM accounts")
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM signin_throttle")
         .fetch_one(&app.db.pool)
         .await
         .expect("n");
-    assert_eq!(n, 0);
+    assert_eq!(
+        n, 1,
+        "a right password forgets ann's failures (nobody@'s one attempt stays)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_wrong_passwords_check_at_most_the_threshold() {
+    let app = app().await;
+    signup(&app, "ann@example.com").await;
+    let tries = (0..15).map(|_| {
+        let router = app.router.clone();
+        tokio::spawn(async move {
+            let body = json!({"email": "ann@example.com", "password": "wrong password!!"});
+            call(&router, Method::POST, "/v1/signin", None, Some(body), &[]).await
+        })
+    });
+    let mut checked = 0;
+    for t in tries.collect::<Vec<_>>() {
+        let (s, _, b) = t.await.expect("task");
+        match s {
+            StatusCode::UNAUTHORIZED => checked += 1,
+            StatusCode::LOCKED => assert_eq!(b["code"], "account-locked"),
+            other => panic!("unexpected {other}: {b}"),
+        }
+    }
+    // The test config locks after 3: fifteen at once still check at most 3 passwords.
+    assert!(checked <= 3, "{checked} passwords checked");
+    assert!(checked >= 1);
+    let (s, _) = signin(&app, "ann@example.com", PASSWORD).await;
+    assert_eq!(
+        s,
+        StatusCode::LOCKED,
+        "the right password waits out the lock"
+    );
+}
+
+#[tokio::test]
+async fn unknown_emails_lock_like_accounts() {
+    let app = app().await;
+    signup(&app, "ann@example.com").await;
+    let mut seen = Vec::new();
+    for email in ["ann@example.com", "nobody@example.com"] {
+        let mut answers = Vec::new();
+        for _ in 0..5 {
+            let (s, b) = signin(&app, email, "wrong password!!").await;
+            answers.push((s, b["code"].clone(), b["detail"].clone()));
+        }
+        seen.push(answers);
+    }
+    assert_eq!(
+        seen[0], seen[1],
+        "a locked account looks like a locked unknown email"
+    );
+    assert_eq!(seen[0][3].0, StatusCode::LOCKED);
+    // The email itself is never stored for unknown addresses, only its hash.
+    let rows = ecom_shared::testing::tables_containing(&app.db.pool, "nobody@example.com").await;
+    assert!(rows.is_empty(), "{rows:?}");
+}
+
+#[tokio::test]
+async fn signup_of_a_taken_email_answers_like_a_new_one() {
+    let app = app().await;
+    let body = |p: &str| json!({"email": "ann@example.com", "password": p});
+    let (s1, first) = post(&app, "/v1/signup", body(PASSWORD)).await;
+    let (s2, second) = post(&app, "/v1/signup", body("another long password")).await;
+    assert_eq!((s1, s2), (StatusCode::CREATED, StatusCode::CREATED));
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&first), keys(&second));
+    assert_eq!(
+        (&first["email"], &first["roles"]),
+        (&second["email"], &second["roles"])
+    );
+    assert_ne!(first["id"], second["id"]);
+    // The account and its password are unchanged.
+    assert_eq!(
+        signin(&app, "ann@example.com", PASSWORD).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        signin(&app, "ann@example.com", "another long password")
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM accounts")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("n");
+    assert_eq!(n, 1);
 }
 
 #[tokio::test]
@@ -431,4 +520,101 @@ fn cognito_mode_needs_a_jwks_url() {
     let env = Env::from_pairs([("DATABASE_URL", "postgres://h/db"), ("LOGIN_MODE", "ldap")]);
     let common = CommonSettings::from_env("login", 8081, &env).expect("common");
     assert!(LoginConfig::from_env(&env, &common).is_err());
+}
+
+fn env_with(pairs: &[(&str, &str)]) -> Result<LoginConfig, String> {
+    let mut all = vec![
+        ("DATABASE_URL", "postgres://h/db"),
+        ("ARGON2_MEMORY_KIB", "64"),
+        ("ARGON2_ITERATIONS", "1"),
+    ];
+    all.extend_from_slice(pairs);
+    let env = Env::from_pairs(all);
+    let common = CommonSettings::from_env("login", 8081, &env).map_err(|e| e.to_string())?;
+    LoginConfig::from_env(&env, &common).map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_key_encryption_key_is_required_outside_dev() {
+    for environment in ["prod", "nonprod"] {
+        let err = env_with(&[("ENVIRONMENT", environment)]).expect_err("must refuse to start");
+        assert!(
+            err.starts_with("LOGIN_KEY_ENCRYPTION_KEY is not set"),
+            "{err}"
+        );
+        assert!(err.contains(environment), "{err}");
+    }
+    let err = env_with(&[
+        ("ENVIRONMENT", "prod"),
+        ("LOGIN_KEY_ENCRYPTION_KEY", "c2hvcnQ="),
+    ])
+    .expect_err("a short key is refused");
+    assert!(
+        err.starts_with("LOGIN_KEY_ENCRYPTION_KEY is invalid"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("c2hvcnQ="),
+        "the value is never printed: {err}"
+    );
+    use base64::Engine as _;
+    let good = base64::engine::general_purpose::STANDARD.encode([3u8; 32]);
+    let cfg = env_with(&[("ENVIRONMENT", "prod"), ("LOGIN_KEY_ENCRYPTION_KEY", &good)])
+        .expect("prod with a key");
+    assert!(cfg.kek.is_some());
+    // A laptop (ENVIRONMENT=dev, or unset) may run without one.
+    assert!(env_with(&[("ENVIRONMENT", "dev")])
+        .expect("dev")
+        .kek
+        .is_none());
+    assert!(env_with(&[]).expect("unset").kek.is_none());
+    // Cognito mode stores no signing keys.
+    env_with(&[
+        ("ENVIRONMENT", "prod"),
+        ("LOGIN_MODE", "cognito"),
+        ("JWKS_URL", "https://cognito.example/jwks.json"),
+    ])
+    .expect("cognito in prod needs no key");
+}
+
+#[tokio::test]
+async fn keys_stored_in_the_clear_are_encrypted_once_a_key_is_set() {
+    let app = app().await;
+    let (s, t) = {
+        signup(&app, "ann@example.com").await;
+        signin(&app, "ann@example.com", PASSWORD).await
+    };
+    assert_eq!(s, StatusCode::OK);
+    let (clear, kid): (Vec<u8>, String) =
+        sqlx::query_as("SELECT private_key, kid FROM signing_keys")
+            .fetch_one(&app.db.pool)
+            .await
+            .expect("key");
+    use base64::Engine as _;
+    let mut cfg = config(Mode::Local);
+    cfg.kek = Some(Secret::new(
+        base64::engine::general_purpose::STANDARD.encode([9u8; 32]),
+    ));
+    let again = state(
+        CommonSettings::for_tests("login", &app.db.url),
+        app.db.pool.clone(),
+        cfg,
+    )
+    .await
+    .expect("state");
+    let rows: Vec<(Vec<u8>, bool, String)> =
+        sqlx::query_as("SELECT private_key, encrypted, kid FROM signing_keys")
+            .fetch_all(&app.db.pool)
+            .await
+            .expect("keys");
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].1, "encrypted now");
+    assert_ne!(rows[0].0, clear);
+    // The same key still signs, so tokens issued before keep working.
+    let keys = again.keys.clone().expect("keys");
+    assert_eq!(keys.signer().expect("signer").kid, kid);
+    let router = router(again);
+    let access = t["access_token"].as_str().unwrap_or_default();
+    let (s, _, _) = call(&router, Method::GET, "/v1/me", Some(access), None, &[]).await;
+    assert_eq!(s, StatusCode::OK);
 }

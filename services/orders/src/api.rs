@@ -96,6 +96,9 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, OrdersError> {
         .ok_or(OrdersError::MissingKey)
 }
 
+/// The most of one SKU an order (or a cart) may hold.
+const MAX_LINE_QUANTITY: i32 = 100;
+
 fn normalise(items: &[CartItem]) -> Result<Vec<CartItem>, OrdersError> {
     if items.is_empty() || items.len() > 50 {
         return Err(OrdersError::Invalid("an order has 1 to 50 items".into()));
@@ -103,13 +106,19 @@ fn normalise(items: &[CartItem]) -> Result<Vec<CartItem>, OrdersError> {
     let mut merged: BTreeMap<&str, i32> = BTreeMap::new();
     for i in items {
         validate_sku(&i.sku)?;
-        if !(1..=100).contains(&i.quantity) {
+        if !(1..=MAX_LINE_QUANTITY).contains(&i.quantity) {
             return Err(OrdersError::Invalid(format!(
-                "quantity of {} must be 1..=100",
+                "quantity of {} must be 1..={MAX_LINE_QUANTITY}",
                 i.sku
             )));
         }
         *merged.entry(&i.sku).or_default() += i.quantity;
+    }
+    // Lines of one SKU are merged; the merged line keeps the per-line cap.
+    if let Some((sku, _)) = merged.iter().find(|(_, q)| **q > MAX_LINE_QUANTITY) {
+        return Err(OrdersError::Invalid(format!(
+            "quantity of {sku} must be 1..={MAX_LINE_QUANTITY} in all (its lines are added up)"
+        )));
     }
     Ok(merged
         .into_iter()
@@ -194,6 +203,9 @@ pub async fn checkout(
     };
     let currency = lines.first().map(|l| l.1.clone());
     let lines: Vec<Line> = lines.into_iter().map(|(l, _)| l).collect();
+    let total_minor = store::order_total(&lines).ok_or(OrdersError::TooLarge {
+        max: store::MAX_ORDER_TOTAL_MINOR,
+    })?;
     let id = Uuid::new_v4();
     let inserted = st
         .writes
@@ -208,6 +220,7 @@ pub async fn checkout(
                 payment_token: body.payment_token.clone(),
                 currency: currency.unwrap_or_else(|| "EUR".into()),
                 lines: lines.clone(),
+                total_minor,
                 lease_seconds: st.lease_seconds,
             },
         )
@@ -236,6 +249,11 @@ async fn price_lines(
                 Some(404) => OrdersError::UnknownSku(i.sku.clone()),
                 _ => OrdersError::Dependency(e),
             })?;
+        if !(0..=store::MAX_ORDER_TOTAL_MINOR).contains(&p.price_minor) {
+            return Err(OrdersError::TooLarge {
+                max: store::MAX_ORDER_TOTAL_MINOR,
+            });
+        }
         if lines.first().is_some_and(|(_, c)| *c != p.currency) {
             return Err(OrdersError::Invalid(
                 "all items of an order must share one currency".into(),
@@ -323,7 +341,7 @@ pub async fn payment_webhook(
     )
     .map_err(|e| OrdersError::Webhook(e.to_string()))?;
     let event: PaymentEvent = serde_json::from_slice(&body)
-        .map_err(|e| OrdersError::Invalid(format!("bad event: {e}")))?;
+        .map_err(|_| OrdersError::Invalid("the body is not a payment event".into()))?;
     store::record_payment_event(
         &st.kit.pool,
         event.id,

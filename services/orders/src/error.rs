@@ -17,6 +17,8 @@ pub enum OrdersError {
     NotFound,
     #[error("unknown SKU {0}")]
     UnknownSku(String),
+    #[error("the order comes to more than one payment may carry (at most {max} minor units)")]
+    TooLarge { max: i64 },
     #[error("{0}")]
     Dependency(#[from] CallError),
     #[error("webhook rejected: {0}")]
@@ -29,12 +31,42 @@ pub enum OrdersError {
     Db(#[from] sqlx::Error),
 }
 
+/// What a client is told about a failed call to another service: who and how it answered,
+/// never the transport's text (it names internal addresses) or the other side's body. The
+/// whole error is logged.
+pub fn public_call_error(e: &CallError) -> String {
+    tracing::warn!(error = %e, "dependency call failed");
+    match e {
+        CallError::Status {
+            service,
+            status,
+            problem,
+        } => match problem.as_deref() {
+            Some(p) if is_code(&p.code) => format!("{service} answered {status} ({})", p.code),
+            _ => format!("{service} answered {status}"),
+        },
+        CallError::Transport { service, .. } | CallError::Decode { service, .. } => {
+            format!("{service} is unavailable")
+        }
+    }
+}
+
+fn is_code(c: &str) -> bool {
+    !c.is_empty() && c.len() <= 64 && c.bytes().all(|b| b.is_ascii_lowercase() || b == b'-')
+}
+
 impl From<&OrdersError> for Problem {
     fn from(e: &OrdersError) -> Self {
         match e {
             OrdersError::Invalid(_) | OrdersError::MissingKey | OrdersError::UnknownSku(_) => {
                 Problem::validation(e.to_string())
             }
+            OrdersError::TooLarge { .. } => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "order-too-large",
+                "The order is too large",
+            )
+            .detail(e.to_string()),
             OrdersError::KeyReused => Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency-key-reused",
@@ -43,10 +75,7 @@ impl From<&OrdersError> for Problem {
             .detail(e.to_string()),
             OrdersError::InProgress => Problem::conflict("in-progress", e.to_string()),
             OrdersError::NotFound => Problem::not_found(e.to_string()),
-            OrdersError::Dependency(c) => {
-                tracing::warn!(error = %c, "dependency call failed");
-                Problem::unavailable(e.to_string())
-            }
+            OrdersError::Dependency(c) => Problem::unavailable(public_call_error(c)),
             OrdersError::Webhook(_) => Problem::unauthorized(e.to_string()),
             OrdersError::WebhookNotConfigured => Problem::unavailable(e.to_string()),
             OrdersError::Crashed(_) => Problem::internal(),

@@ -4,6 +4,7 @@ pub mod api;
 pub mod batch;
 pub mod error;
 pub mod saga;
+pub mod status;
 pub mod store;
 
 use std::sync::Arc;

@@ -14,7 +14,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::error::OrdersError;
+use crate::error::{public_call_error, OrdersError};
+use crate::status::OrderStatus;
 use crate::store::{self, OrderRow};
 use crate::AppState;
 
@@ -43,10 +44,6 @@ pub type PaymentRequest = (String, Value);
 pub struct Outcome {
     pub status: StatusCode,
     pub body: Value,
-}
-
-fn is_terminal(status: &str) -> bool {
-    status == "confirmed" || status == "failed"
 }
 
 /// A batched call's result as the single call's would be.
@@ -261,7 +258,7 @@ async fn fail(st: &AppState, o: &OrderRow, problem: Problem) -> Result<(), Order
          WHERE id = $1 AND status = $2",
     )
     .bind(o.id)
-    .bind(&o.status)
+    .bind(o.status)
     .bind(&problem.code)
     .bind(&problem.detail)
     .bind(problem.status as i16)
@@ -331,22 +328,22 @@ async fn drive(
             Some(o) => o,
             None => store::get(&st.kit.pool, id).await?,
         };
-        if matches!(o.status.as_str(), "pending" | "reserved" | "authorized") && lines.is_none() {
+        if o.status.needs_lines() && lines.is_none() {
             lines = Some(store::lines(&st.kit.pool, id).await?);
         }
         let lines = lines.as_deref().unwrap_or_default();
-        if !is_terminal(&o.status) {
+        if !o.status.is_terminal() {
             fault_pause(st).await;
         }
-        known = match o.status.as_str() {
-            "pending" => step_reserve(st, o, lines).await?,
-            "reserved" => step_authorize(st, o, lines).await?,
-            "authorized" => step_confirm(st, o, lines).await?,
-            "compensating" => {
+        known = match o.status {
+            OrderStatus::Pending => step_reserve(st, o, lines).await?,
+            OrderStatus::Reserved => step_authorize(st, o, lines).await?,
+            OrderStatus::Authorized => step_confirm(st, o, lines).await?,
+            OrderStatus::Compensating => {
                 step_compensate(st, &o).await?;
                 None
             }
-            _ => return finished(st, &o).await,
+            OrderStatus::Confirmed | OrderStatus::Failed => return finished(st, &o).await,
         };
     }
     Err(OrdersError::InProgress)
@@ -387,7 +384,7 @@ async fn step_reserve(
             let moved = st.writes.reserved.submit(&st.kit.pool, o.id).await?;
             crash_point(st, "reserved")?;
             Ok(moved.then(|| {
-                o.status = "reserved".into();
+                o.status = OrderStatus::Reserved;
                 o
             }))
         }
@@ -410,14 +407,20 @@ async fn step_reserve(
         Err(e) if e.status().is_some_and(|s| (400..500).contains(&s)) => fail(
             st,
             &o,
-            Problem::validation(format!("inventory refused the order: {e}")),
+            Problem::validation(format!(
+                "inventory refused the order: {}",
+                public_call_error(&e)
+            )),
         )
         .await
         .map(|()| None),
         Err(e) => fail(
             st,
             &o,
-            Problem::unavailable(format!("could not reserve stock: {e}")),
+            Problem::unavailable(format!(
+                "could not reserve stock: {}",
+                public_call_error(&e)
+            )),
         )
         .await
         .map(|()| None),
@@ -446,7 +449,8 @@ async fn authorize(st: &AppState, o: &OrderRow, capture: bool) -> Result<Payment
 /// The order's payment request: idempotent by the order id.
 fn payment_request(o: &OrderRow, capture: bool) -> PaymentRequest {
     let body = json!({
-        "token": o.payment_token, "amount_minor": o.total_minor, "currency": o.currency,
+        "token": o.payment_token, "customer": o.user_id,
+        "amount_minor": o.total_minor, "currency": o.currency,
         "order_ref": o.id.to_string(), "capture": capture,
     });
     (format!("order-{}", o.id), body)
@@ -496,14 +500,20 @@ async fn step_authorize(
         Err(e) if e.status().is_some_and(|s| (400..500).contains(&s)) => fail(
             st,
             &o,
-            Problem::validation(format!("payments refused the order: {e}")),
+            Problem::validation(format!(
+                "payments refused the order: {}",
+                public_call_error(&e)
+            )),
         )
         .await
         .map(|()| None),
         Err(e) => fail(
             st,
             &o,
-            Problem::unavailable(format!("could not authorize payment: {e}")),
+            Problem::unavailable(format!(
+                "could not authorize payment: {}",
+                public_call_error(&e)
+            )),
         )
         .await
         .map(|()| None),
@@ -555,7 +565,7 @@ async fn step_confirm(
     };
     let mut o = o;
     // As stored: `reserved` when the payment was just made, `authorized` when resumed.
-    let from = std::mem::replace(&mut o.status, "confirmed".into());
+    let from = std::mem::replace(&mut o.status, OrderStatus::Confirmed);
     o.payment_status = Some(payment_status.clone());
     let body = order_body(&o, lines);
     // Confirms, records the payment and empties the cart in one statement (a durable commit)
@@ -697,5 +707,5 @@ pub async fn recover(st: &AppState) -> Result<usize, OrdersError> {
 
 /// Whether an order's saga is over.
 pub fn terminal(o: &OrderRow) -> bool {
-    is_terminal(&o.status)
+    o.status.is_terminal()
 }

@@ -6,6 +6,7 @@ use sqlx::{PgPool, Row};
 use uuid::Uuid;
 
 use crate::error::OrdersError;
+use crate::status::OrderStatus;
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Line {
@@ -21,7 +22,7 @@ pub struct OrderRow {
     pub id: Uuid,
     pub user_id: String,
     pub request_hash: String,
-    pub status: String,
+    pub status: OrderStatus,
     pub payment_token: String,
     pub total_minor: i64,
     pub currency: String,
@@ -113,16 +114,25 @@ pub struct NewOrder {
     pub payment_token: String,
     pub currency: String,
     pub lines: Vec<Line>,
+    /// The lines' sum, from [`order_total`].
+    pub total_minor: i64,
     pub lease_seconds: f64,
 }
 
-impl NewOrder {
-    fn total(&self) -> i64 {
-        self.lines
-            .iter()
-            .map(|l| l.unit_price_minor * i64::from(l.quantity))
-            .sum()
-    }
+/// The most one order may come to, in minor units: what payments accepts for one payment.
+pub const MAX_ORDER_TOTAL_MINOR: i64 = 10_000_000_000;
+
+/// The sum of the lines' prices times quantities, in checked arithmetic: `None` when it
+/// overflows or passes [`MAX_ORDER_TOTAL_MINOR`].
+pub fn order_total(lines: &[Line]) -> Option<i64> {
+    lines
+        .iter()
+        .try_fold(0i64, |sum, l| {
+            l.unit_price_minor
+                .checked_mul(i64::from(l.quantity))
+                .and_then(|line| sum.checked_add(line))
+        })
+        .filter(|t| (0..=MAX_ORDER_TOTAL_MINOR).contains(t))
 }
 
 /// Runs `batch` over all `items` in one statement; should that fail, runs it once per item so
@@ -180,7 +190,7 @@ async fn insert_batch(
     let keys: Vec<&str> = orders.iter().map(|o| o.key.as_str()).collect();
     let hashes: Vec<&str> = orders.iter().map(|o| o.request_hash.as_str()).collect();
     let tokens: Vec<&str> = orders.iter().map(|o| o.payment_token.as_str()).collect();
-    let totals: Vec<i64> = orders.iter().map(NewOrder::total).collect();
+    let totals: Vec<i64> = orders.iter().map(|o| o.total_minor).collect();
     let currencies: Vec<&str> = orders.iter().map(|o| o.currency.as_str()).collect();
     let leases: Vec<f64> = orders.iter().map(|o| o.lease_seconds).collect();
     let all_lines = orders
@@ -247,9 +257,9 @@ async fn insert_batch(
                 id: o.id,
                 user_id: o.user_id.clone(),
                 request_hash: o.request_hash.clone(),
-                status: "pending".into(),
+                status: OrderStatus::Pending,
                 payment_token: o.payment_token.clone(),
-                total_minor: o.total(),
+                total_minor: o.total_minor,
                 currency: o.currency.clone(),
                 authorize_attempted: false,
                 payment_id: None,
@@ -295,7 +305,7 @@ pub async fn mark_reserved_many(pool: PgPool, ids: Vec<Uuid>) -> Vec<Result<bool
 pub struct Confirmation {
     pub id: Uuid,
     /// The status it is confirmed from (`reserved`, or `authorized` when resumed).
-    pub from: String,
+    pub from: OrderStatus,
     pub payment_id: Uuid,
     pub payment_status: String,
     pub body: serde_json::Value,
@@ -365,7 +375,7 @@ pub async fn claim_stale(
 #[derive(Debug, Serialize)]
 pub struct Summary {
     pub id: Uuid,
-    pub status: String,
+    pub status: OrderStatus,
     pub total_minor: i64,
     pub currency: String,
     pub created_at: DateTime<Utc>,

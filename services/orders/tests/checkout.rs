@@ -73,11 +73,10 @@ async fn platform(stock: &[(&str, i32, i64)]) -> Platform {
         .run(&payments_db.pool)
         .await
         .expect("migrate payments");
-    let pay_kit = Kit::from_pool(
-        CommonSettings::for_tests("payments", &payments_db.url),
-        payments_db.pool.clone(),
-    )
-    .expect("kit");
+    let auth = TestAuth::new();
+    let mut pay_settings = CommonSettings::for_tests("payments", &payments_db.url);
+    auth.trust(&mut pay_settings);
+    let pay_kit = Kit::from_pool(pay_settings, payments_db.pool.clone()).expect("kit");
     let payments = ecom_payments::router(ecom_payments::AppState::new(pay_kit));
     let pay_addr = ecom_shared::testing::spawn(payments.clone())
         .await
@@ -90,7 +89,6 @@ async fn platform(stock: &[(&str, i32, i64)]) -> Platform {
 
     let orders_db = TestDb::new().await.expect("PostgreSQL");
     MIGRATOR.run(&orders_db.pool).await.expect("migrate orders");
-    let auth = TestAuth::new();
     let mut settings = CommonSettings::for_tests("orders", &orders_db.url);
     auth.trust(&mut settings);
     let kit = Kit::from_pool(settings, orders_db.pool.clone()).expect("kit");
@@ -129,12 +127,19 @@ async fn platform(stock: &[(&str, i32, i64)]) -> Platform {
 }
 
 impl Platform {
+    /// A payment token for the tests' usual customer, `u`.
     async fn token(&self, card: &str) -> String {
+        self.token_for("u", card).await
+    }
+
+    /// A payment token made by `user`: it pays for their checkouts only.
+    async fn token_for(&self, user: &str, card: &str) -> String {
+        let jwt = self.auth.token(user, &["customer"]);
         let (s, _, b) = call(
             &self.payments,
             Method::POST,
             "/v1/tokens",
-            None,
+            Some(&jwt),
             Some(json!({"number": card, "exp_month": 12, "exp_year": 2040, "cvc": "123"})),
             &[],
         )
@@ -208,11 +213,14 @@ impl Platform {
 #[tokio::test]
 async fn two_hundred_concurrent_checkouts_of_ten_in_stock() {
     let p = Arc::new(platform(&[("HOT", 10, 2500)]).await);
-    let token = p.token(CARD_OK).await;
-    let mut set = tokio::task::JoinSet::new();
+    // Each buyer pays with a token of their own, made before the rush.
+    let mut tokens = Vec::with_capacity(200);
     for i in 0..200 {
+        tokens.push(p.token_for(&format!("user-{i}"), CARD_OK).await);
+    }
+    let mut set = tokio::task::JoinSet::new();
+    for (i, token) in tokens.into_iter().enumerate() {
         let p = p.clone();
-        let token = token.clone();
         set.spawn(async move {
             p.checkout(
                 &p.orders,
@@ -295,7 +303,7 @@ async fn two_hundred_concurrent_checkouts_of_ten_in_stock() {
 #[tokio::test]
 async fn same_idempotency_key_fifty_times_is_one_order_one_charge() {
     let p = Arc::new(platform(&[("A", 5, 1000)]).await);
-    let token = p.token(CARD_OK).await;
+    let token = p.token_for("alice", CARD_OK).await;
     let mut set = tokio::task::JoinSet::new();
     for _ in 0..50 {
         let p = p.clone();
@@ -355,12 +363,13 @@ async fn same_idempotency_key_fifty_times_is_one_order_one_charge() {
         )
     );
     // Keys are per user: bob's "same-key" is a new order.
+    let bobs = p.token_for("bob", CARD_OK).await;
     let (s, _) = p
         .checkout(
             &p.orders,
             "bob",
             "same-key",
-            &token,
+            &bobs,
             json!([{"sku": "A", "quantity": 1}]),
         )
         .await;
@@ -690,9 +699,85 @@ async fn checkout_validates_and_requires_auth() {
 }
 
 #[tokio::test]
+async fn someone_elses_payment_token_pays_for_nothing() {
+    let p = platform(&[("A", 4, 1000)]).await;
+    let stolen = p.token_for("mallory-victim", CARD_OK).await;
+    let (s, b) = p
+        .checkout(
+            &p.orders,
+            "u",
+            "k",
+            &stolen,
+            json!([{"sku": "A", "quantity": 1}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(p.stock("A").await, (4, 0), "the reservation is released");
+    assert_eq!(
+        Platform::count(&p.payments_db, "SELECT count(*) FROM payments").await,
+        0
+    );
+    // The owner's own checkout with it works.
+    let (s, b) = p
+        .checkout(
+            &p.orders,
+            "mallory-victim",
+            "k2",
+            &stolen,
+            json!([{"sku": "A", "quantity": 1}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+}
+
+#[tokio::test]
+async fn totals_that_overflow_or_pass_the_cap_are_422() {
+    let p = platform(&[
+        ("BIG", 10, i64::MAX / 2),
+        ("DEAR", 10, 4_000_000_000),
+        ("A", 300, 10),
+    ])
+    .await;
+    let token = p.token(CARD_OK).await;
+    // i64::MAX / 2 x 3 overflows: refused with a clear answer, never a panic or a wrap.
+    for (key, items) in [
+        ("k1", json!([{"sku": "BIG", "quantity": 3}])),
+        // Fits in i64, but more than one payment may carry.
+        ("k2", json!([{"sku": "DEAR", "quantity": 3}])),
+    ] {
+        let (s, b) = p.checkout(&p.orders, "u", key, &token, items).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+        assert_eq!(b["code"], "order-too-large", "{b}");
+    }
+    // Lines of one SKU are added up and the sum keeps the per-line cap.
+    let (s, b) = p
+        .checkout(
+            &p.orders,
+            "u",
+            "k3",
+            &token,
+            json!([{"sku": "A", "quantity": 60}, {"sku": "A", "quantity": 60}]),
+        )
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(
+        (p.stock("BIG").await, p.stock("A").await),
+        ((10, 0), (300, 0))
+    );
+    assert_eq!(
+        Platform::count(&p.orders_db, "SELECT count(*) FROM orders").await,
+        0
+    );
+    assert_eq!(
+        Platform::count(&p.payments_db, "SELECT count(*) FROM payments").await,
+        0
+    );
+}
+
+#[tokio::test]
 async fn cart_checkout_and_history() {
     let p = platform(&[("A", 4, 1000), ("B", 4, 250)]).await;
-    let token = p.token(CARD_OK).await;
+    let token = p.token_for("carol", CARD_OK).await;
     let jwt = p.auth.token("carol", &[]);
     let (s, _, c) = call(
         &p.orders,
@@ -1018,7 +1103,7 @@ async fn batched_calls_answer_each_checkout_and_fall_back_to_single_calls() {
     let request = |n: u32| {
         (
             format!("order-test-{n}"),
-            json!({"token": token, "amount_minor": 700 + n, "currency": "EUR",
+            json!({"token": token, "customer": "u", "amount_minor": 700 + n, "currency": "EUR",
                    "order_ref": format!("ref-{n}"), "capture": true}),
         )
     };

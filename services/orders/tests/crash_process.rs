@@ -187,28 +187,30 @@ async fn orders_process_killed_mid_saga_recovers_and_stock_and_payments_agree() 
         .run(&payments_db.pool)
         .await
         .expect("migrate payments");
-    let pay_kit = Kit::from_pool(
-        CommonSettings::for_tests("payments", &payments_db.url),
-        payments_db.pool.clone(),
-    )
-    .expect("kit");
+    let auth = TestAuth::new();
+    let mut pay_settings = CommonSettings::for_tests("payments", &payments_db.url);
+    auth.trust(&mut pay_settings);
+    let pay_kit = Kit::from_pool(pay_settings, payments_db.pool.clone()).expect("kit");
     let payments = ecom_payments::router(ecom_payments::AppState::new(pay_kit));
     let pay_addr = ecom_shared::testing::spawn(payments.clone())
         .await
         .expect("spawn payments");
+    // Each buyer's own payment token: a token pays for the customer who made it only.
     let mut tokens = HashMap::new();
-    for card in [CARD_OK, CARD_DECLINED] {
+    for i in 0..CHECKOUTS {
+        let card = if i % 5 == 4 { CARD_DECLINED } else { CARD_OK };
+        let jwt = auth.token(&format!("crash-user-{i}"), &["customer"]);
         let (s, _, b) = call(
             &payments,
             Method::POST,
             "/v1/tokens",
-            None,
+            Some(&jwt),
             Some(json!({"number": card, "exp_month": 12, "exp_year": 2040, "cvc": "123"})),
             &[],
         )
         .await;
         assert_eq!(s, StatusCode::CREATED, "{b}");
-        tokens.insert(card, b["token"].as_str().expect("token").to_string());
+        tokens.insert(i, b["token"].as_str().expect("token").to_string());
     }
 
     let cat_addr: SocketAddr = ecom_shared::testing::spawn(catalog_stub())
@@ -217,7 +219,6 @@ async fn orders_process_killed_mid_saga_recovers_and_stock_and_payments_agree() 
 
     // --- orders as a real process ---------------------------------------------------------
     let orders_db = TestDb::new().await.expect("PostgreSQL");
-    let auth = TestAuth::new();
     let jwks = ecom_shared::auth::jwks_document(&[auth.key.jwk()]).to_string();
     let env = |step_delay_ms: u64, recovery_interval_s: u64| {
         vec![
@@ -252,11 +253,10 @@ async fn orders_process_killed_mid_saga_recovers_and_stock_and_payments_agree() 
         .expect("http client");
     let requests: Vec<(String, String, String, &str)> = (0..CHECKOUTS)
         .map(|i| {
-            let card = if i % 5 == 4 { CARD_DECLINED } else { CARD_OK };
             (
                 auth.token(&format!("crash-user-{i}"), &["customer"]),
                 format!("crash-key-{i}"),
-                tokens[card].clone(),
+                tokens[&i].clone(),
                 STOCK[i % 2].0,
             )
         })

@@ -3,7 +3,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Datelike;
-use ecom_shared::auth::ServiceCaller;
+use ecom_shared::auth::{AuthUser, ServiceCaller};
 use ecom_shared::Problem;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -29,8 +29,10 @@ impl std::fmt::Debug for CardInput {
     }
 }
 
+/// Tokens belong to the signed-in customer who made them: they pay for that customer only.
 pub async fn tokenize(
     State(st): State<AppState>,
+    user: AuthUser,
     Json(card): Json<CardInput>,
 ) -> Result<Response, PaymentsError> {
     let now = chrono::Utc::now();
@@ -44,9 +46,15 @@ pub async fn tokenize(
     )?;
     let (exp_month, exp_year) = (card.exp_month, card.exp_year);
     drop(card);
-    let method = store::save_method(&st.kit.pool, &summary, exp_month, exp_year).await?;
+    let method =
+        store::save_method(&st.kit.pool, &user.0.sub, &summary, exp_month, exp_year).await?;
     st.kit.metrics.incr("payments_tokens_total", 1);
-    Ok((StatusCode::CREATED, Json(method)).into_response())
+    Ok((
+        StatusCode::CREATED,
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        Json(method),
+    )
+        .into_response())
 }
 
 pub fn idempotency_key(headers: &HeaderMap) -> Result<String, PaymentsError> {
@@ -250,10 +258,11 @@ pub async fn refund(
     let part: Option<RefundRequest> = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        Some(
-            serde_json::from_slice(&body)
-                .map_err(|e| PaymentsError::Invalid(format!("invalid refund request: {e}")))?,
-        )
+        Some(serde_json::from_slice(&body).map_err(|_| {
+            PaymentsError::Invalid(
+                "a refund's body is {\"amount_minor\": <integer>} or nothing".into(),
+            )
+        })?)
     };
     let key = match &part {
         // A partial refund is made once per key; without one, a retry would refund twice.

@@ -81,12 +81,13 @@ impl Settings {
 }
 
 pub fn openapi() -> ApiDoc {
-    let authorize = json!({"type": "object", "required": ["token", "amount_minor", "currency"], "properties": {
+    let authorize = json!({"type": "object", "required": ["token", "customer", "amount_minor", "currency"], "properties": {
         "token": {"type": "string"}, "amount_minor": {"type": "integer"}, "currency": {"type": "string"},
+        "customer": {"type": "string", "description": "the customer paying: the token's owner (the sub of the token that made it)"},
         "order_ref": {"type": "string"},
         "capture": {"type": "boolean", "description": "capture at once when approved (a sale)"}}});
     ApiDoc::new("payments", env!("CARGO_PKG_VERSION"))
-        .route("post", "/v1/tokens", "Exchange card data for a token (the number is never stored)", Security::Public, &[201, 422, 429])
+        .route("post", "/v1/tokens", "Exchange card data for a token bound to the signed-in customer (the number is never stored)", Security::User, &[201, 401, 422, 429])
         .body(json!({"type": "object", "required": ["number", "exp_month", "exp_year", "cvc"], "properties": {
             "number": {"type": "string"}, "exp_month": {"type": "integer"}, "exp_year": {"type": "integer"}, "cvc": {"type": "string"}}}))
         .route("get", "/v1/test-cards", "The sandbox's test cards", Security::Public, &[200])

@@ -48,14 +48,15 @@ fn new_token() -> Result<String, PaymentsError> {
 
 pub async fn save_method(
     pool: &PgPool,
+    customer: &str,
     card: &CardSummary,
     exp_month: i16,
     exp_year: i16,
 ) -> Result<PaymentMethod, PaymentsError> {
     let token = new_token()?;
     sqlx::query(
-        "INSERT INTO payment_methods (token, brand, last4, exp_month, exp_year, outcome)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO payment_methods (token, brand, last4, exp_month, exp_year, outcome, customer)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&token)
     .bind(card.brand)
@@ -63,6 +64,7 @@ pub async fn save_method(
     .bind(exp_month)
     .bind(exp_year)
     .bind(card.outcome)
+    .bind(customer)
     .execute(pool)
     .await?;
     Ok(PaymentMethod {
@@ -107,6 +109,9 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Payment, PaymentsError> {
 #[serde(deny_unknown_fields)]
 pub struct AuthorizeRequest {
     pub token: String,
+    /// The customer the payment is for: the method must be theirs (an unknown token and
+    /// someone else's are refused alike).
+    pub customer: String,
     pub amount_minor: i64,
     pub currency: String,
     #[serde(default)]
@@ -133,6 +138,11 @@ impl AuthorizeRequest {
         if self.token.len() > 100 || !self.token.starts_with("pm_") {
             return Err(PaymentsError::UnknownToken);
         }
+        if self.customer.is_empty() || self.customer.len() > 200 {
+            return Err(PaymentsError::Invalid(
+                "customer must be 1 to 200 characters".into(),
+            ));
+        }
         if self.order_ref.as_ref().is_some_and(|r| r.len() > 100) {
             return Err(PaymentsError::Invalid(
                 "order_ref is at most 100 characters".into(),
@@ -149,6 +159,7 @@ impl AuthorizeRequest {
         h.update(self.currency.as_bytes());
         h.update([0]);
         h.update(self.order_ref.as_deref().unwrap_or("").as_bytes());
+        // The customer is not hashed: a token pays for its owner only, so the token names them.
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
 }
@@ -275,6 +286,7 @@ async fn authorize_statement(
     let currencies: Vec<&str> = items.iter().map(|(_, r)| r.currency.as_str()).collect();
     let refs: Vec<Option<&str>> = items.iter().map(|(_, r)| r.order_ref.as_deref()).collect();
     let captures: Vec<bool> = items.iter().map(|(_, r)| r.capture).collect();
+    let customers: Vec<&str> = items.iter().map(|(_, r)| r.customer.as_str()).collect();
     let events: Vec<Uuid> = items.iter().map(|_| Uuid::new_v4()).collect();
     let outcomes: Vec<&str> = OUTCOMES.iter().map(|o| o.0).collect();
     let statuses: Vec<&str> = OUTCOMES.iter().map(|o| o.1).collect();
@@ -282,16 +294,17 @@ async fn authorize_statement(
     let rows = sqlx::query(
         "WITH i AS (
              SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[],
-                                  $6::text[], $7::text[], $8::bool[], $9::uuid[])
+                                  $6::text[], $7::text[], $8::bool[], $9::uuid[], $14::text[])
                  AS i(id, idempotency_key, request_hash, token, amount_minor, currency,
-                      order_ref, capture, event_id)),
+                      order_ref, capture, event_id, customer)),
          d AS (
              SELECT i.*, o.decline_code, m.brand, m.last4,
                     -- A sale: captured at once when approved.
                     CASE WHEN o.status = 'authorized' AND i.capture THEN 'captured'
                          ELSE o.status END AS status
              FROM i
-             JOIN payment_methods m ON m.token = i.token
+             -- Only the owner's method pays: anyone else's is an unknown token.
+             JOIN payment_methods m ON m.token = i.token AND m.customer = i.customer
              JOIN unnest($10::text[], $11::text[], $12::text[])
                  AS o(outcome, status, decline_code) ON o.outcome = m.outcome),
          p AS (
@@ -329,6 +342,7 @@ async fn authorize_statement(
     .bind(&statuses)
     .bind(&declines)
     .bind(announce == Announce::Webhook)
+    .bind(&customers)
     .fetch_all(pool)
     .await?;
     let mut by_id: std::collections::HashMap<Uuid, &sqlx::postgres::PgRow> =

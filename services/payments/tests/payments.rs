@@ -6,34 +6,42 @@ use axum::Router;
 use ecom_payments::{openapi, router, store, AppState, MIGRATOR};
 use ecom_shared::settings::CommonSettings;
 use ecom_shared::testing::{
-    assert_documented_routes_exist, call, tables_containing, TestDb, SERVICE_TOKEN,
+    assert_documented_routes_exist, call, tables_containing, TestAuth, TestDb, SERVICE_TOKEN,
 };
 use ecom_shared::Kit;
 use serde_json::{json, Value};
 
+/// The customer the tests' tokens are made by and their payments made for.
+const CUSTOMER: &str = "cust-1";
+
 struct App {
     db: TestDb,
     router: Router,
+    auth: TestAuth,
 }
 
 async fn app() -> App {
     let db = TestDb::new().await.expect("PostgreSQL");
     MIGRATOR.run(&db.pool).await.expect("migrate");
-    let kit = Kit::from_pool(
-        CommonSettings::for_tests("payments", &db.url),
-        db.pool.clone(),
-    )
-    .expect("kit");
+    let auth = TestAuth::new();
+    let mut settings = CommonSettings::for_tests("payments", &db.url);
+    auth.trust(&mut settings);
+    let kit = Kit::from_pool(settings, db.pool.clone()).expect("kit");
     let router = router(AppState::new(kit));
-    App { db, router }
+    App { db, router, auth }
 }
 
 async fn tokenize(app: &App, number: &str) -> Value {
+    tokenize_as(app, CUSTOMER, number).await
+}
+
+async fn tokenize_as(app: &App, customer: &str, number: &str) -> Value {
+    let user = app.auth.token(customer, &["customer"]);
     let (s, _, b) = call(
         &app.router,
         Method::POST,
         "/v1/tokens",
-        None,
+        Some(&user),
         Some(json!({"number": number, "exp_month": 12, "exp_year": 2040, "cvc": "123"})),
         &[],
     )
@@ -49,7 +57,7 @@ async fn authorize(app: &App, key: &str, token: &str, amount: i64) -> (StatusCod
         "/v1/payments",
         Some(SERVICE_TOKEN),
         Some(
-            json!({"token": token, "amount_minor": amount, "currency": "EUR", "order_ref": "o-1"}),
+            json!({"customer": CUSTOMER, "token": token, "amount_minor": amount, "currency": "EUR", "order_ref": "o-1"}),
         ),
         &[("idempotency-key", key)],
     )
@@ -106,6 +114,72 @@ async fn openapi_is_served_and_every_route_is_mounted() {
 }
 
 #[tokio::test]
+async fn a_token_pays_for_its_owner_only() {
+    let app = app().await;
+    let card =
+        json!({"number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "123"});
+    let (s, _, _) = call(
+        &app.router,
+        Method::POST,
+        "/v1/tokens",
+        None,
+        Some(card),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::UNAUTHORIZED,
+        "tokens are made by a signed-in customer"
+    );
+    let mallory = tokenize_as(&app, "mallory", "4242424242424242").await;
+    let own = tokenize(&app, "4242424242424242").await;
+    let pay = |token: &Value, key: &'static str| {
+        let body = json!({"customer": CUSTOMER, "token": token["token"], "amount_minor": 500, "currency": "EUR"});
+        let router = app.router.clone();
+        async move {
+            call(
+                &router,
+                Method::POST,
+                "/v1/payments",
+                Some(SERVICE_TOKEN),
+                Some(body),
+                &[("idempotency-key", key)],
+            )
+            .await
+        }
+    };
+    // Someone else's token is refused exactly as an unknown one, and nothing is written.
+    let (s, _, foreign) = pay(&mallory, "k-foreign").await;
+    let (_, _, unknown) = pay(&json!({"token": "pm_nothing"}), "k-unknown").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{foreign}");
+    assert_eq!(foreign, unknown);
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM payments")
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("count");
+    assert_eq!(n, 0);
+    let (s, _, b) = pay(&own, "k-own").await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    // The batch route keeps the same rule, item by item.
+    let batch = json!({"payments": [
+        {"idempotency_key": "b-1", "request": {"customer": CUSTOMER, "token": mallory["token"], "amount_minor": 5, "currency": "EUR"}},
+        {"idempotency_key": "b-2", "request": {"customer": CUSTOMER, "token": own["token"], "amount_minor": 5, "currency": "EUR"}}]});
+    let (s, _, b) = call(
+        &app.router,
+        Method::POST,
+        "/v1/batch/payments",
+        Some(SERVICE_TOKEN),
+        Some(batch),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["results"][0]["status"], 422, "{b}");
+    assert_eq!(b["results"][1]["status"], 201, "{b}");
+}
+
+#[tokio::test]
 async fn tokenizing_keeps_brand_and_last4_only() {
     let app = app().await;
     let t = tokenize(&app, "4242 4242 4242 4242").await;
@@ -113,11 +187,12 @@ async fn tokenizing_keeps_brand_and_last4_only() {
     assert_eq!(t["last4"], "4242");
     assert!(t["token"].as_str().unwrap_or("").starts_with("pm_"));
     assert!(!t.to_string().contains("4242424242424242"));
+    let user = app.auth.token(CUSTOMER, &["customer"]);
     let (s, _, b) = call(
         &app.router,
         Method::POST,
         "/v1/tokens",
-        None,
+        Some(&user),
         Some(
             json!({"number": "4242424242424241", "exp_month": 12, "exp_year": 2040, "cvc": "123"}),
         ),
@@ -130,7 +205,7 @@ async fn tokenizing_keeps_brand_and_last4_only() {
         !b.to_string().contains("4242424242424241"),
         "errors never echo the number"
     );
-    let (s, _, _) = call(&app.router, Method::POST, "/v1/tokens", None,
+    let (s, _, _) = call(&app.router, Method::POST, "/v1/tokens", Some(&user),
         Some(json!({"number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "123", "x": 1})), &[]).await;
     assert_eq!(
         s,
@@ -143,7 +218,8 @@ async fn tokenizing_keeps_brand_and_last4_only() {
 async fn authorize_needs_service_token_and_key() {
     let app = app().await;
     let t = tokenize(&app, "4242424242424242").await;
-    let body = json!({"token": t["token"], "amount_minor": 100, "currency": "EUR"});
+    let body =
+        json!({"customer": CUSTOMER, "token": t["token"], "amount_minor": 100, "currency": "EUR"});
     let (s, _, _) = call(
         &app.router,
         Method::POST,
@@ -179,7 +255,7 @@ async fn authorize_needs_service_token_and_key() {
         Method::POST,
         "/v1/payments",
         Some(SERVICE_TOKEN),
-        Some(json!({"token": t["token"], "amount_minor": 0, "currency": "EUR"})),
+        Some(json!({"customer": CUSTOMER, "token": t["token"], "amount_minor": 0, "currency": "EUR"})),
         &[("idempotency-key", "k")],
     )
     .await;
@@ -189,7 +265,7 @@ async fn authorize_needs_service_token_and_key() {
         Method::POST,
         "/v1/payments",
         Some(SERVICE_TOKEN),
-        Some(json!({"token": t["token"], "amount_minor": 5, "currency": "eur"})),
+        Some(json!({"customer": CUSTOMER, "token": t["token"], "amount_minor": 5, "currency": "eur"})),
         &[("idempotency-key", "k")],
     )
     .await;
@@ -199,7 +275,7 @@ async fn authorize_needs_service_token_and_key() {
         Method::POST,
         "/v1/payments",
         Some(SERVICE_TOKEN),
-        Some(json!({"token": "pm_missing", "amount_minor": 5, "currency": "EUR"})),
+        Some(json!({"customer": CUSTOMER, "token": "pm_missing", "amount_minor": 5, "currency": "EUR"})),
         &[("idempotency-key", "k")],
     )
     .await;
@@ -295,7 +371,7 @@ async fn same_key_fifty_times_concurrently_is_one_charge() {
         let tok = tok.clone();
         set.spawn(async move {
             call(&router, Method::POST, "/v1/payments", Some(SERVICE_TOKEN),
-                Some(json!({"token": tok, "amount_minor": 700, "currency": "EUR", "order_ref": "o-1"})),
+                Some(json!({"customer": CUSTOMER, "token": tok, "amount_minor": 700, "currency": "EUR", "order_ref": "o-1"})),
                 &[("idempotency-key", "same-key")]).await
         });
     }
@@ -414,7 +490,7 @@ async fn webhooks_are_signed_and_delivered_once() {
         Method::POST,
         "/v1/payments?webhook=false",
         Some(SERVICE_TOKEN),
-        Some(json!({"token": t["token"], "amount_minor": 200, "currency": "EUR"})),
+        Some(json!({"customer": CUSTOMER, "token": t["token"], "amount_minor": 200, "currency": "EUR"})),
         &[("idempotency-key", "quiet")],
     )
     .await;
@@ -472,7 +548,7 @@ async fn a_sale_authorizes_and_captures_in_one_call() {
     let app = app().await;
     let t = tokenize(&app, "4242424242424242").await;
     let sale = |capture: bool| {
-        let body = json!({"token": t["token"], "amount_minor": 900, "currency": "EUR",
+        let body = json!({"customer": CUSTOMER, "token": t["token"], "amount_minor": 900, "currency": "EUR",
                           "order_ref": "o-sale", "capture": capture});
         let r = app.router.clone();
         async move {
@@ -518,7 +594,7 @@ async fn a_sale_authorizes_and_captures_in_one_call() {
         Method::POST,
         "/v1/payments",
         Some(SERVICE_TOKEN),
-        Some(json!({"token": d["token"], "amount_minor": 900, "currency": "EUR", "capture": true})),
+        Some(json!({"customer": CUSTOMER, "token": d["token"], "amount_minor": 900, "currency": "EUR", "capture": true})),
         &[("idempotency-key", "sale-2")],
     )
     .await;
@@ -537,7 +613,7 @@ async fn a_batch_answers_each_payment_as_its_single_call() {
     let (s, earlier) = authorize(&app, "earlier", ok["token"].as_str().unwrap_or(""), 500).await;
     assert_eq!(s, StatusCode::CREATED);
     let item = |key: &str, token: &Value, amount: i64| {
-        json!({"idempotency_key": key, "request": {"token": token, "amount_minor": amount,
+        json!({"idempotency_key": key, "request": {"customer": CUSTOMER, "token": token, "amount_minor": amount,
                "currency": "EUR", "order_ref": "o-1", "capture": true}})
     };
     let batch = json!({"payments": [
@@ -760,4 +836,39 @@ async fn a_full_refund_after_a_partial_one_returns_what_is_left() {
     .await
     .expect("event");
     assert_eq!(last, 750);
+}
+
+#[tokio::test]
+async fn a_card_number_of_the_wrong_type_is_never_echoed() {
+    let app = app().await;
+    let user = app.auth.token(CUSTOMER, &["customer"]);
+    let (s, h, b) = call(
+        &app.router,
+        Method::POST,
+        "/v1/tokens",
+        Some(&user),
+        Some(
+            json!({"number": 4242424242424242u64, "exp_month": 12, "exp_year": 2040, "cvc": "123"}),
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert_eq!(h["content-type"], "application/problem+json");
+    assert!(!b.to_string().contains("4242424242424242"), "{b}");
+    // Token answers are never cached.
+    let (s, h, _) = call(
+        &app.router,
+        Method::POST,
+        "/v1/tokens",
+        Some(&user),
+        Some(
+            json!({"number": "4242424242424242", "exp_month": 12, "exp_year": 2040, "cvc": "123"}),
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(h["cache-control"], "no-store");
+    assert_eq!(h["x-content-type-options"], "nosniff");
 }

@@ -208,6 +208,7 @@ pub fn finish(api: Router, kit: &Kit, doc: &ApiDoc) -> Router {
         .with_state(ops);
     api.merge(ops_routes)
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(crate::edge::errors_as_problems))
         .layer(axum::middleware::from_fn_with_state(
             kit.metrics.clone(),
             crate::telemetry::observe,

@@ -22,6 +22,9 @@ use crate::settings::{AuthSettings, JwksSource, Secret};
 
 const REFETCH_AFTER: Duration = Duration::from_secs(1);
 
+/// The issuer tokens must name when `JWT_ISSUER` is not set: login's.
+pub const DEFAULT_ISSUER: &str = "ecom-login";
+
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     #[error("no bearer token")]
@@ -40,6 +43,8 @@ pub enum AuthError {
     KeyGen,
     #[error("missing role {0}")]
     MissingRole(String),
+    #[error("not an access token (token_use must be \"access\")")]
+    NotAccess,
 }
 
 impl From<AuthError> for Problem {
@@ -50,7 +55,11 @@ impl From<AuthError> for Problem {
                 tracing::error!(error = %e, "jwks unavailable");
                 Problem::unavailable("token keys are unavailable")
             }
-            _ => Problem::unauthorized(e.to_string()),
+            // Which check failed (and the JWT library's words for it) is logged, not sent.
+            _ => {
+                tracing::debug!(error = %e, "token refused");
+                Problem::unauthorized("the bearer token is missing, invalid or expired")
+            }
         }
     }
 }
@@ -139,7 +148,13 @@ impl Verifier {
         };
         Ok(Self {
             source: settings.jwks.clone(),
-            issuer: settings.issuer.clone(),
+            // Every token is checked for its issuer: login's own unless another is configured.
+            issuer: Some(
+                settings
+                    .issuer
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_ISSUER.to_string()),
+            ),
             audience: settings.audience.clone(),
             http,
             cache: RwLock::new(Cache {
@@ -229,7 +244,12 @@ impl Verifier {
         if let Some(iss) = &self.issuer {
             validation.set_issuer(&[iss]);
         }
+        validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)?;
+        // Only access tokens authorise calls (not Cognito's id tokens, nor anything else).
+        if data.claims.token_use.as_deref() != Some("access") {
+            return Err(AuthError::NotAccess);
+        }
         if let Ok(mut v) = self.verified.lock() {
             if v.len() >= VERIFIED_MAX {
                 v.clear();
@@ -402,7 +422,7 @@ mod tests {
             aud: None,
             email: None,
             roles: vec!["admin".into()],
-            token_use: None,
+            token_use: Some("access".into()),
         }
     }
 

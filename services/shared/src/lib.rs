@@ -3,7 +3,8 @@
 //! - [`settings`]: typed settings from the environment, with errors that name the variable.
 //! - [`telemetry`]: JSON logs with a request id per request; access metrics.
 //! - [`app`]: the [`app::Kit`], `/healthz` `/readyz` `/metrics` `/openapi.json`, graceful shutdown.
-//! - [`problem`]: `application/problem+json` errors.
+//! - [`problem`]: `application/problem+json` errors; [`edge`]: every error answered as one,
+//!   `nosniff` on every answer.
 //! - [`auth`]: JWT verification against a JWKS, Ed25519 signing keys, caller extractors.
 //! - [`ratelimit`]: per-route token buckets.
 //! - [`client`]: authenticated service-to-service calls; [`webhook`]: HMAC signatures.
@@ -12,6 +13,7 @@
 pub mod app;
 pub mod auth;
 pub mod client;
+pub mod edge;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 5.0];
@@ -28,6 +28,8 @@ pub struct Metrics {
     /// (second since start, count) ring for the throttled rate.
     throttled_window: Mutex<[(u64, u64); WINDOW_SECS as usize]>,
     counters: Mutex<BTreeMap<String, u64>>,
+    /// Counters a component keeps itself (hot paths count with one atomic add, no lock).
+    shared: Mutex<BTreeMap<String, Arc<AtomicU64>>>,
 }
 
 impl Metrics {
@@ -39,6 +41,7 @@ impl Metrics {
             throttled_total: AtomicU64::new(0),
             throttled_window: Mutex::new([(u64::MAX, 0); WINDOW_SECS as usize]),
             counters: Mutex::new(BTreeMap::new()),
+            shared: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -88,6 +91,14 @@ impl Metrics {
     pub fn incr(&self, name: &str, by: u64) {
         if let Ok(mut map) = self.counters.lock() {
             *map.entry(name.to_string()).or_default() += by;
+        }
+    }
+
+    /// A counter its owner adds to directly; rendered with the others.
+    pub fn shared_counter(&self, name: &str) -> Arc<AtomicU64> {
+        match self.shared.lock() {
+            Ok(mut map) => map.entry(name.to_string()).or_default().clone(),
+            Err(_) => Arc::default(),
         }
     }
 
@@ -150,6 +161,13 @@ impl Metrics {
         );
         if let Ok(map) = self.counters.lock() {
             for (name, v) in map.iter() {
+                let _ = writeln!(out, "# TYPE {name} counter");
+                let _ = writeln!(out, "{name}{{service=\"{svc}\"}} {v}");
+            }
+        }
+        if let Ok(map) = self.shared.lock() {
+            for (name, v) in map.iter() {
+                let v = v.load(Ordering::Relaxed);
                 let _ = writeln!(out, "# TYPE {name} counter");
                 let _ = writeln!(out, "{name}{{service=\"{svc}\"}} {v}");
             }

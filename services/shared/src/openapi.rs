@@ -121,6 +121,10 @@ impl ApiDoc {
         &self.ops
     }
 
+    /// Statuses a route answers whatever its handler does, from the kit's extractors and
+    /// [`crate::edge`]: a body that is not JSON (400), too large (413), without its content
+    /// type (415) or not of the schema (422); a query string that does not parse (400); a
+    /// secured route without a valid token (401).
     pub fn to_json(&self) -> Value {
         let mut paths = Map::new();
         for op in &self.ops {
@@ -137,7 +141,7 @@ impl ApiDoc {
                 params.push(json!({"name": "Idempotency-Key", "in": "header", "required": false, "schema": {"type": "string"}}));
             }
             let mut responses = Map::new();
-            for code in &op.responses {
+            for code in op.responses.iter().chain(&implied_responses(op)) {
                 let desc = if *code < 400 { "Success" } else { "Problem" };
                 let media = if *code < 400 {
                     "application/json"
@@ -203,4 +207,21 @@ impl ApiDoc {
             }
         })
     }
+}
+
+fn implied_responses(op: &Operation) -> Vec<u16> {
+    let mut codes = Vec::new();
+    if op.body.is_some() {
+        codes.extend([400, 413, 415, 422]);
+    }
+    if !op.query.is_empty() {
+        codes.push(400);
+    }
+    if op.security != Security::Public {
+        codes.push(401);
+    }
+    codes.retain(|c| !op.responses.contains(c));
+    codes.sort_unstable();
+    codes.dedup();
+    codes
 }

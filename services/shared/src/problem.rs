@@ -115,12 +115,16 @@ pub fn from_db_error(err: &sqlx::Error) -> Problem {
         if db.is_check_violation() || db.is_foreign_key_violation() {
             return Problem::validation(format!("violates {constraint}"));
         }
-        // Class 22: data exceptions (value too long, out of range, bad format).
+        // Class 22: data exceptions (value too long, out of range, bad format, a NUL byte).
+        // PostgreSQL's message quotes the value and names internals: it is logged, not sent.
         if db
             .code()
             .is_some_and(|c| c.starts_with("22") || c == "23502")
         {
-            return Problem::validation(format!("invalid value: {}", db.message()));
+            tracing::info!(error = %err, "database refused a value");
+            return Problem::validation(
+                "a value is out of range, too long or malformed (no NUL bytes)",
+            );
         }
     }
     tracing::error!(error = %err, "database error");

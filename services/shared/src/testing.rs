@@ -100,6 +100,46 @@ pub async fn spawn(router: Router) -> std::io::Result<SocketAddr> {
     Ok(addr)
 }
 
+/// One in-process request with a raw body and an optional content type: (status, headers,
+/// body text).
+pub async fn call_raw(
+    router: &Router,
+    method: Method,
+    uri: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> (StatusCode, HeaderMap, String) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    let req = req
+        .body(Body::from(body))
+        .unwrap_or_else(|e| panic!("bad test request: {e}"));
+    let (status, headers, bytes) = send(router, req).await;
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+/// Sends one request through `router`: (status, headers, body bytes).
+async fn send(router: &Router, req: Request<Body>) -> (StatusCode, HeaderMap, axum::body::Bytes) {
+    use tower::ServiceExt as _;
+    let res = router
+        .clone()
+        .oneshot(req)
+        .await
+        .unwrap_or_else(|e| match e {});
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
+    (status, headers, bytes)
+}
+
 /// One in-process request through `router`: (status, headers, JSON body or Null).
 pub async fn call(
     router: &Router,
@@ -109,7 +149,6 @@ pub async fn call(
     body: Option<serde_json::Value>,
     headers: &[(&str, &str)],
 ) -> (StatusCode, HeaderMap, serde_json::Value) {
-    use tower::ServiceExt as _;
     let mut req = Request::builder().method(method).uri(uri);
     if let Some(t) = bearer {
         req = req.header("authorization", format!("Bearer {t}"));
@@ -124,16 +163,7 @@ pub async fn call(
         None => req.body(Body::empty()),
     }
     .unwrap_or_else(|e| panic!("bad test request: {e}"));
-    let res = router
-        .clone()
-        .oneshot(req)
-        .await
-        .unwrap_or_else(|e| match e {});
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = axum::body::to_bytes(res.into_body(), 16 * 1024 * 1024)
-        .await
-        .unwrap_or_default();
+    let (status, headers, bytes) = send(router, req).await;
     let json = if bytes.is_empty() {
         serde_json::Value::Null
     } else {
@@ -203,11 +233,11 @@ impl TestAuth {
             sub: sub.to_string(),
             exp: crate::unix_now() + 600,
             iat: crate::unix_now(),
-            iss: None,
+            iss: Some(crate::auth::DEFAULT_ISSUER.into()),
             aud: None,
             email: None,
             roles: roles.iter().map(|r| r.to_string()).collect(),
-            token_use: None,
+            token_use: Some("access".into()),
         };
         self.key
             .sign(&claims)
