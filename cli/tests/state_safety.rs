@@ -237,3 +237,80 @@ fi"#
     );
     assert!(!kept.exists());
 }
+
+/// Every file under `dir`, with its path.
+fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+        let path = entry.path();
+        if entry.file_type().unwrap().is_dir() {
+            files_under(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn nothing_ecomctl_keeps_holds_a_secret_or_is_readable_by_others() {
+    use std::os::unix::fs::PermissionsExt;
+    let (Some(tf), Some(moto)) = (tool("terraform"), Moto::start()) else {
+        return;
+    };
+    let mut p = Project::new(tf, Some(&moto));
+    let config = p.dir.path().join("ecomctl.yaml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "cognito:\n",
+        "cognito:\n  smoke_test_user:\n    email: qa@example.com\n    temp_password: { env: SHOP_SMOKE_PW }\n",
+    );
+    std::fs::write(&config, text).unwrap();
+
+    // An unset variable is an error before Terraform plans, not a silent null.
+    let unset = p.run(&["up", "-e", "nonprod", "--yes"]);
+    assert_eq!(unset.status.code(), Some(2), "{}", show(&unset));
+    assert!(
+        String::from_utf8_lossy(&unset.stderr).contains("SHOP_SMOKE_PW is not set"),
+        "{}",
+        show(&unset)
+    );
+
+    let password = "Sm0ke-Test-Pa55word-7f3a";
+    p.extra_env.push(("SHOP_SMOKE_PW".into(), password.into()));
+    let done = up(&p);
+    assert!(done.status.success(), "{}", show(&done));
+    let state = p.dir.path().join(".ecomctl");
+    let mut files = Vec::new();
+    files_under(&state, &mut files);
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        assert!(
+            !bytes
+                .windows(password.len())
+                .any(|w| w == password.as_bytes()),
+            "{} holds the password",
+            f.display()
+        );
+    }
+    let outputs = read_json(&p.state("nonprod", "foundation").join("outputs.json"));
+    assert_eq!(outputs["fixture_smoke_password"]["value"], "(sensitive)");
+    assert!(!p
+        .state("nonprod", "foundation")
+        .join("plan.tfplan")
+        .exists());
+    assert!(!p.state("nonprod", "foundation").join("plan.json").exists());
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&state), 0o700);
+    for (scope, stage) in [
+        ("global", "bootstrap"),
+        ("nonprod", "foundation"),
+        ("nonprod", "app"),
+    ] {
+        let dir = p.state(scope, stage);
+        assert_eq!(mode(dir.parent().unwrap()), 0o700, "{scope}");
+        assert_eq!(mode(&dir), 0o700, "{scope}/{stage}");
+        for entry in std::fs::read_dir(&dir).unwrap().filter_map(Result::ok) {
+            if entry.file_type().unwrap().is_file() {
+                assert_eq!(mode(&entry.path()), 0o600, "{}", entry.path().display());
+            }
+        }
+    }
+}

@@ -21,6 +21,7 @@ use crate::tools::version::Version;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// The stages, in the order `up` walks them.
@@ -526,11 +527,23 @@ pub fn write(files: &[RenderedFile], out_dir: &Path) -> Result<usize, RenderErro
             path: path.clone(),
             source,
         };
+        // Owner-only, like everything ecomctl keeps.
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(werr)?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(werr)?;
         }
         let tmp = path.with_extension("ecomctl-tmp");
-        std::fs::write(&tmp, &f.contents).map_err(werr)?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, f.contents.as_bytes()))
+            .map_err(werr)?;
         std::fs::rename(&tmp, &path).map_err(werr)?;
         changed += 1;
     }

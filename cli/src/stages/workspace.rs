@@ -95,6 +95,14 @@ pub struct Workspace {
     pub(super) prefetch: RefCell<Option<Prefetch>>,
 }
 
+/// The state directory, owner-only (also when an older ecomctl made it world-readable).
+fn private_state_dir(dir: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    super::record::private_dir(dir)
+        .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
+        .with_context(|| format!("making {} private", dir.display()))
+}
+
 impl Workspace {
     pub fn open(loaded: Loaded, opts: WorkspaceOptions) -> Result<Workspace> {
         let root = render::find_content_root(loaded.base_dir())?;
@@ -125,6 +133,7 @@ impl Workspace {
             .into());
         }
         let state_dir = state_dir(&loaded)?;
+        private_state_dir(&state_dir)?;
         let gate: Box<dyn PolicyGate> = Box::new(RegoPolicy::for_config(&loaded.path, &root)?);
         Ok(Workspace {
             loaded,
