@@ -314,3 +314,60 @@ fn nothing_ecomctl_keeps_holds_a_secret_or_is_readable_by_others() {
         }
     }
 }
+
+#[test]
+fn damaged_local_files_are_named_rebuilt_and_never_hide_other_stages() {
+    let (Some(tf), Some(moto)) = (tool("terraform"), Moto::start()) else {
+        return;
+    };
+    let p = Project::new(tf, Some(&moto));
+    let first = up(&p);
+    assert!(first.status.success(), "{}", show(&first));
+    let outputs = p.state("nonprod", "foundation").join("outputs.json");
+    let app_state = p.state("nonprod", "app").join("state.json");
+    std::fs::write(&outputs, r#"{"vpc_id": 5}"#).unwrap();
+    std::fs::write(&app_state, "{not json").unwrap();
+
+    let out = p.run(&["output", "-e", "nonprod", "--stage", "foundation", "vpc_id"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("outputs.json is damaged") && err.contains("`ecomctl up -e nonprod`"),
+        "{err}"
+    );
+
+    let status = p.run(&["status", "-e", "nonprod"]);
+    assert!(status.status.success(), "{}", show(&status));
+    let rows = String::from_utf8_lossy(&status.stdout);
+    for stage in ["global/bootstrap", "nonprod/foundation", "nonprod/app"] {
+        assert!(rows.contains(stage), "{stage} hidden:\n{rows}");
+    }
+    assert!(
+        String::from_utf8_lossy(&status.stderr).contains("app/state.json is damaged"),
+        "{}",
+        show(&status)
+    );
+
+    let refused = up(&p);
+    assert_eq!(refused.status.code(), Some(1), "{}", show(&refused));
+    let ev = events(&refused);
+    assert_eq!(
+        labels(&named(&ev, "outputs_rebuilt")),
+        vec!["nonprod/foundation"]
+    );
+    let message = named(&ev, "error")[0].to_string();
+    assert!(
+        message.contains("app/state.json is damaged") && message.contains("move it aside"),
+        "{message}"
+    );
+
+    std::fs::remove_file(&app_state).unwrap();
+    let again = up(&p);
+    assert!(again.status.success(), "{}", show(&again));
+    let vpc = p.run(&["output", "-e", "nonprod", "--stage", "foundation", "vpc_id"]);
+    assert!(vpc.status.success(), "{}", show(&vpc));
+    assert_eq!(
+        String::from_utf8_lossy(&vpc.stdout).trim(),
+        "vpc-nonprod-fixture"
+    );
+}

@@ -26,7 +26,7 @@ pub enum RecordError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} is damaged: {message}")]
+    #[error("{path} is damaged: {message} (move it aside and rerun `ecomctl up`: what it held is planned again, or rebuilt from the state)")]
     Parse { path: PathBuf, message: String },
     #[error("cannot write {path}")]
     Write {

@@ -114,7 +114,8 @@ impl Workspace {
                     unchanged_since_apply: false,
                 }))
             }
-            (Next::ApplySaved, None) | (Next::Plan { .. }, _) => self
+            // `next` answers RebuildOutputs only after a plan.
+            (Next::ApplySaved, None) | (Next::Plan { .. } | Next::RebuildOutputs, _) => self
                 .plan_locked(cx, d, Some(inputs), destroy)
                 .map(Started::Plan),
         }

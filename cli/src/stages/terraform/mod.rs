@@ -184,7 +184,10 @@ impl TerraformDriver {
                     "cannot plan {}: it waits on outputs of the {up} stage, which has not been applied yet",
                     t.label()
                 ),
-                hint: format!("apply the {up} stage first (`ecomctl up` runs the stages in order)"),
+                hint: format!(
+                    "run `ecomctl up -e {}`: it applies {up} first or, when {up} is applied, reads its outputs again from the state",
+                    cx.env
+                ),
             }));
         }
         if r.backend_pending && !self.local_backend(cx)? {
