@@ -100,22 +100,30 @@ fn up_applies_every_stage_into_moto_and_a_second_up_applies_nothing() {
             "shop/nonprod/foundation/terraform.tfstate",
         ]
     );
-    assert_eq!(
-        moto.lock_items(),
-        vec![
-            "shop-tfstate-111111111111/shop/global/bootstrap/terraform.tfstate-md5",
-            "shop-tfstate-111111111111/shop/nonprod/app/terraform.tfstate-md5",
-            "shop-tfstate-111111111111/shop/nonprod/foundation/terraform.tfstate-md5",
-        ],
-        "every state was written under the DynamoDB lock"
-    );
+    let backend = std::fs::read_to_string(p.state("nonprod", "app").join("backend.hcl")).unwrap();
+    if backend.contains("dynamodb_table") {
+        // Terraform 1.0.x: the DynamoDB table.
+        assert_eq!(
+            moto.lock_items(),
+            vec![
+                "shop-tfstate-111111111111/shop/global/bootstrap/terraform.tfstate-md5",
+                "shop-tfstate-111111111111/shop/nonprod/app/terraform.tfstate-md5",
+                "shop-tfstate-111111111111/shop/nonprod/foundation/terraform.tfstate-md5",
+            ],
+            "every state was written under the DynamoDB lock"
+        );
+    } else {
+        // Terraform >= 1.10: S3-native lock files, released (deleted) after each run.
+        assert!(backend.contains("use_lockfile = true"), "{backend}");
+        assert!(moto.lock_items().is_empty());
+    }
     let sse = moto.python(
         &repo().join(".tools/venv/bin/python"),
         "h = s3.head_object(Bucket='shop-tfstate-111111111111', Key='shop/nonprod/app/terraform.tfstate')\nprint(h.get('ServerSideEncryption'), h.get('SSEKMSKeyId'))",
     );
     assert_eq!(
         sse.trim(),
-        "aws:kms arn:aws:kms:us-east-1:000000000000:key/fixture-shop",
+        "aws:kms arn:aws:kms:us-east-1:000000000000:key/0f1c5e7a-5b1d-4c7e-9a3f-000000005409",
         "state is encrypted with the bootstrap key"
     );
     assert!(!p
@@ -123,7 +131,10 @@ fn up_applies_every_stage_into_moto_and_a_second_up_applies_nothing() {
         .join("stacks/bootstrap/ecomctl_local_backend_override.tf")
         .exists());
     let backend = std::fs::read_to_string(p.state("nonprod", "app").join("backend.hcl")).unwrap();
-    assert!(backend.contains("key/fixture-shop"), "{backend}");
+    assert!(
+        backend.contains("key/0f1c5e7a-5b1d-4c7e-9a3f-000000005409"),
+        "{backend}"
+    );
     assert!(backend.contains(&moto.endpoint), "{backend}");
     // State is in the shared-services account: the backend assumes its role (the lock table
     // exists only there, so the lock items above prove Terraform used it).

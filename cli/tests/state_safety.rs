@@ -371,3 +371,36 @@ fn damaged_local_files_are_named_rebuilt_and_never_hide_other_stages() {
         "vpc-nonprod-fixture"
     );
 }
+
+#[test]
+fn a_provider_mirror_is_handed_to_terraform_init_and_a_missing_one_refused() {
+    let (Some(tf), Some(moto)) = (tool("terraform"), Moto::start()) else {
+        return;
+    };
+    let mut p = Project::new(tf, Some(&moto));
+    let mirror = p.dir.path().join("mirror");
+    std::fs::create_dir_all(&mirror).unwrap();
+    let args = p.dir.path().join("init-args");
+    p.fake_terraform(&format!(
+        r#"if [ "$1" = init ]; then echo "$@" >> {args:?}; fi"#
+    ));
+    p.extra_env
+        .push(("ECOMCTL_PLUGIN_DIR".into(), "/nonexistent/mirror".into()));
+    let refused = p.run(&["plan", "--stage", "bootstrap"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", show(&refused));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("/nonexistent/mirror"));
+
+    p.extra_env.clear();
+    let config = p.dir.path().join("ecomctl.yaml");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("tools:\n", "tools:\n  plugin_dir: mirror\n");
+    std::fs::write(&config, text).unwrap();
+    let planned = p.run(&["plan", "--stage", "bootstrap"]);
+    assert!(planned.status.success(), "{}", show(&planned));
+    let seen = std::fs::read_to_string(&args).unwrap();
+    assert!(
+        seen.contains(&format!("-plugin-dir={}", mirror.display())),
+        "{seen}"
+    );
+}

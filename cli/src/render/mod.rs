@@ -143,11 +143,12 @@ pub struct RenderOptions {
     pub assume_roles: bool,
 }
 
-/// The directory holding `stacks/`, `charts/` and `cluster/`: `ECOMCTL_ROOT`, else the nearest
-/// ancestor of `start` (then of the working directory) that has them.
-pub fn find_content_root(start: &Path) -> Result<PathBuf, RenderError> {
-    if let Some(root) = std::env::var_os("ECOMCTL_ROOT") {
-        return Ok(PathBuf::from(root));
+/// The directory holding `stacks/`, `charts/` and `cluster/`: `explicit` (`--root`,
+/// `ECOMCTL_ROOT`), else the nearest ancestor of `start` (then of the working directory) that
+/// has them.
+pub fn find_content_root(start: &Path, explicit: Option<&Path>) -> Result<PathBuf, RenderError> {
+    if let Some(root) = explicit {
+        return Ok(root.to_path_buf());
     }
     let is_root = |d: &Path| {
         d.join("stacks").is_dir() && d.join("charts").is_dir() && d.join("cluster").is_dir()

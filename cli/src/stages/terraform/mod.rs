@@ -32,6 +32,8 @@ pub struct TerraformDriver {
     pub grace: Duration,
     /// Silence after which a Terraform run is stopped as hung (`None`: never).
     pub stall: Option<Duration>,
+    /// The provider mirror `init` installs from (`-plugin-dir`), when one is given.
+    pub plugin_dir: Option<PathBuf>,
 }
 
 /// Rendered inputs of one target.
@@ -131,6 +133,7 @@ impl TerraformDriver {
             workdir: stack_dir(cx)?,
             data_dir: cx.dir.tf_data_dir(),
             plugin_cache: cx.ws.state_dir.join("plugin-cache"),
+            plugin_dir: self.plugin_dir.clone(),
             env,
             grace: self.grace,
             stall: self.stall,
@@ -225,6 +228,14 @@ impl TerraformDriver {
                 ("backend", backend_text.as_bytes()),
                 ("data-dir", tf.data_dir.display().to_string().as_bytes()),
                 ("terraform-version", self.version.to_string().as_bytes()),
+                (
+                    "plugin-dir",
+                    self.plugin_dir
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                        .as_bytes(),
+                ),
             ],
             &tf.workdir,
         )?;
