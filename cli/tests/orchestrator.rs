@@ -270,7 +270,7 @@ fn a_hung_apply_is_stopped_and_the_rerun_resumes() {
 fi"#
     ));
     p.extra_env
-        .push(("ECOMCTL_STALL_TIMEOUT".into(), "1.5".into()));
+        .push(("ECOMCTL_STALL_TIMEOUT".into(), "10".into()));
     p.extra_env
         .push(("ECOMCTL_INTERRUPT_GRACE".into(), "5".into()));
     let started = Instant::now();
@@ -284,7 +284,7 @@ fi"#
     let err = String::from_utf8_lossy(&hung.stderr);
     assert!(err.contains("error: applying nonprod/app"), "{err}");
     assert!(
-        err.contains("terraform apply printed nothing for 1.5 s and was stopped as hung"),
+        err.contains("terraform apply printed nothing for 10 s and was stopped as hung"),
         "{err}"
     );
     assert!(
@@ -416,7 +416,9 @@ fn apply_takes_only_the_saved_plan_of_the_current_inputs() {
     let ev = events(&plan);
     let summary = named(&ev, "plan_summary");
     assert_eq!(summary[0]["changes"], true);
-    assert_eq!(summary[0]["summary"]["output_changes"], 7);
+    // 1.0.x counts the null lock_table_name output as a change, 1.11 does not.
+    let outputs = summary[0]["summary"]["output_changes"].as_u64();
+    assert!(matches!(outputs, Some(6 | 7)), "{outputs:?}");
     let apply = p.run(&["apply", "--stage", "bootstrap"]);
     assert!(apply.status.success(), "{}", show(&apply));
     let out = read_json(&p.state("global", "bootstrap").join("outputs.json"));
@@ -474,7 +476,8 @@ fn a_locked_stage_is_refused_at_once_or_waited_for_with_a_timeout() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Long enough for the run to reach the lock on a loaded machine.
+    std::thread::sleep(Duration::from_millis(5000));
     drop(_held);
     let out = waiting.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", show(&out));
