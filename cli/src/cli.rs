@@ -56,6 +56,9 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    #[command(flatten)]
+    pub run: RunArgs,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -377,4 +380,59 @@ pub enum ConfigCommand {
     /// Print the config reference (Markdown) generated from the schema.
     #[command(after_help = "Example:\n  ecomctl config docs > docs/reference/config.md")]
     Docs,
+}
+
+/// Settings of a run, each a flag or its environment variable, read once here (a bad value is
+/// a usage error, exit 2, never a silent default).
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Settings (flag or environment variable)")]
+pub struct RunArgs {
+    /// The Terraform binary (default: `terraform` on PATH).
+    #[arg(long, global = true, env = "ECOMCTL_TERRAFORM", value_name = "PATH")]
+    pub terraform: Option<PathBuf>,
+
+    /// A directory of provider packages (a filesystem mirror, e.g. for air-gapped runners):
+    /// Terraform installs providers only from it. Overrides `tools.plugin_dir` in the config.
+    #[arg(long, global = true, env = "ECOMCTL_PLUGIN_DIR", value_name = "DIR")]
+    pub plugin_dir: Option<PathBuf>,
+
+    /// Where `stacks/`, `charts/` and `cluster/` are (default: the nearest ancestor of the
+    /// config, then of the working directory, that has them).
+    #[arg(long, global = true, env = "ECOMCTL_ROOT", value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// Assume each account's role (`false`: the credentials already are that role, e.g. a CI
+    /// job that assumed it through OIDC).
+    #[arg(long, global = true, env = "ECOMCTL_ASSUME_ROLE", value_name = "BOOL",
+          default_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub assume_role: bool,
+
+    /// Seconds a tool gets after Ctrl-C to stop (and release its state lock) before it is killed.
+    #[arg(long, global = true, env = "ECOMCTL_INTERRUPT_GRACE", value_name = "SECONDS",
+          default_value = "30", value_parser = seconds)]
+    pub interrupt_grace: std::time::Duration,
+
+    /// Seconds to wait for another ecomctl run's lock on a stage (0: fail at once).
+    #[arg(long, global = true, env = "ECOMCTL_LOCK_TIMEOUT", value_name = "SECONDS",
+          default_value = "0", value_parser = seconds)]
+    pub lock_timeout: std::time::Duration,
+
+    /// Seconds of silence after which Terraform is stopped as hung (0: never).
+    #[arg(long, global = true, env = "ECOMCTL_STALL_TIMEOUT", value_name = "SECONDS",
+          default_value = "1200", value_parser = seconds)]
+    pub stall_timeout: std::time::Duration,
+
+    /// Send every AWS call (ecomctl's and Terraform's backend) to this endpoint (moto, MinIO).
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub aws_endpoint: Option<String>,
+}
+
+/// A number of seconds, fractions allowed.
+fn seconds(text: &str) -> Result<std::time::Duration, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(std::time::Duration::from_secs_f64)
+        .ok_or_else(|| format!("`{text}` is not a number of seconds (e.g. 30 or 1.5)"))
 }

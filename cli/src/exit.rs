@@ -53,6 +53,15 @@ pub fn code_for(err: &anyhow::Error) -> i32 {
 
 /// A hint attached anywhere in the chain.
 pub fn hint_for(err: &anyhow::Error) -> Option<String> {
-    err.chain()
-        .find_map(|c| c.downcast_ref::<Exit>().and_then(|e| e.hint.clone()))
+    err.chain().find_map(|c| {
+        if let Some(ConfigError::Read { path, source }) = c.downcast_ref::<ConfigError>() {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                return Some(format!(
+                    "write a commented starter with `ecomctl init -c {}`, or point -c / ECOMCTL_CONFIG at your config",
+                    path.display()
+                ));
+            }
+        }
+        c.downcast_ref::<Exit>().and_then(|e| e.hint.clone())
+    })
 }

@@ -108,3 +108,52 @@ fn examples_validate() {
         );
     }
 }
+
+#[test]
+fn settings_are_read_once_and_a_bad_value_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        repo().join("examples/minimal.yaml"),
+        dir.path().join("ecomctl.yaml"),
+    )
+    .unwrap();
+    for (var, value) in [
+        ("ECOMCTL_LOCK_TIMEOUT", "abc"),
+        ("ECOMCTL_STALL_TIMEOUT", "-1"),
+        ("ECOMCTL_INTERRUPT_GRACE", "soon"),
+        ("ECOMCTL_ASSUME_ROLE", "maybe"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ecomctl"))
+            .args(["validate"])
+            .current_dir(dir.path())
+            .env(var, value)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{var}={value}: {err}");
+        assert!(err.contains(value), "{var}={value}: {err}");
+    }
+    let help = ecomctl(dir.path(), &["--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    for var in [
+        "ECOMCTL_TERRAFORM",
+        "ECOMCTL_PLUGIN_DIR",
+        "ECOMCTL_ROOT",
+        "ECOMCTL_ASSUME_ROLE",
+        "ECOMCTL_INTERRUPT_GRACE",
+        "ECOMCTL_LOCK_TIMEOUT",
+        "ECOMCTL_STALL_TIMEOUT",
+        "AWS_ENDPOINT_URL",
+    ] {
+        assert!(text.contains(var), "--help does not list {var}:\n{text}");
+    }
+}
+
+#[test]
+fn a_command_without_a_config_suggests_init() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ecomctl(dir.path(), &["status"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("ecomctl init"), "{err}");
+}

@@ -237,3 +237,170 @@ fi"#
     );
     assert!(!kept.exists());
 }
+
+/// Every file under `dir`, with its path.
+fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().filter_map(Result::ok) {
+        let path = entry.path();
+        if entry.file_type().unwrap().is_dir() {
+            files_under(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn nothing_ecomctl_keeps_holds_a_secret_or_is_readable_by_others() {
+    use std::os::unix::fs::PermissionsExt;
+    let (Some(tf), Some(moto)) = (tool("terraform"), Moto::start()) else {
+        return;
+    };
+    let mut p = Project::new(tf, Some(&moto));
+    let config = p.dir.path().join("ecomctl.yaml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "cognito:\n",
+        "cognito:\n  smoke_test_user:\n    email: qa@example.com\n    temp_password: { env: SHOP_SMOKE_PW }\n",
+    );
+    std::fs::write(&config, text).unwrap();
+
+    // An unset variable is an error before Terraform plans, not a silent null.
+    let unset = p.run(&["up", "-e", "nonprod", "--yes"]);
+    assert_eq!(unset.status.code(), Some(2), "{}", show(&unset));
+    assert!(
+        String::from_utf8_lossy(&unset.stderr).contains("SHOP_SMOKE_PW is not set"),
+        "{}",
+        show(&unset)
+    );
+
+    let password = "Sm0ke-Test-Pa55word-7f3a";
+    p.extra_env.push(("SHOP_SMOKE_PW".into(), password.into()));
+    let done = up(&p);
+    assert!(done.status.success(), "{}", show(&done));
+    let state = p.dir.path().join(".ecomctl");
+    let mut files = Vec::new();
+    files_under(&state, &mut files);
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        assert!(
+            !bytes
+                .windows(password.len())
+                .any(|w| w == password.as_bytes()),
+            "{} holds the password",
+            f.display()
+        );
+    }
+    let outputs = read_json(&p.state("nonprod", "foundation").join("outputs.json"));
+    assert_eq!(outputs["fixture_smoke_password"]["value"], "(sensitive)");
+    assert!(!p
+        .state("nonprod", "foundation")
+        .join("plan.tfplan")
+        .exists());
+    assert!(!p.state("nonprod", "foundation").join("plan.json").exists());
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&state), 0o700);
+    for (scope, stage) in [
+        ("global", "bootstrap"),
+        ("nonprod", "foundation"),
+        ("nonprod", "app"),
+    ] {
+        let dir = p.state(scope, stage);
+        assert_eq!(mode(dir.parent().unwrap()), 0o700, "{scope}");
+        assert_eq!(mode(&dir), 0o700, "{scope}/{stage}");
+        for entry in std::fs::read_dir(&dir).unwrap().filter_map(Result::ok) {
+            if entry.file_type().unwrap().is_file() {
+                assert_eq!(mode(&entry.path()), 0o600, "{}", entry.path().display());
+            }
+        }
+    }
+}
+
+#[test]
+fn damaged_local_files_are_named_rebuilt_and_never_hide_other_stages() {
+    let (Some(tf), Some(moto)) = (tool("terraform"), Moto::start()) else {
+        return;
+    };
+    let p = Project::new(tf, Some(&moto));
+    let first = up(&p);
+    assert!(first.status.success(), "{}", show(&first));
+    let outputs = p.state("nonprod", "foundation").join("outputs.json");
+    let app_state = p.state("nonprod", "app").join("state.json");
+    std::fs::write(&outputs, r#"{"vpc_id": 5}"#).unwrap();
+    std::fs::write(&app_state, "{not json").unwrap();
+
+    let out = p.run(&["output", "-e", "nonprod", "--stage", "foundation", "vpc_id"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("outputs.json is damaged") && err.contains("`ecomctl up -e nonprod`"),
+        "{err}"
+    );
+
+    let status = p.run(&["status", "-e", "nonprod"]);
+    assert!(status.status.success(), "{}", show(&status));
+    let rows = String::from_utf8_lossy(&status.stdout);
+    for stage in ["global/bootstrap", "nonprod/foundation", "nonprod/app"] {
+        assert!(rows.contains(stage), "{stage} hidden:\n{rows}");
+    }
+    assert!(
+        String::from_utf8_lossy(&status.stderr).contains("app/state.json is damaged"),
+        "{}",
+        show(&status)
+    );
+
+    let refused = up(&p);
+    assert_eq!(refused.status.code(), Some(1), "{}", show(&refused));
+    let ev = events(&refused);
+    assert_eq!(
+        labels(&named(&ev, "outputs_rebuilt")),
+        vec!["nonprod/foundation"]
+    );
+    let message = named(&ev, "error")[0].to_string();
+    assert!(
+        message.contains("app/state.json is damaged") && message.contains("move it aside"),
+        "{message}"
+    );
+
+    std::fs::remove_file(&app_state).unwrap();
+    let again = up(&p);
+    assert!(again.status.success(), "{}", show(&again));
+    let vpc = p.run(&["output", "-e", "nonprod", "--stage", "foundation", "vpc_id"]);
+    assert!(vpc.status.success(), "{}", show(&vpc));
+    assert_eq!(
+        String::from_utf8_lossy(&vpc.stdout).trim(),
+        "vpc-nonprod-fixture"
+    );
+}
+
+#[test]
+fn a_provider_mirror_is_handed_to_terraform_init_and_a_missing_one_refused() {
+    let (Some(tf), Some(moto)) = (tool("terraform"), Moto::start()) else {
+        return;
+    };
+    let mut p = Project::new(tf, Some(&moto));
+    let mirror = p.dir.path().join("mirror");
+    std::fs::create_dir_all(&mirror).unwrap();
+    let args = p.dir.path().join("init-args");
+    p.fake_terraform(&format!(
+        r#"if [ "$1" = init ]; then echo "$@" >> {args:?}; fi"#
+    ));
+    p.extra_env
+        .push(("ECOMCTL_PLUGIN_DIR".into(), "/nonexistent/mirror".into()));
+    let refused = p.run(&["plan", "--stage", "bootstrap"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", show(&refused));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("/nonexistent/mirror"));
+
+    p.extra_env.clear();
+    let config = p.dir.path().join("ecomctl.yaml");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("tools:\n", "tools:\n  plugin_dir: mirror\n");
+    std::fs::write(&config, text).unwrap();
+    let planned = p.run(&["plan", "--stage", "bootstrap"]);
+    assert!(planned.status.success(), "{}", show(&planned));
+    let seen = std::fs::read_to_string(&args).unwrap();
+    assert!(
+        seen.contains(&format!("-plugin-dir={}", mirror.display())),
+        "{seen}"
+    );
+}

@@ -77,11 +77,6 @@ pub enum RoleMode {
 }
 
 impl RoleMode {
-    /// `ECOMCTL_ASSUME_ROLE`: `false`/`0`/`no` means [`RoleMode::AsIs`]; anything else assumes.
-    pub fn from_env() -> RoleMode {
-        RoleMode::parse(&std::env::var("ECOMCTL_ASSUME_ROLE").unwrap_or_default())
-    }
-
     pub fn parse(text: &str) -> RoleMode {
         match text.trim().to_ascii_lowercase().as_str() {
             "false" | "0" | "no" | "off" => RoleMode::AsIs,

@@ -28,6 +28,8 @@ use std::path::PathBuf;
 pub struct Settings {
     pub config: PathBuf,
     pub env: Option<String>,
+    /// Everything else flags and `ECOMCTL_*` say, parsed once.
+    pub run: crate::cli::RunArgs,
 }
 
 impl Settings {
@@ -41,6 +43,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
     let settings = Settings {
         config: cli.config,
         env: cli.env,
+        run: cli.run,
     };
     match cli.command {
         Command::Init => init::run(&settings, ui),

@@ -13,7 +13,26 @@ use anyhow::Result;
 /// Loads the config and resolves the tools, the content root and the state directory.
 pub fn workspace(settings: &Settings) -> Result<Workspace> {
     let loaded = settings.load_config()?;
-    Workspace::open(loaded, WorkspaceOptions::from_env())
+    Workspace::open(loaded, options(settings))
+}
+
+/// The workspace's settings, from flags and environment as parsed once by clap.
+pub fn options(settings: &Settings) -> WorkspaceOptions {
+    let run = &settings.run;
+    WorkspaceOptions {
+        terraform: crate::tools::terraform::find(run.terraform.clone()),
+        plugin_dir: run.plugin_dir.clone(),
+        root: run.root.clone(),
+        aws_endpoint: run.aws_endpoint.clone(),
+        grace: run.interrupt_grace,
+        lock_timeout: run.lock_timeout,
+        stall: (!run.stall_timeout.is_zero()).then_some(run.stall_timeout),
+        role_mode: if run.assume_role {
+            crate::aws::RoleMode::Assume
+        } else {
+            crate::aws::RoleMode::AsIs
+        },
+    }
 }
 
 /// The environment a stage runs for. Bootstrap is shared, so `-e` may be left out for it.
@@ -26,7 +45,7 @@ pub fn env_for(settings: &Settings, ws: &Workspace, stage: Option<Stage>) -> Res
 pub fn workspace_for_up(settings: &Settings) -> Result<(Workspace, String)> {
     let loaded = settings.load_config()?;
     let env = env_in(settings, &loaded, None)?;
-    let opts = WorkspaceOptions::from_env();
+    let opts = options(settings);
     let prefetch = stages::Prefetch::start(&loaded, &env, &opts)?;
     let ws = Workspace::open(loaded, opts)?;
     ws.adopt(prefetch);

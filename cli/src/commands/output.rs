@@ -13,13 +13,28 @@ pub fn run(settings: &Settings, args: &OutputArgs, ui: &Ui) -> Result<()> {
     let env = orchestrate::env_in(settings, &loaded, Some(stage))?;
     let target = stages::Target::new(&env, stage);
     let state_dir = stages::state_dir(&loaded)?;
-    let Some(Value::Object(outputs)) = stages::stored_outputs(&state_dir, &target)? else {
+    let file = stages::StageDir::new(&state_dir, &target).outputs_file();
+    let rebuild = format!("`ecomctl up -e {env}` rebuilds it from the state");
+    let stored = stages::stored_outputs(&state_dir, &target)
+        .map_err(|e| Exit::new(FAILURE, format!("{e:#}")).hint(rebuild.clone()))?;
+    let Some(Value::Object(outputs)) = stored else {
         return Err(
             Exit::new(FAILURE, format!("{} has no stored outputs", target.label()))
                 .hint("apply the stage first (`ecomctl up`)")
                 .into(),
         );
     };
+    if let Some((name, _)) = outputs.iter().find(|(_, o)| o.get("value").is_none()) {
+        return Err(Exit::new(
+            FAILURE,
+            format!(
+                "{} is damaged: output `{name}` has no value",
+                file.display()
+            ),
+        )
+        .hint(rebuild)
+        .into());
+    }
     let value = |o: &Value| o.get("value").cloned().unwrap_or(Value::Null);
     let sensitive = |o: &Value| o.get("sensitive").and_then(Value::as_bool) == Some(true);
     match &args.name {

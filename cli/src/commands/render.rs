@@ -19,7 +19,7 @@ pub fn run(settings: &Settings, args: &RenderArgs, ui: &Ui) -> Result<()> {
                 format!("--terraform-version: `{v}` is not a version"),
             )
         })?,
-        None => terraform::find()
+        None => terraform::find(settings.run.terraform.clone())
             .and_then(|bin| terraform::version(&bin))
             .unwrap_or_else(|| {
                 let floor = Constraint::parse(&loaded.config.tools.terraform)
@@ -34,7 +34,7 @@ pub fn run(settings: &Settings, args: &RenderArgs, ui: &Ui) -> Result<()> {
     };
     let state_dir = loaded.base_dir().join(".ecomctl");
     let out = args.out.clone().unwrap_or_else(|| state_dir.clone());
-    let root = render::find_content_root(loaded.base_dir())?;
+    let root = render::find_content_root(loaded.base_dir(), settings.run.root.as_deref())?;
     ui.detail(&format!("templates from {}", root.display()));
     let renderer = Renderer::new(&root).context("loading templates")?;
     let opts = RenderOptions {
@@ -42,10 +42,8 @@ pub fn run(settings: &Settings, args: &RenderArgs, ui: &Ui) -> Result<()> {
         stage: args.stage,
         terraform: tf_version,
         state_dir,
-        aws_endpoint: std::env::var("AWS_ENDPOINT_URL")
-            .ok()
-            .filter(|s| !s.is_empty()),
-        assume_roles: crate::aws::RoleMode::from_env().assumes(),
+        aws_endpoint: settings.run.aws_endpoint.clone(),
+        assume_roles: settings.run.assume_role,
     };
     let files = renderer.render(&loaded, &opts)?;
     let pending: usize = files.iter().map(|f| f.pending).sum();

@@ -16,6 +16,14 @@ pub fn run(settings: &Settings, ui: &Ui) -> Result<()> {
             }
             let s = ws.status(&env, stage, ui)?;
             ui.emit(&Event::StageStatus(&s));
+            if let Some(d) = &s.damaged {
+                ui.warn(d);
+                rows.push(format!(
+                    "{:<24} damaged",
+                    format!("{}/{}", s.scope, s.stage)
+                ));
+                continue;
+            }
             rows.push(format!(
                 "{:<24} {:<30} {:<18} {}{}",
                 format!("{}/{}", s.scope, s.stage),

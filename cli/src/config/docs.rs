@@ -156,7 +156,7 @@ pub fn markdown(schema: &Value) -> String {
         out,
         "Check a file with `ecomctl validate`; print the JSON Schema with `ecomctl config schema`."
     );
-    let _ = writeln!(out, "Secrets are never written in the file: fields of type *secret reference* take `{{ env: VAR }}` or `{{ secret_arn: ... }}`.\n");
+    let _ = writeln!(out, "Secrets are never written in the file: fields of type *secret reference* take `{{ env: VAR }}` (read where ecomctl runs, never written to disk; an unset variable is an error). `{{ secret_arn: ... }}` is refused until ecomctl reads Secrets Manager.\n");
     let _ = writeln!(out, "| key | type | required | default | description |");
     let _ = writeln!(out, "|---|---|---|---|---|");
     for r in rows {

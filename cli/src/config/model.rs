@@ -212,6 +212,12 @@ pub struct Tools {
     pub terraform: String,
     #[serde(default = "default_helm")]
     pub helm: String,
+    /// A directory of Terraform provider packages (a filesystem mirror, laid out
+    /// `registry.terraform.io/hashicorp/aws/<version>/<os_arch>/`): providers are installed
+    /// only from it (`terraform init -plugin-dir`), for runners without internet access.
+    /// Relative to the config file. `--plugin-dir` / `ECOMCTL_PLUGIN_DIR` override it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin_dir: Option<String>,
 }
 
 impl Default for Tools {
@@ -219,6 +225,7 @@ impl Default for Tools {
         Tools {
             terraform: default_tf(),
             helm: default_helm(),
+            plugin_dir: None,
         }
     }
 }

@@ -365,12 +365,20 @@ fn secret_ref(o: &mut Out, p: &str, s: &SecretRef) {
             );
         }
         (None, Some(arn)) => {
-            o.pattern(
+            if o.pattern(
                 &format!("{p}.secret_arn"),
                 arn,
                 &SECRET_ARN,
                 "a Secrets Manager secret ARN",
-            );
+            ) {
+                // Refused rather than accepted and ignored (the smoke-test user would silently
+                // not be created).
+                o.hint(
+                    format!("{p}.secret_arn"),
+                    "ecomctl does not read Secrets Manager for this field yet",
+                    "give it as { env: VARIABLE } and export the variable where ecomctl runs",
+                );
+            }
         }
         _ => o.hint(
             p,

@@ -21,6 +21,7 @@ use crate::tools::version::Version;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// The stages, in the order `up` walks them.
@@ -142,11 +143,12 @@ pub struct RenderOptions {
     pub assume_roles: bool,
 }
 
-/// The directory holding `stacks/`, `charts/` and `cluster/`: `ECOMCTL_ROOT`, else the nearest
-/// ancestor of `start` (then of the working directory) that has them.
-pub fn find_content_root(start: &Path) -> Result<PathBuf, RenderError> {
-    if let Some(root) = std::env::var_os("ECOMCTL_ROOT") {
-        return Ok(PathBuf::from(root));
+/// The directory holding `stacks/`, `charts/` and `cluster/`: `explicit` (`--root`,
+/// `ECOMCTL_ROOT`), else the nearest ancestor of `start` (then of the working directory) that
+/// has them.
+pub fn find_content_root(start: &Path, explicit: Option<&Path>) -> Result<PathBuf, RenderError> {
+    if let Some(root) = explicit {
+        return Ok(root.to_path_buf());
     }
     let is_root = |d: &Path| {
         d.join("stacks").is_dir() && d.join("charts").is_dir() && d.join("cluster").is_dir()
@@ -526,11 +528,23 @@ pub fn write(files: &[RenderedFile], out_dir: &Path) -> Result<usize, RenderErro
             path: path.clone(),
             source,
         };
+        // Owner-only, like everything ecomctl keeps.
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(werr)?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(parent)
+                .map_err(werr)?;
         }
         let tmp = path.with_extension("ecomctl-tmp");
-        std::fs::write(&tmp, &f.contents).map_err(werr)?;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .and_then(|mut file| std::io::Write::write_all(&mut file, f.contents.as_bytes()))
+            .map_err(werr)?;
         std::fs::rename(&tmp, &path).map_err(werr)?;
         changed += 1;
     }

@@ -138,6 +138,12 @@ impl StageDir {
         record::read_json(&self.outputs_file())
     }
 
+    /// The stored outputs exist and read as outputs (every one an object with a `value`).
+    pub fn outputs_ok(&self) -> bool {
+        matches!(self.outputs(), Ok(Some(Value::Object(o)))
+            if o.values().all(|v| v.get("value").is_some()))
+    }
+
     pub fn has_outputs(&self) -> bool {
         self.outputs_file().exists()
     }

@@ -13,6 +13,7 @@
 //! | `applied` / `destroyed` | an apply finished |
 //! | `state_migrated` | bootstrap's state moved into the bucket (or, with `to`, out of it) |
 //! | `state_adopted` | bootstrap's state was found in the bucket and taken up (`lineage`, `serial`) |
+//! | `outputs_rebuilt` | `up` found a stage unchanged but its `outputs.json` missing or damaged, and read them again from the state |
 //! | `stage_skipped` | `up`/`down` left a stage alone |
 //! | `stage_finished` | a stage is done, either way |
 //! | `stage_status` | `ecomctl status`, one per stage |
@@ -115,6 +116,10 @@ pub enum Event<'a> {
         target: &'a Target,
         lineage: &'a str,
         serial: u64,
+    },
+    OutputsRebuilt {
+        #[serde(flatten)]
+        target: &'a Target,
     },
     StageSkipped {
         #[serde(flatten)]

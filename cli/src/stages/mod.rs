@@ -126,6 +126,9 @@ pub struct TargetStatus {
     pub plan_saved: bool,
     pub failed_at: Option<u64>,
     pub destroyed_at: Option<u64>,
+    /// A record that cannot be read, and how to get out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub damaged: Option<String>,
 }
 
 /// A tool failure as an error: interruptions become exit 130, the rest keep their tail.

@@ -51,6 +51,9 @@ pub enum Next {
     Skip {
         reason: &'static str,
     },
+    /// Nothing to apply, but the stored outputs are missing or damaged: read them again from
+    /// the state instead of skipping (downstream stages render from them).
+    RebuildOutputs,
     Refuse(Refusal),
 }
 
@@ -85,8 +88,14 @@ pub fn next(f: &Facts) -> Next {
 /// After a new plan: whether `up` applies it or leaves the stage alone. A stage is skipped only
 /// when its plan changes nothing and its inputs are those of its last apply; `down` and `apply`
 /// always go on (a destroy is never a side effect).
-pub fn after_plan(intent: Intent, has_changes: bool, unchanged_since_apply: bool) -> Next {
+pub fn after_plan(
+    intent: Intent,
+    has_changes: bool,
+    unchanged_since_apply: bool,
+    outputs_ok: bool,
+) -> Next {
     match intent {
+        Intent::Up if !has_changes && unchanged_since_apply && !outputs_ok => Next::RebuildOutputs,
         Intent::Up if !has_changes && unchanged_since_apply => Next::Skip {
             reason: "unchanged",
         },
@@ -196,14 +205,27 @@ mod tests {
     #[test]
     fn up_skips_only_an_empty_plan_of_the_applied_inputs() {
         assert_eq!(
-            after_plan(Intent::Up, false, true),
+            after_plan(Intent::Up, false, true, true),
             Next::Skip {
                 reason: "unchanged"
             }
         );
-        assert_eq!(after_plan(Intent::Up, true, true), Next::ApplySaved);
+        assert_eq!(after_plan(Intent::Up, true, true, true), Next::ApplySaved);
         // Same plan, but the inputs moved on (e.g. outputs-only change): apply to record them.
-        assert_eq!(after_plan(Intent::Up, false, false), Next::ApplySaved);
-        assert_eq!(after_plan(Intent::Down, false, true), Next::ApplySaved);
+        assert_eq!(after_plan(Intent::Up, false, false, true), Next::ApplySaved);
+        assert_eq!(
+            after_plan(Intent::Down, false, true, true),
+            Next::ApplySaved
+        );
+    }
+
+    #[test]
+    fn damaged_outputs_are_rebuilt_not_skipped() {
+        assert_eq!(
+            after_plan(Intent::Up, false, true, false),
+            Next::RebuildOutputs
+        );
+        // A plan with changes applies, which writes them anyway.
+        assert_eq!(after_plan(Intent::Up, true, true, false), Next::ApplySaved);
     }
 }

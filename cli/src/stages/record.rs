@@ -26,7 +26,7 @@ pub enum RecordError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} is damaged: {message}")]
+    #[error("{path} is damaged: {message} (move it aside and rerun `ecomctl up`: what it held is planned again, or rebuilt from the state)")]
     Parse { path: PathBuf, message: String },
     #[error("cannot write {path}")]
     Write {
@@ -99,7 +99,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
         source,
     };
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(werr)?;
+        private_dir(parent).map_err(werr)?;
     }
     let tmp = path.with_extension("ecomctl-tmp");
     // Outputs and plans can hold secrets: readable by the owner only.
@@ -113,6 +113,28 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
     file.write_all(bytes).map_err(werr)?;
     drop(file);
     std::fs::rename(&tmp, path).map_err(werr)
+}
+
+/// Creates a directory (and its missing parents) readable by the owner only.
+pub fn private_dir(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+}
+
+/// Makes every file directly in `dir` owner-only (what tools wrote there too).
+pub fn restrict_files(dir: &Path) -> Result<(), RecordError> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.filter_map(Result::ok) {
+        if entry.file_type().is_ok_and(|t| t.is_file()) {
+            restrict(&entry.path())?;
+        }
+    }
+    Ok(())
 }
 
 /// Makes a file ecomctl keeps (or a tool wrote for it) readable by the owner only.
@@ -193,13 +215,14 @@ impl StageLock {
             source,
         };
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(werr)?;
+            private_dir(parent).map_err(werr)?;
         }
         let mut file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
+            .mode(0o600)
             .open(path)
             .map_err(werr)?;
         // SAFETY: flock(2) on a descriptor we own; no memory is shared with the kernel.

@@ -114,7 +114,8 @@ impl Workspace {
                     unchanged_since_apply: false,
                 }))
             }
-            (Next::ApplySaved, None) | (Next::Plan { .. }, _) => self
+            // `next` answers RebuildOutputs only after a plan.
+            (Next::ApplySaved, None) | (Next::Plan { .. } | Next::RebuildOutputs, _) => self
                 .plan_locked(cx, d, Some(inputs), destroy)
                 .map(Started::Plan),
         }
@@ -339,13 +340,16 @@ impl Workspace {
         } else {
             d.apply(cx, o)
         };
+        let _ = record::restrict_files(cx.dir.path());
         if let Err(e) = done {
             state.failed_at = Some(record::now());
             cx.dir.write_state(&state)?;
             return Err(e);
         }
-        // A plan applied once is spent: Terraform refuses it again, and so does ecomctl.
+        // A plan applied once is spent: Terraform refuses it again, and so does ecomctl. It
+        // held the variables, secrets included: nothing of it is kept.
         let _ = cx.dir.forget_plan();
+        let _ = std::fs::remove_file(cx.dir.plan_json());
         if destroy {
             // Downstream stages must not render from outputs of things that are gone.
             let _ = std::fs::remove_file(cx.dir.outputs_file());
@@ -373,6 +377,7 @@ impl Workspace {
             destroyed_at: None,
         })?;
         d.applied(cx)?;
+        record::restrict_files(cx.dir.path())?;
         ui.emit(&Event::Applied {
             target: t,
             plan_hash: &o.plan_hash,

@@ -66,12 +66,28 @@ impl Workspace {
                 return Ok(Step::Unchanged);
             }
         };
-        if let Next::Skip { reason } =
-            after_plan(Intent::Up, o.has_changes(), o.unchanged_since_apply)
-        {
-            skipped(t, reason, ui);
-            ui.status("unchanged", &format!("{}: nothing to apply", t.label()));
-            return Ok(Step::Unchanged);
+        match after_plan(
+            Intent::Up,
+            o.has_changes(),
+            o.unchanged_since_apply,
+            cx.dir.outputs_ok(),
+        ) {
+            Next::Skip { reason } => {
+                skipped(t, reason, ui);
+                ui.status("unchanged", &format!("{}: nothing to apply", t.label()));
+                return Ok(Step::Unchanged);
+            }
+            Next::RebuildOutputs => {
+                let _ = cx.dir.forget_plan();
+                cx.dir.write_outputs(&d.outputs(cx)?)?;
+                ui.emit(&Event::OutputsRebuilt { target: t });
+                ui.status(
+                    "rebuilt",
+                    &format!("{}: its outputs, from the state", t.label()),
+                );
+                return Ok(Step::Unchanged);
+            }
+            _ => {}
         }
         self.gate(cx)?;
         self.approve(&o, approval, ui)?;
@@ -208,7 +224,17 @@ impl Workspace {
     pub fn status(&self, env: &str, stage: Stage, ui: &Ui) -> Result<TargetStatus> {
         let t = Target::new(env, stage);
         let cx = self.cx(env, &t, ui);
-        let state = cx.dir.state()?;
+        // A damaged record is shown for this stage only; the others are still reported.
+        let (state, mut damaged) = match cx.dir.state() {
+            Ok(s) => (s, None),
+            Err(e) => (Default::default(), Some(e.to_string())),
+        };
+        if damaged.is_none() && cx.dir.has_outputs() && !cx.dir.outputs_ok() {
+            damaged = Some(format!(
+                "{} is damaged (`ecomctl up -e {env}` rebuilds it from the state)",
+                cx.dir.outputs_file().display()
+            ));
+        }
         let current = self
             .driver(stage)
             .and_then(|d| d.inputs(&cx, false).ok())
@@ -226,6 +252,7 @@ impl Workspace {
             applied_at: state.applied_at,
             failed_at: state.failed_at,
             destroyed_at: state.destroyed_at,
+            damaged,
         })
     }
 

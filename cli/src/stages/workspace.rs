@@ -13,7 +13,7 @@ use crate::aws::{Aws, RoleMode};
 use crate::config::Loaded;
 use crate::exit::{Exit, FAILURE, USAGE};
 use crate::render::{self, RenderOptions, Renderer, Stage};
-use crate::tools::process::{self, Stream};
+use crate::tools::process::Stream;
 use crate::tools::terraform;
 use crate::tools::version::Constraint;
 use crate::ui::Ui;
@@ -41,40 +41,10 @@ pub struct WorkspaceOptions {
     pub stall: Option<Duration>,
     /// Assume each account's role, or use the credentials as they are (`ECOMCTL_ASSUME_ROLE`).
     pub role_mode: RoleMode,
-}
-
-impl WorkspaceOptions {
-    /// From the environment: `ECOMCTL_TERRAFORM`, `AWS_ENDPOINT_URL`, `ECOMCTL_INTERRUPT_GRACE`
-    /// (seconds, default 30), `ECOMCTL_LOCK_TIMEOUT` (seconds, default 0: fail at once) and
-    /// `ECOMCTL_STALL_TIMEOUT` (seconds of silence before Terraform is stopped as hung,
-    /// default 1200; 0: never).
-    pub fn from_env() -> WorkspaceOptions {
-        let seconds = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .and_then(|s| s.trim().parse::<f64>().ok())
-                .filter(|s| s.is_finite() && *s >= 0.0)
-        };
-        let grace = seconds("ECOMCTL_INTERRUPT_GRACE")
-            .map(Duration::from_secs_f64)
-            .unwrap_or(process::DEFAULT_GRACE);
-        let lock_timeout = seconds("ECOMCTL_LOCK_TIMEOUT")
-            .map(Duration::from_secs_f64)
-            .unwrap_or(Duration::ZERO);
-        let stall = seconds("ECOMCTL_STALL_TIMEOUT").map_or(Some(DEFAULT_STALL), |s| {
-            (s > 0.0).then(|| Duration::from_secs_f64(s))
-        });
-        WorkspaceOptions {
-            lock_timeout,
-            stall,
-            terraform: terraform::find(),
-            aws_endpoint: std::env::var("AWS_ENDPOINT_URL")
-                .ok()
-                .filter(|s| !s.is_empty()),
-            grace,
-            role_mode: RoleMode::from_env(),
-        }
-    }
+    /// A provider mirror Terraform installs from (`--plugin-dir`, else `tools.plugin_dir`).
+    pub plugin_dir: Option<PathBuf>,
+    /// The content root (`ECOMCTL_ROOT`), when given.
+    pub root: Option<PathBuf>,
 }
 
 /// Everything a run needs, resolved once.
@@ -97,9 +67,43 @@ pub struct Workspace {
     pub(super) prefetch: RefCell<Option<Prefetch>>,
 }
 
+/// The provider mirror: the flag or environment, else the config's (relative to the config).
+/// A missing directory is refused before any tool runs.
+fn plugin_dir(loaded: &Loaded, given: Option<PathBuf>) -> Result<Option<PathBuf>> {
+    let dir = given.or_else(|| {
+        loaded
+            .config
+            .tools
+            .plugin_dir
+            .as_ref()
+            .map(|d| loaded.base_dir().join(d))
+    });
+    let Some(dir) = dir else {
+        return Ok(None);
+    };
+    let dir = std::path::absolute(&dir).unwrap_or(dir);
+    if !dir.is_dir() {
+        return Err(Exit::new(
+            USAGE,
+            format!("the provider mirror {} is not a directory", dir.display()),
+        )
+        .hint("check --plugin-dir, ECOMCTL_PLUGIN_DIR or tools.plugin_dir in the config")
+        .into());
+    }
+    Ok(Some(dir))
+}
+
+/// The state directory, owner-only (also when an older ecomctl made it world-readable).
+fn private_state_dir(dir: &std::path::Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    super::record::private_dir(dir)
+        .and_then(|()| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
+        .with_context(|| format!("making {} private", dir.display()))
+}
+
 impl Workspace {
     pub fn open(loaded: Loaded, opts: WorkspaceOptions) -> Result<Workspace> {
-        let root = render::find_content_root(loaded.base_dir())?;
+        let root = render::find_content_root(loaded.base_dir(), opts.root.as_deref())?;
         let renderer = Renderer::new(&root).context("loading templates")?;
         let tf_bin = opts.terraform.ok_or_else(|| {
             Exit::new(FAILURE, "terraform is not installed (not found on PATH)")
@@ -127,6 +131,8 @@ impl Workspace {
             .into());
         }
         let state_dir = state_dir(&loaded)?;
+        private_state_dir(&state_dir)?;
+        let plugin_dir = plugin_dir(&loaded, opts.plugin_dir)?;
         let gate: Box<dyn PolicyGate> = Box::new(RegoPolicy::for_config(&loaded.path, &root)?);
         Ok(Workspace {
             loaded,
@@ -137,6 +143,7 @@ impl Workspace {
                 version: tf_version,
                 grace: opts.grace,
                 stall: opts.stall,
+                plugin_dir,
             },
             cluster: ClusterDriver::from_env(),
             aws_endpoint: opts.aws_endpoint,

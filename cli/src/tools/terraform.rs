@@ -8,12 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-/// The terraform binary: `ECOMCTL_TERRAFORM`, else `terraform` on PATH.
-pub fn find() -> Option<PathBuf> {
-    match std::env::var_os("ECOMCTL_TERRAFORM") {
-        Some(p) => Some(PathBuf::from(p)),
-        None => which::which("terraform").ok(),
-    }
+/// The terraform binary: the one given (`--terraform`, `ECOMCTL_TERRAFORM`), else
+/// `terraform` on PATH.
+pub fn find(explicit: Option<PathBuf>) -> Option<PathBuf> {
+    explicit.or_else(|| which::which("terraform").ok())
 }
 
 /// `terraform version -json`, read. `None` when the binary is missing or answers oddly.
@@ -58,6 +56,8 @@ pub struct Terraform {
     pub data_dir: PathBuf,
     /// `TF_PLUGIN_CACHE_DIR`, shared by every stage.
     pub plugin_cache: PathBuf,
+    /// A provider mirror: `init -plugin-dir=<dir>` installs providers only from it.
+    pub plugin_dir: Option<PathBuf>,
     /// Extra environment (`TF_VAR_...` secrets).
     pub env: Vec<(OsString, OsString)>,
     pub grace: Duration,
@@ -114,6 +114,11 @@ impl Terraform {
     ) -> Result<(), ProcessError> {
         self.prepare_dirs()?;
         let mut spec = self.spec("init").args(["-no-color", "-input=false"]);
+        if let Some(dir) = &self.plugin_dir {
+            let mut flag = OsString::from("-plugin-dir=");
+            flag.push(dir);
+            spec = spec.arg(flag);
+        }
         match backend {
             Backend::Config(file) => {
                 spec = spec.arg(backend_flag(file)).arg("-reconfigure");

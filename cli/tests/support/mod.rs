@@ -21,8 +21,13 @@ pub fn repo() -> PathBuf {
 }
 
 /// A tool from `.tools/bin`, or `None` (skip) when missing outside CI.
+/// `ECOMCTL_TEST_TERRAFORM` picks the Terraform the orchestrator tests use (`scripts/test`
+/// runs them with the image's 1.11, then with 1.0.3 from `.tools/bin` for compatibility).
 pub fn tool(name: &str) -> Option<PathBuf> {
-    let path = repo().join(".tools/bin").join(name);
+    let path = match std::env::var_os("ECOMCTL_TEST_TERRAFORM") {
+        Some(tf) if name == "terraform" => PathBuf::from(tf),
+        _ => repo().join(".tools/bin").join(name),
+    };
     if path.exists() {
         return Some(path);
     }
@@ -59,7 +64,7 @@ s3.create_bucket(Bucket="shop-tfstate-111111111111", ObjectLockEnabledForBucket=
 s3.put_bucket_versioning(Bucket="shop-tfstate-111111111111", VersioningConfiguration={"Status": "Enabled"})
 s3.put_bucket_encryption(Bucket="shop-tfstate-111111111111", ServerSideEncryptionConfiguration={"Rules": [
     {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms",
-     "KMSMasterKeyID": "arn:aws:kms:us-east-1:000000000000:key/fixture-shop"}, "BucketKeyEnabled": True}]})
+     "KMSMasterKeyID": "arn:aws:kms:us-east-1:000000000000:key/0f1c5e7a-5b1d-4c7e-9a3f-000000005409"}, "BucketKeyEnabled": True}]})
 s3.put_object_lock_configuration(Bucket="shop-tfstate-111111111111", ObjectLockConfiguration={
     "ObjectLockEnabled": "Enabled", "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 30}}})
 "#;

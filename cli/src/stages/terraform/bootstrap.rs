@@ -137,7 +137,9 @@ impl TerraformDriver {
             Home::Local => Ok(false),
             Home::Conflict => Err(conflict(cx, &remote_facts, local.as_ref())),
             Home::Adopt => {
-                cx.dir.write_outputs(&outputs_of(&remote))?;
+                let mut outputs = outputs_of(&remote);
+                super::redact::outputs(&mut outputs, &[]);
+                cx.dir.write_outputs(&outputs)?;
                 let mut state = cx.dir.state()?;
                 state.backend = Some("s3".into());
                 state.applied_at = state.applied_at.or(Some(record::now()));

@@ -4,10 +4,12 @@
 
 mod bootstrap;
 pub mod lock;
+mod redact;
 
 use super::driver::{Blocked, Cx, Inputs, Planned, StageDriver, StateHome};
 use super::summary::PlanSummary;
 use super::{record, tool_error, PlanOutcome, StageError};
+use crate::exit::{Exit, USAGE};
 use crate::render::{self, Stage};
 use crate::tools::process::ProcessError;
 use crate::tools::terraform::{Backend, Terraform};
@@ -30,6 +32,8 @@ pub struct TerraformDriver {
     pub grace: Duration,
     /// Silence after which a Terraform run is stopped as hung (`None`: never).
     pub stall: Option<Duration>,
+    /// The provider mirror `init` installs from (`-plugin-dir`), when one is given.
+    pub plugin_dir: Option<PathBuf>,
 }
 
 /// Rendered inputs of one target.
@@ -70,26 +74,66 @@ fn failed(cx: &Cx, e: ProcessError, what: String) -> anyhow::Error {
 }
 
 impl TerraformDriver {
-    fn tool(&self, cx: &Cx) -> Result<Terraform> {
-        let mut env = Vec::new();
+    /// Secrets the stage's Terraform gets as `TF_VAR_*` from the environment variables the
+    /// config names, and the name of any that is not set.
+    fn secrets(&self, cx: &Cx) -> (Vec<(String, String)>, Option<String>) {
+        let mut out = Vec::new();
+        let mut missing = None;
         if cx.target.stage == Stage::Foundation {
-            let secret = cx
+            let name = cx
                 .ws
                 .loaded
                 .config
                 .cognito
                 .smoke_test_user
                 .as_ref()
-                .and_then(|u| u.temp_password.env.as_deref());
-            if let Some(value) = secret.and_then(std::env::var_os) {
-                env.push(("TF_VAR_dummy_user_temp_password".into(), value));
+                .and_then(|u| u.temp_password.env.clone());
+            if let Some(name) = name {
+                match std::env::var(&name) {
+                    Ok(value) if !value.is_empty() => {
+                        out.push(("TF_VAR_dummy_user_temp_password".into(), value));
+                    }
+                    _ => missing = Some(name),
+                }
             }
         }
+        (out, missing)
+    }
+
+    /// Refuses to plan without a secret the config names (it would silently become null).
+    fn require_secrets(&self, cx: &Cx) -> Result<()> {
+        match self.secrets(cx).1 {
+            None => Ok(()),
+            Some(name) => Err(Exit::new(
+                USAGE,
+                format!(
+                    "cognito.smoke_test_user.temp_password: the environment variable {name} is not set"
+                ),
+            )
+            .hint(format!(
+                "export {name} (it is read at plan time and never written to disk), or remove smoke_test_user from the config"
+            ))
+            .into()),
+        }
+    }
+
+    fn known_secrets(&self, cx: &Cx) -> Vec<String> {
+        self.secrets(cx).0.into_iter().map(|(_, v)| v).collect()
+    }
+
+    fn tool(&self, cx: &Cx) -> Result<Terraform> {
+        let env = self
+            .secrets(cx)
+            .0
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
         Ok(Terraform {
             bin: self.bin.clone(),
             workdir: stack_dir(cx)?,
             data_dir: cx.dir.tf_data_dir(),
             plugin_cache: cx.ws.state_dir.join("plugin-cache"),
+            plugin_dir: self.plugin_dir.clone(),
             env,
             grace: self.grace,
             stall: self.stall,
@@ -143,7 +187,10 @@ impl TerraformDriver {
                     "cannot plan {}: it waits on outputs of the {up} stage, which has not been applied yet",
                     t.label()
                 ),
-                hint: format!("apply the {up} stage first (`ecomctl up` runs the stages in order)"),
+                hint: format!(
+                    "run `ecomctl up -e {}`: it applies {up} first or, when {up} is applied, reads its outputs again from the state",
+                    cx.env
+                ),
             }));
         }
         if r.backend_pending && !self.local_backend(cx)? {
@@ -181,6 +228,14 @@ impl TerraformDriver {
                 ("backend", backend_text.as_bytes()),
                 ("data-dir", tf.data_dir.display().to_string().as_bytes()),
                 ("terraform-version", self.version.to_string().as_bytes()),
+                (
+                    "plugin-dir",
+                    self.plugin_dir
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                        .as_bytes(),
+                ),
             ],
             &tf.workdir,
         )?;
@@ -246,6 +301,10 @@ impl TerraformDriver {
             })?;
             record::restrict(&cx.dir.errored_state())?;
         }
+        let local = cx.dir.local_tfstate();
+        if local.exists() {
+            record::restrict(&local)?;
+        }
         out.map_err(|e| failed(cx, e, format!("applying {}", t.label())))
     }
 }
@@ -287,6 +346,7 @@ impl StageDriver for TerraformDriver {
 
     fn plan(&self, cx: &Cx, _inputs: &Inputs, destroy: bool) -> Result<Planned> {
         let t = cx.target;
+        self.require_secrets(cx)?;
         self.init(cx)?;
         self.push_errored(cx)?;
         super::check_interrupt()?;
@@ -295,10 +355,14 @@ impl StageDriver for TerraformDriver {
         let mut on_line = cx.ws.on_line(cx.ui, t);
         tf.plan(&cx.dir.tfvars(), &plan_file, destroy, &mut on_line)
             .map_err(|e| failed(cx, e, format!("planning {}", t.label())))?;
-        let document = tf
+        record::restrict(&plan_file)?;
+        let mut document = tf
             .show_json(&plan_file, &mut on_line)
             .map_err(|e| tool_error(e, t))
             .with_context(|| format!("reading the plan of {}", t.label()))?;
+        // The saved plan itself holds the variables (owner-only, removed after apply); what
+        // ecomctl keeps of it does not.
+        redact::plan(&mut document, &self.known_secrets(cx));
         let plan_bytes = std::fs::read(&plan_file)
             .with_context(|| format!("reading {}", plan_file.display()))?;
         Ok(Planned {
@@ -323,10 +387,13 @@ impl StageDriver for TerraformDriver {
 
     fn outputs(&self, cx: &Cx) -> Result<Value> {
         let t = cx.target;
-        self.tool(cx)?
+        let mut outputs = self
+            .tool(cx)?
             .output_json(&mut cx.ws.on_line(cx.ui, t))
             .map_err(|e| tool_error(e, t))
-            .with_context(|| format!("reading the outputs of {}", t.label()))
+            .with_context(|| format!("reading the outputs of {}", t.label()))?;
+        redact::outputs(&mut outputs, &self.known_secrets(cx));
+        Ok(outputs)
     }
 
     fn applied(&self, cx: &Cx) -> Result<()> {
