@@ -5,6 +5,7 @@
 use super::inventory::{self, Inventory};
 use super::manifest::{Manifest, ObjectRef};
 use super::{Cluster, ClusterError};
+use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -107,6 +108,36 @@ pub async fn load_inventory(cluster: &Cluster, release: &str) -> Result<Inventor
     }
 }
 
+/// One object: create when it is not there, else what the dry run would change.
+async fn diff_one(
+    cluster: &Cluster,
+    m: &Manifest,
+    force: bool,
+    brings_crds: bool,
+) -> Result<Change, ClusterError> {
+    let change = |action, fields| Change {
+        object: m.id.clone(),
+        action,
+        fields,
+    };
+    let live = match cluster.get(&m.id).await {
+        Ok(live) => live,
+        Err(ClusterError::UnknownKind(_)) if brings_crds => None,
+        Err(e) => return Err(e),
+    };
+    let Some(live) = live else {
+        return Ok(change(Action::Create, Vec::new()));
+    };
+    let after = cluster.apply(m, force, true).await?;
+    let fields = changed_fields(&comparable(&live), &comparable(&after));
+    let action = if fields.is_empty() {
+        Action::Unchanged
+    } else {
+        Action::Update
+    };
+    Ok(change(action, fields))
+}
+
 /// Plans `manifests` (in apply order) against the cluster.
 pub async fn plan(
     cluster: &Cluster,
@@ -115,38 +146,21 @@ pub async fn plan(
     force: bool,
 ) -> Result<ClusterPlan, ClusterError> {
     let inv = load_inventory(cluster, release).await?;
+    // A custom resource whose CRD this same plan brings is not served yet: it is a create.
+    let brings_crds = manifests
+        .iter()
+        .any(|m| m.id.kind == "CustomResourceDefinition");
+    // Objects are compared concurrently (a few requests in flight), results kept in order.
+    let outcomes: Vec<Result<Change, ClusterError>> = futures_util::stream::iter(manifests)
+        .map(|m| diff_one(cluster, m, force, brings_crds))
+        .buffered(8)
+        .collect()
+        .await;
     let mut changes = Vec::new();
     let mut conflicts = Vec::new();
-    let mut created_crds = false;
-    for m in manifests {
-        let live = match cluster.get(&m.id).await {
-            Ok(live) => live,
-            // A custom resource whose CRD this same plan creates.
-            Err(ClusterError::UnknownKind(_)) if created_crds => None,
-            Err(e) => return Err(e),
-        };
-        let Some(live) = live else {
-            created_crds |= m.id.kind == "CustomResourceDefinition";
-            changes.push(Change {
-                object: m.id.clone(),
-                action: Action::Create,
-                fields: Vec::new(),
-            });
-            continue;
-        };
-        match cluster.apply(m, force, true).await {
-            Ok(after) => {
-                let fields = changed_fields(&comparable(&live), &comparable(&after));
-                changes.push(Change {
-                    object: m.id.clone(),
-                    action: if fields.is_empty() {
-                        Action::Unchanged
-                    } else {
-                        Action::Update
-                    },
-                    fields,
-                });
-            }
+    for outcome in outcomes {
+        match outcome {
+            Ok(change) => changes.push(change),
             Err(ClusterError::Conflicts { details, .. }) => conflicts.push(details),
             Err(e) => return Err(e),
         }
