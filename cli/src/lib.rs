@@ -8,6 +8,7 @@ pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod dev;
 pub mod diag;
 pub mod exit;
 pub mod policy;
