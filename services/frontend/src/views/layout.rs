@@ -47,7 +47,7 @@ fn header(c: &Chrome) -> Markup {
     html! {
         header.site {
             div.bar {
-                a.logo href="/" aria-label="Northwind Outfitters, home" {
+                a.logo href="/" {
                     span.mark aria-hidden="true" { "N" }
                     span { "Northwind Outfitters" }
                 }
