@@ -16,6 +16,7 @@ Examples:
   ecomctl plan -e prod --stage foundation   plan one stage; apply it with `ecomctl apply --approve HASH`
   ecomctl status                            last apply and pending input changes per stage
   ecomctl rollback -e nonprod --to 3        re-apply revision 3 of the nonprod release
+  ecomctl dev                               run the whole shop locally (storefront on :8080)
   ecomctl config schema > ecomctl.schema.json
   ecomctl completions bash > /etc/bash_completion.d/ecomctl
 
@@ -124,9 +125,36 @@ pub enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Run the whole shop on this machine: six services on loopback, PostgreSQL, demo data.
+    #[command(
+        after_help = "Examples:\n  cargo run -p ecomctl -- dev          # build, start, print http://127.0.0.1:8080/\n  ecomctl dev --service catalog --service frontend\n  ecomctl dev --port 9080              # storefront on 9080, services on 9081..9085\n  ecomctl dev --reset                  # drop the dev databases and start from the demo data\n\nPostgreSQL comes from DATABASE_URL, else the server on 127.0.0.1:5432, else a private cluster\nin .ecomctl/dev/postgres (initdb + pg_ctl, not as root). Ctrl-C stops every service (exit 0).\nSee docs/dev.md."
+    )]
+    Dev(DevArgs),
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  ecomctl completions zsh > ~/.zfunc/_ecomctl")]
     Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Only these services (repeatable); the others are expected on their usual ports.
+    #[arg(long = "service", value_enum, value_name = "S")]
+    pub services: Vec<crate::dev::Service>,
+    /// The storefront's port; login, catalog, inventory, orders and payments take the next five.
+    #[arg(long, value_name = "BASE", default_value_t = 8080)]
+    pub port: u16,
+    /// Drop the dev databases (and make new dev secrets) before starting.
+    #[arg(long)]
+    pub reset: bool,
+    /// Use the binaries already in target/ instead of running `cargo build` first.
+    #[arg(long)]
+    pub no_build: bool,
+    /// Build and run release binaries.
+    #[arg(long)]
+    pub release: bool,
+    /// Name of this local shop: databases `ecom_<NAME>_<service>`, state in `.ecomctl/<NAME>/`.
+    #[arg(long, env = "ECOMCTL_DEV_NAME", default_value = "dev")]
+    pub name: String,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod cluster;
 pub mod commands;
 pub mod config;
+pub mod dev;
 pub mod diag;
 pub mod exit;
 pub mod limits;

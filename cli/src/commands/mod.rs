@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod completions;
 pub mod config_schema;
+pub mod dev;
 pub mod down;
 pub mod init;
 pub mod orchestrate;
@@ -73,5 +74,6 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Unlock(args) => unlock::run(&settings, &args, ui),
         Command::Status => status::run(&settings, ui),
         Command::Output(args) => output::run(&settings, &args, ui),
+        Command::Dev(args) => dev::run(&args, ui),
     }
 }

@@ -258,6 +258,26 @@ impl Ui {
         self.stderr_line(&format!("{} {line}", self.paint(Style::Dim, "  |")));
     }
 
+    /// One line of a local service's log (`ecomctl dev`), behind its name in its own colour;
+    /// with `--output json` a `log` event.
+    pub fn service_line(&self, service: &str, index: usize, line: &str) {
+        if self.json() {
+            self.event("log", json!({ "service": service, "line": line }));
+            return;
+        }
+        if self.quiet {
+            return;
+        }
+        const COLOURS: [&str; 6] = ["36", "35", "33", "32", "34", "91"];
+        let prefix = format!("{service:>9} |");
+        let prefix = if self.color {
+            format!("\x1b[{}m{prefix}\x1b[0m", COLOURS[index % COLOURS.len()])
+        } else {
+            prefix
+        };
+        self.stderr_line(&format!("{prefix} {line}"));
+    }
+
     /// Whether a question can be asked: a terminal on stdin and stderr, and not JSON mode.
     pub fn interactive(&self) -> bool {
         !self.json() && std::io::stdin().is_terminal() && std::io::stderr().is_terminal()

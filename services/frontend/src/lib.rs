@@ -1,0 +1,226 @@
+//! frontend: the server-rendered storefront. Browse, search, product, cart, sign-up/in/out,
+//! checkout with the sandbox cards, order history. No JavaScript: every page works with
+//! plain links and forms. It calls the other services server-side (see [`backend`]).
+
+pub mod backend;
+pub mod error;
+pub mod images;
+pub mod money;
+pub mod routes;
+pub mod security;
+pub mod session;
+pub mod views;
+
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+use ecom_shared::openapi::{ApiDoc, Security};
+use ecom_shared::settings::{CommonSettings, Env, SettingsError};
+use ecom_shared::{HasKit, Kit};
+
+use crate::backend::{Backend, Urls};
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+pub const DEFAULT_PORT: u16 = 8080;
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub common: CommonSettings,
+    pub urls: Urls,
+    /// Cookies carry `Secure` (and the `__Host-` prefix); HSTS is sent. Off only for plain
+    /// HTTP on a machine of one's own (`FRONTEND_SECURE_COOKIES=false`).
+    pub secure_cookies: bool,
+}
+
+impl Settings {
+    pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
+        let url = |name: &str, example: &str| -> Result<String, SettingsError> {
+            let u = env.required(name, example)?;
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(SettingsError::Invalid {
+                    name: name.into(),
+                    reason: format!("expected an http(s) URL, got {u:?}"),
+                });
+            }
+            Ok(u)
+        };
+        Ok(Self {
+            common: CommonSettings::from_env("frontend", DEFAULT_PORT, env)?,
+            urls: Urls {
+                login: url("LOGIN_URL", "e.g. http://login:8081")?,
+                catalog: url("CATALOG_URL", "e.g. http://catalog:8082")?,
+                inventory: url("INVENTORY_URL", "e.g. http://inventory:8083")?,
+                orders: url("ORDERS_URL", "e.g. http://orders:8084")?,
+                payments: url("PAYMENTS_URL", "e.g. http://payments:8085")?,
+            },
+            secure_cookies: env.bool_or("FRONTEND_SECURE_COOKIES", true)?,
+        })
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub kit: Kit,
+    pub backend: Backend,
+    pub settings: Arc<Settings>,
+    /// Tells the visitor's address from the proxies' (its buckets are not used).
+    pub clients: Arc<ecom_shared::ratelimit::RateLimiter>,
+}
+
+impl HasKit for AppState {
+    fn kit(&self) -> &Kit {
+        &self.kit
+    }
+}
+
+impl AppState {
+    pub fn new(kit: Kit, settings: Settings) -> Self {
+        Self {
+            backend: Backend::new(kit.http.clone(), settings.urls.clone()),
+            clients: kit.limiter("visitor address"),
+            kit,
+            settings: Arc::new(settings),
+        }
+    }
+}
+
+pub fn openapi() -> ApiDoc {
+    let mut doc = ApiDoc::new("frontend", env!("CARGO_PKG_VERSION"));
+    for (method, path, summary, codes) in [
+        (
+            "get",
+            "/",
+            "Home: featured products and categories",
+            &[200, 503][..],
+        ),
+        (
+            "get",
+            "/c/{slug}",
+            "A category's products",
+            &[200, 404, 503],
+        ),
+        (
+            "get",
+            "/search",
+            "Search with filters, sorting and pages",
+            &[200, 400, 503],
+        ),
+        ("get", "/p/{slug}", "A product", &[200, 404, 503]),
+        (
+            "get",
+            "/images/{file}",
+            "A product's generated image",
+            &[200, 404],
+        ),
+        ("get", "/cart", "The cart", &[200, 503]),
+        (
+            "post",
+            "/cart/items",
+            "Add to the cart (form, CSRF)",
+            &[303, 400, 403, 404],
+        ),
+        (
+            "post",
+            "/cart/items/{sku}",
+            "Set a quantity (form, CSRF)",
+            &[303, 400, 403],
+        ),
+        ("get", "/signin", "Sign-in form", &[200]),
+        ("post", "/signin", "Sign in (form, CSRF)", &[303, 403, 422]),
+        ("get", "/signup", "Sign-up form", &[200]),
+        (
+            "post",
+            "/signup",
+            "Create an account (form, CSRF)",
+            &[303, 403, 422],
+        ),
+        ("post", "/signout", "Sign out (form, CSRF)", &[303, 403]),
+        ("get", "/checkout", "Checkout form", &[200, 303]),
+        (
+            "post",
+            "/checkout",
+            "Pay and place the order (form, CSRF)",
+            &[303, 403, 422],
+        ),
+        ("get", "/orders", "Order history", &[200, 303]),
+        ("get", "/orders/{id}", "One order", &[200, 404]),
+        ("get", "/static/{file}", "Stylesheet and icon", &[200, 404]),
+    ] {
+        doc = doc.route(method, path, summary, Security::Public, codes);
+    }
+    doc
+}
+
+pub fn router(state: AppState) -> Router {
+    let doc = openapi();
+    let kit = state.kit.clone();
+    let limit = |route: &str| {
+        axum::middleware::from_fn_with_state(kit.limiter(route), ecom_shared::ratelimit::enforce)
+    };
+    let pages = Router::new()
+        .route("/", get(routes::catalog::home))
+        .route("/c/{slug}", get(routes::catalog::category))
+        .route("/search", get(routes::catalog::search))
+        .route("/p/{slug}", get(routes::catalog::product))
+        .route("/cart", get(routes::cart::show))
+        .route("/cart/items", post(routes::cart::add))
+        .route("/cart/items/{sku}", post(routes::cart::set))
+        .route(
+            "/signin",
+            get(routes::account::signin_page)
+                .post(routes::account::signin)
+                .route_layer(limit("/signin")),
+        )
+        .route(
+            "/signup",
+            get(routes::account::signup_page)
+                .post(routes::account::signup)
+                .route_layer(limit("/signup")),
+        )
+        .route("/signout", post(routes::account::signout))
+        .route(
+            "/checkout",
+            get(routes::checkout::show)
+                .post(routes::checkout::pay)
+                .route_layer(limit("/checkout")),
+        )
+        .route("/orders", get(routes::checkout::orders))
+        .route("/orders/{id}", get(routes::checkout::order))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::layer,
+        ))
+        .with_state(state.clone());
+    let assets = Router::new()
+        .route("/images/{file}", get(images::image))
+        .route("/static/{file}", get(security::asset));
+    let api = pages.merge(assets);
+    // The kit's problem+json 404 is for APIs; people get a page.
+    ecom_shared::app::finish(api, &kit, &doc)
+        .fallback(security::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.settings.secure_cookies,
+            security::headers,
+        ))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Kit(#[from] ecom_shared::KitError),
+}
+
+pub async fn run() -> Result<(), RunError> {
+    let env = Env::process();
+    ecom_shared::telemetry::init_logs(&env.get("LOG_LEVEL").unwrap_or_else(|| "info".into()));
+    let settings = Settings::from_env(&env)?;
+    let kit = Kit::start(settings.common.clone(), &MIGRATOR).await?;
+    let sweeper = session::spawn_sweeper(kit.pool.clone());
+    let state = AppState::new(kit.clone(), settings);
+    let r = ecom_shared::app::serve(router(state), &kit, ecom_shared::app::shutdown_signal()).await;
+    sweeper.abort();
+    Ok(r?)
+}
