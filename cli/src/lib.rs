@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod diag;
+pub mod doctor;
 pub mod exit;
 pub mod policy;
 pub mod render;

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod completions;
 pub mod config_schema;
+pub mod doctor;
 pub mod down;
 pub mod init;
 pub mod orchestrate;
@@ -65,6 +66,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Up(args) => up::run(&settings, &args, ui),
         Command::Down(args) => down::run(&settings, &args, ui),
         Command::Status => status::run(&settings, ui),
+        Command::Doctor(args) => doctor::run(&settings, &args, ui),
         Command::Output(args) => output::run(&settings, &args, ui),
     }
 }
