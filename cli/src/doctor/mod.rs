@@ -52,6 +52,8 @@ pub struct Options {
 pub enum DoctorError {
     #[error("{0}")]
     Policy(#[from] PolicyError),
+    #[error("the built-in check catalogue is broken: {0}")]
+    Catalogue(String),
     #[error("there is no environment `{name}`; the environments are {known}")]
     UnknownEnv { name: String, known: String },
 }
@@ -59,6 +61,8 @@ pub enum DoctorError {
 /// Resolves everything the checks read. Fails only on input that makes the audit meaningless:
 /// unreadable or malformed policies or waivers, an unknown environment.
 pub fn context(opts: &Options) -> Result<Context, DoctorError> {
+    catalogue::parse(catalogue::SOURCE)
+        .map_err(|e| DoctorError::Catalogue(format!("{}: {e}", catalogue::SOURCE_NAME)))?;
     let loaded = crate::config::load(&opts.config);
     let base = opts
         .config

@@ -34,7 +34,14 @@ pub fn run_groups(
         let ctx = Arc::clone(&ctx);
         std::thread::spawn(move || {
             let t = Instant::now();
-            let run = checks::run(group, &ctx);
+            let run =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| checks::run(group, &ctx)))
+                    .unwrap_or_else(|_| {
+                        all_errors(
+                            group,
+                            "internal error: the group's checks crashed (please report it)",
+                        )
+                    });
             let _ = tx.send(Ran {
                 group,
                 run,
@@ -61,12 +68,7 @@ pub fn run_groups(
             let msg = format!("timed out after {} s", timeout.as_secs());
             let r = Ran {
                 group,
-                run: GroupRun {
-                    outcomes: catalogue::of_group(group)
-                        .map(|c| Outcome::error(&c.id, "-", msg.clone()))
-                        .collect(),
-                    evidence: Vec::new(),
-                },
+                run: all_errors(group, &msg),
                 elapsed: timeout,
                 timed_out: true,
             };
@@ -76,4 +78,14 @@ pub fn run_groups(
     }
     results.sort_by_key(|r| groups.iter().position(|g| *g == r.group));
     results
+}
+
+/// Every check of `group` as an error with one message.
+fn all_errors(group: Group, msg: &str) -> GroupRun {
+    GroupRun {
+        outcomes: catalogue::of_group(group)
+            .map(|c| Outcome::error(&c.id, "-", msg))
+            .collect(),
+        evidence: Vec::new(),
+    }
 }

@@ -163,7 +163,10 @@ impl Report {
     pub fn skipped_groups(&self) -> Vec<(Group, &str)> {
         self.groups
             .iter()
-            .filter_map(|g| g.skipped.as_deref().map(|r| (g.group, r)))
+            .filter_map(|g| {
+                let r = g.skipped.as_deref()?;
+                Some((g.group, r.strip_prefix("skipped: ").unwrap_or(r)))
+            })
             .collect()
     }
 
