@@ -15,6 +15,7 @@ Examples:
   ecomctl up -e nonprod                     plan and apply every stage of nonprod in order
   ecomctl plan -e prod --stage foundation   plan one stage; apply it with `ecomctl apply --approve HASH`
   ecomctl status                            last apply and pending input changes per stage
+  ecomctl rollback -e nonprod --to 3        re-apply revision 3 of the nonprod release
   ecomctl doctor -e prod --format sarif     audit tools, identity, state, IaC, chart, cluster (PCI DSS / SOC 2)
   ecomctl config schema > ecomctl.schema.json
   ecomctl completions bash > /etc/bash_completion.d/ecomctl
@@ -93,6 +94,16 @@ pub enum Command {
         after_help = "Examples:\n  ecomctl down -e nonprod                       # type the env name for each stage (terminal)\n  ecomctl down -e nonprod --approve 5d1e0c9a7b3f --approve 0e4b...   # CI: one destroy-plan hash per stage\n  ecomctl down -e nonprod --include-bootstrap   # last env: then the state bucket and KMS key too"
     )]
     Down(DownArgs),
+    /// Re-apply an earlier revision of an environment's release (kept in the cluster).
+    #[command(
+        after_help = "Examples:\n  ecomctl rollback -e nonprod --list          # the revisions kept\n  ecomctl rollback -e nonprod                 # back to the revision before the current one\n  ecomctl rollback -e prod --to 4 --timeout 900\n  KUBECONFIG=~/.kube/shop ecomctl rollback -e nonprod --context shop-nonprod"
+    )]
+    Rollback(RollbackArgs),
+    /// Release a Terraform state lock that a killed run left behind (asks first).
+    #[command(
+        after_help = "Examples:\n  ecomctl unlock -e nonprod --stage app           # says who holds it, asks for the env name\n  ecomctl unlock -e nonprod --stage app --force   # CI: no prompt\n\nThe lock is the one Terraform last refused a run for (recorded by that run). A lock whose\nTerraform still runs on this host is never released."
+    )]
+    Unlock(UnlockArgs),
     /// Per environment and stage: last apply, whether inputs changed since, whether outputs exist.
     #[command(after_help = "Examples:\n  ecomctl status\n  ecomctl status -e prod --output json")]
     Status,
@@ -157,6 +168,17 @@ pub struct DownArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct UnlockArgs {
+    /// The stage whose state lock to release.
+    #[arg(long, value_enum)]
+    pub stage: Stage,
+
+    /// Release without asking (needed without a terminal).
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// The stage to apply.
     #[arg(long, value_enum)]
@@ -164,6 +186,41 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     pub approval: ApproveArgs,
+}
+
+/// How the cluster stage reaches the cluster and how it applies.
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// Kubeconfig to use (default: `ECOMCTL_KUBECONFIG`, `KUBECONFIG`; without any, the EKS
+    /// cluster of the foundation outputs with a token made from the AWS credentials).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+
+    /// The kubeconfig context (default: its current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+
+    /// Take fields another field manager owns instead of reporting the conflict.
+    #[arg(long)]
+    pub force_conflicts: bool,
+
+    /// Seconds to wait for every rollout before failing (a failing pod ends it sooner).
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The revision to go back to (default: the one before the current).
+    #[arg(long, value_name = "N")]
+    pub to: Option<u32>,
+
+    /// Print the revisions kept (revision, status, time, what made it) and change nothing.
+    #[arg(long, conflicts_with = "to")]
+    pub list: bool,
+
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
 }
 
 #[derive(Debug, Args)]

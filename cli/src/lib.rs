@@ -6,11 +6,13 @@
 
 pub mod aws;
 pub mod cli;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod diag;
 pub mod doctor;
 pub mod exit;
+pub mod limits;
 pub mod policy;
 pub mod render;
 pub mod stages;

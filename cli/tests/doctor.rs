@@ -582,3 +582,86 @@ fn a_waiver_accepts_a_doctor_finding_and_an_expired_one_fails() {
     assert_eq!(code, Some(3), "{doc:#}");
     assert_eq!(doc["waivers"]["expired"][0]["ticket"], "SHOP-15");
 }
+
+/// The cluster group against the FAKE Kubernetes API server (crates/fakekube): the real kube-rs
+/// client lists the objects over HTTP from a kubeconfig.
+fn doctor_against_fake_cluster(setup: impl FnOnce(&fakekube::FakeKube)) -> Value {
+    let fake = fakekube::FakeKube::start();
+    let ns = |name: &str, labelled: bool| {
+        let labels = if labelled {
+            serde_json::json!({"pod-security.kubernetes.io/enforce": "restricted"})
+        } else {
+            serde_json::json!({})
+        };
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}})
+    };
+    for name in ["default", "kube-system", "kube-public", "ecommerce"] {
+        fake.insert(ns(name, true));
+    }
+    setup(&fake);
+    let d = Doctor::new(None);
+    let kubeconfig = d.path("kubeconfig");
+    std::fs::write(&kubeconfig, fake.kubeconfig()).unwrap();
+    let mut cmd = d.command(&["-e", "nonprod", "--only", "cluster", "--format", "json"]);
+    cmd.env("KUBECONFIG", &kubeconfig);
+    let out = cmd.output().unwrap();
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", show(&out)))
+}
+
+fn failed_resources(doc: &Value, id: &str) -> Vec<String> {
+    outcomes(doc, id)
+        .iter()
+        .filter(|o| o["status"] == "fail")
+        .map(|o| o["resource"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn fake_cluster_a_namespace_without_pss_labels_fails() {
+    let doc = doctor_against_fake_cluster(|fake| {
+        fake.insert(serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "scratch"}}));
+    });
+    assert_eq!(
+        failed_resources(&doc, "ECOM-DOC-CL-001"),
+        vec!["Namespace/scratch"],
+        "{doc:#}"
+    );
+    let def = doctor_rule("ECOM-DOC-CL-001");
+    assert!(def.pci_dss.contains(&"2.2.1".to_string()) && def.soc2.contains(&"CC6.8".to_string()));
+    assert_eq!(doc["failed"], true);
+}
+
+#[test]
+fn fake_cluster_a_pod_running_as_root_fails() {
+    let image = format!(
+        "222222222222.dkr.ecr.us-east-1.amazonaws.com/catalog@sha256:{}",
+        "a".repeat(64)
+    );
+    let doc = doctor_against_fake_cluster(|fake| {
+        for (name, security) in [
+            (
+                "catalog-ok",
+                serde_json::json!({"runAsNonRoot": true, "runAsUser": 10001}),
+            ),
+            ("catalog-root", serde_json::json!({"runAsUser": 0})),
+        ] {
+            fake.insert(serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+                "metadata": {"name": name, "namespace": "ecommerce"},
+                "spec": {"automountServiceAccountToken": false, "securityContext": security,
+                         "containers": [{"name": "app", "image": image}]}}));
+        }
+    });
+    assert_eq!(
+        failed_resources(&doc, "ECOM-DOC-CL-005"),
+        vec!["Pod/ecommerce/catalog-root"],
+        "{doc:#}"
+    );
+    assert!(
+        failed_resources(&doc, "ECOM-DOC-CL-006").is_empty(),
+        "{doc:#}"
+    );
+    assert!(
+        failed_resources(&doc, "ECOM-DOC-CL-001").is_empty(),
+        "{doc:#}"
+    );
+}

@@ -85,13 +85,16 @@ Cross-field checks JSON Schema cannot express cleanly; each fails the render wit
 {{- if and $svc.autoscaling.enabled (gt (int $svc.autoscaling.minReplicas) (int $svc.autoscaling.maxReplicas)) -}}
 {{- fail (printf "services.%s.autoscaling.minReplicas (%v) is greater than maxReplicas (%v)" $name $svc.autoscaling.minReplicas $svc.autoscaling.maxReplicas) -}}
 {{- end -}}
+{{- if and $svc.pdb.enabled (kindIs "string" $svc.pdb.minAvailable) (ge (atoi (trimSuffix "%" $svc.pdb.minAvailable)) 100) -}}
+{{- fail (printf "services.%s.pdb.minAvailable (%s) must be below 100%%, or no node could ever be drained" $name $svc.pdb.minAvailable) -}}
+{{- end -}}
 {{- if and $svc.pdb.enabled (not (kindIs "string" $svc.pdb.minAvailable)) -}}
 {{- $floor := ternary $svc.autoscaling.minReplicas $svc.replicas $svc.autoscaling.enabled -}}
 {{- if ge (int $svc.pdb.minAvailable) (int $floor) -}}
 {{- fail (printf "services.%s.pdb.minAvailable (%v) must be below the replica count (%v), or no node could ever be drained" $name $svc.pdb.minAvailable $floor) -}}
 {{- end -}}
 {{- end -}}
-{{- if and (eq $svc.kind "Deployment") (eq (toString $svc.rollingUpdate.maxSurge) "0") (eq (toString $svc.rollingUpdate.maxUnavailable) "0") -}}
+{{- if and (eq $svc.kind "Deployment") (eq (toString $svc.rollingUpdate.maxSurge | trimSuffix "%") "0") (eq (toString $svc.rollingUpdate.maxUnavailable | trimSuffix "%") "0") -}}
 {{- fail (printf "services.%s.rollingUpdate: maxSurge and maxUnavailable cannot both be 0" $name) -}}
 {{- end -}}
 {{- end -}}

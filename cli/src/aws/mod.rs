@@ -11,9 +11,12 @@
 //! tests) redirects every call. Everything here blocks on a small current-thread runtime: the
 //! rest of ecomctl is synchronous.
 
+mod state;
+
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+pub use state::MAX_STATE_BYTES;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt::Display;

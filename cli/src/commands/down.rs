@@ -1,9 +1,9 @@
 use super::{orchestrate, Settings};
 use crate::cli::DownArgs;
+use crate::stages::events::Event;
 use crate::stages::{Approval, Step};
 use crate::ui::Ui;
 use anyhow::Result;
-use serde_json::json;
 
 pub fn run(settings: &Settings, args: &DownArgs, ui: &Ui) -> Result<()> {
     let ws = orchestrate::workspace(settings)?;
@@ -15,10 +15,10 @@ pub fn run(settings: &Settings, args: &DownArgs, ui: &Ui) -> Result<()> {
     };
     let steps = ws.down(&env, &approval, args.include_bootstrap, ui)?;
     let destroyed = steps.iter().filter(|(_, s)| *s == Step::Destroyed).count();
-    ui.event(
-        "down_finished",
-        json!({ "env": env, "destroyed": destroyed }),
-    );
+    ui.emit(&Event::DownFinished {
+        env: &env,
+        destroyed,
+    });
     ui.status("done", &format!("{env}: {destroyed} stage(s) destroyed"));
     Ok(())
 }

@@ -12,7 +12,9 @@ pub mod output;
 pub mod plan;
 pub mod policy;
 pub mod render;
+pub mod rollback;
 pub mod status;
+pub mod unlock;
 pub mod up;
 pub mod validate;
 
@@ -65,6 +67,8 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Apply(args) => apply::run(&settings, &args, ui),
         Command::Up(args) => up::run(&settings, &args, ui),
         Command::Down(args) => down::run(&settings, &args, ui),
+        Command::Rollback(args) => rollback::run(&settings, &args, ui),
+        Command::Unlock(args) => unlock::run(&settings, &args, ui),
         Command::Status => status::run(&settings, ui),
         Command::Doctor(args) => doctor::run(&settings, &args, ui),
         Command::Output(args) => output::run(&settings, &args, ui),

@@ -1,5 +1,6 @@
 use super::{orchestrate, Settings};
 use crate::render::Stage;
+use crate::stages::events::Event;
 use crate::stages::format_time;
 use crate::ui::Ui;
 use anyhow::Result;
@@ -13,8 +14,8 @@ pub fn run(settings: &Settings, ui: &Ui) -> Result<()> {
             if stage.is_global() && std::mem::replace(&mut bootstrap_done, true) {
                 continue;
             }
-            let s = ws.status(&env, stage)?;
-            ui.event("stage_status", serde_json::to_value(&s).unwrap_or_default());
+            let s = ws.status(&env, stage, ui)?;
+            ui.emit(&Event::StageStatus(&s));
             rows.push(format!(
                 "{:<24} {:<30} {:<18} {}{}",
                 format!("{}/{}", s.scope, s.stage),

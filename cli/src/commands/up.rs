@@ -1,10 +1,10 @@
 use super::{orchestrate, Settings};
 use crate::cli::ApproveArgs;
+use crate::stages::events::Event;
 use crate::stages::Step;
 use crate::tools::process;
 use crate::ui::Ui;
 use anyhow::Result;
-use serde_json::json;
 use std::time::Instant;
 
 pub fn run(settings: &Settings, args: &ApproveArgs, ui: &Ui) -> Result<()> {
@@ -16,20 +16,15 @@ pub fn run(settings: &Settings, args: &ApproveArgs, ui: &Ui) -> Result<()> {
     let total = started.elapsed();
     let tools = process::tool_time();
     let own = total.saturating_sub(tools);
-    ui.event(
-        "up_finished",
-        json!({
-            "env": env,
-            "applied": applied,
-            "unchanged": unchanged,
-            "duration_ms": total.as_secs_f64() * 1000.0,
-            "tool_ms": tools.as_secs_f64() * 1000.0,
-            "own_ms": own.as_secs_f64() * 1000.0,
-            // How long the STS and S3 checks were in flight. They start on a thread beside
-            // start-up, so only the part `up` waited for is inside own_ms.
-            "aws_ms": crate::aws::api_time().as_secs_f64() * 1000.0,
-        }),
-    );
+    ui.emit(&Event::UpFinished {
+        env: &env,
+        applied,
+        unchanged,
+        duration_ms: total.as_secs_f64() * 1000.0,
+        tool_ms: tools.as_secs_f64() * 1000.0,
+        own_ms: own.as_secs_f64() * 1000.0,
+        aws_ms: crate::aws::api_time().as_secs_f64() * 1000.0,
+    });
     ui.detail(&format!(
         "{:.0} ms in total, {:.0} ms of it in terraform; ecomctl's own share {:.1}%",
         total.as_secs_f64() * 1000.0,

@@ -77,10 +77,13 @@ pub fn schema() -> &'static Value {
 }
 
 pub fn load(path: &Path) -> Result<Loaded, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let text =
+        crate::limits::read_to_string(path, crate::limits::MAX_TEXT_BYTES).map_err(|source| {
+            ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
     parse(&text, path)
 }
 

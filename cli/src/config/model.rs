@@ -533,8 +533,6 @@ pub struct Service {
     pub hpa: Option<Hpa>,
     #[serde(default)]
     pub pdb: Option<Pdb>,
-    #[serde(default)]
-    pub persistence: Option<Persistence>,
     /// Image digest (`sha256:...`) to deploy; required in prod.
     #[serde(default)]
     pub digest: Option<String>,
@@ -552,7 +550,6 @@ impl Default for Service {
             resources: Resources::default(),
             hpa: None,
             pdb: None,
-            persistence: None,
             digest: None,
         }
     }
@@ -615,16 +612,6 @@ fn default_cpu_target() -> u32 {
 #[serde(deny_unknown_fields)]
 pub struct Pdb {
     pub min_available: u32,
-}
-
-/// A persistent volume per replica (StatefulSet).
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Persistence {
-    /// Size (`10Gi`).
-    pub size: String,
-    #[serde(default)]
-    pub storage_class: Option<String>,
 }
 
 impl Config {

@@ -771,14 +771,6 @@ fn services(o: &mut Out, services: &BTreeMap<String, Service>, p: &str) {
                 "an image digest (sha256: and 64 hex digits)",
             );
         }
-        if let Some(per) = &s.persistence {
-            o.pattern(
-                &format!("{f}.persistence.size"),
-                &per.size,
-                &MEMORY,
-                "a storage size (like 10Gi)",
-            );
-        }
     }
 }
 

@@ -123,8 +123,29 @@ impl SyntaxError {
     }
 }
 
-/// Parses every document in `text`. An empty stream gives no documents.
+/// The most bytes a YAML text may have: every file ecomctl reads is far smaller.
+pub const MAX_BYTES: usize = 16 * 1024 * 1024;
+/// The most nodes a text may hold once every alias is expanded (a 1 KB "billion laughs" text
+/// would expand to billions): about 100 bytes each, so well under 100 MB.
+pub const MAX_NODES: usize = 100_000;
+/// The deepest nesting accepted.
+pub const MAX_DEPTH: usize = 200;
+
+/// Parses every document in `text`. An empty stream gives no documents. Bounded: a text
+/// over [`MAX_BYTES`], nested deeper than [`MAX_DEPTH`] or expanding (through aliases) to
+/// more than [`MAX_NODES`] nodes is refused where it crosses the bound.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, SyntaxError> {
+    if text.len() > MAX_BYTES {
+        return Err(SyntaxError {
+            line: 1,
+            column: 1,
+            message: format!(
+                "the text is {} MB; at most {} MB is read",
+                text.len() >> 20,
+                MAX_BYTES >> 20
+            ),
+        });
+    }
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
     parser.load(&mut builder, true).map_err(|e| SyntaxError {
@@ -168,11 +189,56 @@ enum Frame {
 struct Builder {
     docs: Vec<Node>,
     stack: Vec<Frame>,
-    anchors: HashMap<usize, Node>,
+    /// Each anchored node and how many nodes it holds.
+    anchors: HashMap<usize, (Node, usize)>,
+    /// Nodes built so far, aliases expanded.
+    nodes: usize,
+    /// Nodes of each open collection (for the anchor sizes).
+    open_sizes: Vec<usize>,
     error: Option<SyntaxError>,
 }
 
+/// Nodes in a tree.
+fn count(node: &Node) -> usize {
+    1 + match &node.kind {
+        NodeKind::Scalar { .. } => 0,
+        NodeKind::Seq(items) => items.iter().map(count).sum(),
+        NodeKind::Map(entries) => entries.iter().map(|(k, v)| count(k) + count(v)).sum(),
+    }
+}
+
 impl Builder {
+    /// Counts `n` more nodes; past a bound, records the error (the rest of the text is then
+    /// only scanned, nothing more is built).
+    fn grow(&mut self, n: usize, line: usize, column: usize) -> bool {
+        if self.error.is_some() {
+            return false;
+        }
+        self.nodes = self.nodes.saturating_add(n);
+        for open in &mut self.open_sizes {
+            *open = open.saturating_add(n);
+        }
+        let message = if self.nodes > MAX_NODES {
+            format!(
+                "this alias expands the document past {MAX_NODES} nodes; aliases nested in aliases (a \"billion laughs\" text) are refused"
+            )
+        } else if self.stack.len() > MAX_DEPTH {
+            format!("nested deeper than {MAX_DEPTH} levels")
+        } else {
+            return true;
+        };
+        self.error = Some(SyntaxError {
+            line,
+            column,
+            message,
+        });
+        self.stack.clear();
+        self.open_sizes.clear();
+        self.anchors.clear();
+        self.docs.clear();
+        false
+    }
+
     fn push_value(&mut self, node: Node) {
         match self.stack.last_mut() {
             None => self.docs.push(node),
@@ -205,8 +271,14 @@ impl Builder {
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let (line, column) = (mark.line(), mark.col() + 1);
+        if self.error.is_some() {
+            return;
+        }
         match ev {
             Event::Scalar(text, style, anchor, _tag) => {
+                if !self.grow(1, line, column) {
+                    return;
+                }
                 let plain = style == TScalarStyle::Plain;
                 let node = Node {
                     kind: NodeKind::Scalar { text, plain },
@@ -214,32 +286,45 @@ impl MarkedEventReceiver for Builder {
                     column,
                 };
                 if anchor > 0 {
-                    self.anchors.insert(anchor, node.clone());
+                    self.anchors.insert(anchor, (node.clone(), 1));
                 }
                 self.push_value(node);
             }
-            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq(
-                Node {
-                    kind: NodeKind::Seq(Vec::new()),
-                    line,
-                    column,
-                },
-                anchor,
-            )),
-            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map(
-                Node {
-                    kind: NodeKind::Map(Vec::new()),
-                    line,
-                    column,
-                },
-                anchor,
-                None,
-            )),
+            Event::SequenceStart(anchor, _) => {
+                if !self.grow(1, line, column) {
+                    return;
+                }
+                self.open_sizes.push(1);
+                self.stack.push(Frame::Seq(
+                    Node {
+                        kind: NodeKind::Seq(Vec::new()),
+                        line,
+                        column,
+                    },
+                    anchor,
+                ))
+            }
+            Event::MappingStart(anchor, _) => {
+                if !self.grow(1, line, column) {
+                    return;
+                }
+                self.open_sizes.push(1);
+                self.stack.push(Frame::Map(
+                    Node {
+                        kind: NodeKind::Map(Vec::new()),
+                        line,
+                        column,
+                    },
+                    anchor,
+                    None,
+                ))
+            }
             Event::SequenceEnd | Event::MappingEnd => {
                 let (mut node, anchor) = match self.stack.pop() {
                     Some(Frame::Seq(n, a)) | Some(Frame::Map(n, a, _)) => (n, a),
                     None => return,
                 };
+                let size = self.open_sizes.pop().unwrap_or_else(|| count(&node));
                 // The parser marks a block mapping where it recognised it, past its first key;
                 // the first key is where a reader sees the mapping start.
                 if let NodeKind::Map(entries) = &node.kind {
@@ -248,19 +333,28 @@ impl MarkedEventReceiver for Builder {
                     }
                 }
                 if anchor > 0 {
-                    self.anchors.insert(anchor, node.clone());
+                    self.anchors.insert(anchor, (node.clone(), size));
                 }
                 self.push_value(node);
             }
             Event::Alias(id) => {
-                let node = self.anchors.get(&id).cloned().unwrap_or(Node {
-                    kind: NodeKind::Scalar {
-                        text: String::new(),
-                        plain: true,
-                    },
-                    line,
-                    column,
-                });
+                let size = self.anchors.get(&id).map_or(1, |(_, n)| *n);
+                // Counted before it is copied: the copy is what would explode.
+                if !self.grow(size, line, column) {
+                    return;
+                }
+                let node = self
+                    .anchors
+                    .get(&id)
+                    .map(|(n, _)| n.clone())
+                    .unwrap_or(Node {
+                        kind: NodeKind::Scalar {
+                            text: String::new(),
+                            plain: true,
+                        },
+                        line,
+                        column,
+                    });
                 self.push_value(node);
             }
             _ => {}
@@ -310,6 +404,33 @@ mod tests {
             has_path(&m, "a.b") && has_path(&m, "a.c[1]") && has_path(&m, "d") && has_path(&m, "e")
         );
         assert!(!has_path(&over, "a.b") && !has_path(&m, "a.c[2]"));
+    }
+
+    /// The "billion laughs" text: 9 levels of 9 aliases each.
+    pub(crate) fn alias_bomb() -> String {
+        let mut text = String::from(
+            "a0: &a0 [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+        );
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 9].join(",");
+            text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        text
+    }
+
+    #[test]
+    fn an_alias_bomb_is_refused_where_it_explodes() {
+        let err = parse_one(&alias_bomb()).unwrap_err();
+        assert!(err.message.contains("alias"), "{err:?}");
+        assert!(err.line >= 5, "{err:?}");
+    }
+
+    #[test]
+    fn deep_nesting_and_huge_texts_are_refused() {
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 5), "]".repeat(MAX_DEPTH + 5));
+        assert!(parse_one(&deep).unwrap_err().message.contains("deeper"));
+        let huge = "a: 1\n".repeat(MAX_BYTES / 5 + 1);
+        assert!(parse_one(&huge).unwrap_err().message.contains("MB"));
     }
 
     #[test]

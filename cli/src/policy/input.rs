@@ -323,9 +323,11 @@ fn resource_blocks(dir: &Path) -> Blocks {
 }
 
 fn read(path: &Path) -> Result<String, PolicyError> {
-    std::fs::read_to_string(path).map_err(|e| PolicyError::Read {
-        path: path.to_path_buf(),
-        source: e,
+    crate::limits::read_to_string(path, crate::limits::MAX_DOCUMENT_BYTES).map_err(|e| {
+        PolicyError::Read {
+            path: path.to_path_buf(),
+            source: e,
+        }
     })
 }
 

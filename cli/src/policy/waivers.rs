@@ -150,7 +150,7 @@ impl Waivers {
     /// Reads a waivers file; a missing file is no waivers.
     pub fn load(path: &Path) -> Result<Waivers, PolicyError> {
         let shown = path.display().to_string();
-        match std::fs::read_to_string(path) {
+        match crate::limits::read_to_string(path, crate::limits::MAX_TEXT_BYTES) {
             Ok(text) => Waivers::parse(&shown, &text),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Waivers {
                 file: shown,

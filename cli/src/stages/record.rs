@@ -77,7 +77,7 @@ pub fn now() -> u64 {
 
 /// Reads a JSON record; a missing file is `None`.
 pub fn read_json<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Option<T>, RecordError> {
-    match std::fs::read(path) {
+    match crate::limits::read(path, crate::limits::MAX_DOCUMENT_BYTES) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
             .map_err(|e| RecordError::Parse {
@@ -113,6 +113,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RecordError> {
     file.write_all(bytes).map_err(werr)?;
     drop(file);
     std::fs::rename(&tmp, path).map_err(werr)
+}
+
+/// Makes a file ecomctl keeps (or a tool wrote for it) readable by the owner only.
+pub fn restrict(path: &Path) -> Result<(), RecordError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|source| {
+        RecordError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
 }
 
 pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), RecordError> {

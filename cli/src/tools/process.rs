@@ -6,7 +6,7 @@
 //! way (interrupt, grace, kill): Terraform prints a line at least every 10 s while it works.
 //!
 //! The child runs in its own process group, so a Ctrl-C on the terminal reaches it exactly once:
-//! through ecomctl. Terraform treats a second interrupt as "stop now", which must stay the
+//! through ecomctl. It is also told to stop (SIGTERM) when ecomctl dies, even by `kill -9`. Terraform treats a second interrupt as "stop now", which must stay the
 //! user's choice (a second Ctrl-C is forwarded too).
 
 use std::collections::VecDeque;
@@ -210,6 +210,30 @@ fn push_tail(tail: &mut VecDeque<String>, line: String) {
     tail.push_back(line);
 }
 
+/// The child gets SIGTERM when ecomctl dies, however it dies (`kill -9` included): Terraform
+/// takes SIGTERM as an interrupt, stops gracefully and releases its state lock. Without this
+/// a child in its own process group would outlive ecomctl, holding the lock. (Linux: the
+/// signal follows the death of the thread that spawned the child, which here is the thread
+/// that waits for it.)
+fn die_with_parent(cmd: &mut Command) {
+    // SAFETY: getpid(2) has no preconditions.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: between fork and exec only async-signal-safe calls are made: prctl(2),
+    // getppid(2) and _exit(2); nothing allocates or takes a lock.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // ecomctl died before the line above: do not start at all.
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+}
+
 fn send_signal(pid: u32, sig: i32) {
     if let Ok(pid) = libc::pid_t::try_from(pid) {
         // SAFETY: kill(2) on the child's process group (we made it the leader); no memory involved.
@@ -271,6 +295,7 @@ pub fn run(spec: &Spec, on_line: &mut dyn FnMut(Stream, &str)) -> Result<Output,
     for (k, v) in &spec.env {
         cmd.env(k, v);
     }
+    die_with_parent(&mut cmd);
     let seen_before = SIGNALS.load(Ordering::SeqCst);
     let started = Instant::now();
     let mut child = match cmd.spawn() {

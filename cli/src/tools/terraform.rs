@@ -189,6 +189,26 @@ impl Terraform {
         process::run(&spec, on_line).map(|_| ())
     }
 
+    /// `state push <file>`: the state a failed apply could not save.
+    pub fn state_push(
+        &self,
+        file: &Path,
+        on_line: &mut dyn FnMut(Stream, &str),
+    ) -> Result<(), ProcessError> {
+        let spec = self.spec("state").arg("push").arg(file.as_os_str());
+        process::run(&spec, on_line).map(|_| ())
+    }
+
+    /// `force-unlock -force <id>`: releases a state lock its holder left behind.
+    pub fn force_unlock(
+        &self,
+        lock_id: &str,
+        on_line: &mut dyn FnMut(Stream, &str),
+    ) -> Result<(), ProcessError> {
+        let spec = self.spec("force-unlock").args(["-force", lock_id]);
+        process::run(&spec, on_line).map(|_| ())
+    }
+
     /// `output -json`: every output of the stage, in Terraform's own format.
     pub fn output_json(
         &self,

@@ -174,6 +174,17 @@ impl Ui {
         let _ = writeln!(std::io::stdout().lock(), "{obj}");
     }
 
+    /// Emits one typed NDJSON event (JSON mode only), e.g. a `stages::events::Event`; the
+    /// value carries its own `event` field.
+    pub fn emit(&self, event: &impl serde::Serialize) {
+        if !self.json() {
+            return;
+        }
+        if let Ok(line) = serde_json::to_string(event) {
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
+        }
+    }
+
     /// Raw data for stdout (a schema, completions, a file list). Ignored in JSON mode, where the
     /// same data travels in events.
     pub fn data(&self, text: &str) {

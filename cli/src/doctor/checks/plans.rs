@@ -25,7 +25,7 @@ pub fn saved(ctx: &Context, stages: &[Stage]) -> Vec<SavedPlan> {
     for env in &ctx.envs {
         for &stage in stages {
             let t = Target::new(env, stage);
-            let path = t.dir(&ctx.state_dir).join("plan.json");
+            let path = crate::stages::dir::StageDir::new(&ctx.state_dir, &t).plan_json();
             if path.is_file() && seen.insert(t.label()) {
                 out.push(SavedPlan {
                     label: t.label(),

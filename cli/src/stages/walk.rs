@@ -1,0 +1,239 @@
+//! The walks over every stage of an environment: `up` in order, `down` in reverse, and
+//! `status` (which only reads).
+
+use super::driver::Cx;
+use super::events::{Action, Event, Outcome};
+use super::next::{after_plan, Intent, Next};
+use super::run::Started;
+use super::workspace::Workspace;
+use super::{
+    check_interrupt, stored_outputs, Approval, StageDriver, Step, Target, TargetStatus,
+    CLUSTER_NOT_IMPLEMENTED, MIN_HASH_PREFIX,
+};
+use crate::exit::{Exit, FAILURE};
+use crate::render::Stage;
+use crate::tools::process;
+use crate::ui::Ui;
+use anyhow::Result;
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+fn skipped(t: &Target, reason: &str, ui: &Ui) {
+    ui.emit(&Event::StageSkipped { target: t, reason });
+}
+
+impl Workspace {
+    /// `ecomctl up`: every stage of `env` in order. A stage whose inputs are those of its last
+    /// apply and whose plan is empty is skipped; after a failure, the rerun finds the stages
+    /// before it unchanged and resumes at the failed one.
+    pub fn up(&self, env: &str, approval: &Approval, ui: &Ui) -> Result<Vec<(Target, Step)>> {
+        self.preflight_up(env, ui)?;
+        let mut steps = Vec::new();
+        for stage in Stage::ALL {
+            let t = Target::new(env, stage);
+            let Some(d) = self.driver(stage) else {
+                skipped(&t, CLUSTER_NOT_IMPLEMENTED, ui);
+                ui.status(
+                    "skipped",
+                    &format!("{}: {CLUSTER_NOT_IMPLEMENTED}", t.label()),
+                );
+                steps.push((t, Step::NotImplemented));
+                continue;
+            };
+            let _lock = self.lock(&t, ui)?;
+            let cx = self.cx(env, &t, ui);
+            let result = self.up_one(&cx, d, approval);
+            self.finish(
+                &t,
+                Action::Up,
+                result.as_ref().map(|s| match s {
+                    Step::Applied => Outcome::Applied,
+                    _ => Outcome::Unchanged,
+                }),
+                ui,
+            );
+            steps.push((t, result?));
+        }
+        Ok(steps)
+    }
+
+    fn up_one(&self, cx: &Cx, d: &dyn StageDriver, approval: &Approval) -> Result<Step> {
+        let (t, ui) = (cx.target, cx.ui);
+        let o = match self.start(cx, d, Intent::Up, approval)? {
+            Started::Plan(o) => o,
+            Started::Skipped(reason) => {
+                skipped(t, reason, ui);
+                return Ok(Step::Unchanged);
+            }
+        };
+        if let Next::Skip { reason } =
+            after_plan(Intent::Up, o.has_changes(), o.unchanged_since_apply)
+        {
+            skipped(t, reason, ui);
+            ui.status("unchanged", &format!("{}: nothing to apply", t.label()));
+            return Ok(Step::Unchanged);
+        }
+        self.gate(cx)?;
+        self.approve(&o, approval, ui)?;
+        self.apply_locked(cx, d, &o, false)?;
+        Ok(Step::Applied)
+    }
+
+    /// `ecomctl down`: destroys the stages of `env` in reverse order. Every destroy plan needs
+    /// its hash (`--approve`) or the scope's name typed on a terminal; `--yes` never destroys.
+    /// Stages never applied are skipped. Bootstrap (the state bucket every environment uses)
+    /// goes last and only with `include_bootstrap`, once no other environment has a stage
+    /// applied: its state first moves back out of the bucket it is about to destroy.
+    pub fn down(
+        &self,
+        env: &str,
+        approval: &Approval,
+        include_bootstrap: bool,
+        ui: &Ui,
+    ) -> Result<Vec<(Target, Step)>> {
+        if include_bootstrap {
+            self.check_nothing_else_uses_bootstrap(env)?;
+        }
+        let mut stages = vec![Stage::App, Stage::Foundation];
+        if include_bootstrap {
+            stages.push(Stage::Bootstrap);
+        }
+        let mut steps = Vec::new();
+        for stage in stages {
+            let t = Target::new(env, stage);
+            let d = self.driver_of(&t)?;
+            let _lock = self.lock(&t, ui)?;
+            let cx = self.cx(env, &t, ui);
+            let o = match self.start(&cx, d, Intent::Down, approval) {
+                Ok(Started::Skipped(reason)) => {
+                    skipped(&t, reason, ui);
+                    ui.status("skipped", &format!("{}: {reason}", t.label()));
+                    steps.push((t, Step::NotApplied));
+                    continue;
+                }
+                Ok(Started::Plan(o)) => Ok(o),
+                Err(e) => Err(e),
+            };
+            let result = o.and_then(|o| self.down_one(&cx, d, &o, approval));
+            self.finish(
+                &t,
+                Action::Down,
+                result.as_ref().map(|_| Outcome::Destroyed),
+                ui,
+            );
+            result?;
+            steps.push((t, Step::Destroyed));
+        }
+        Ok(steps)
+    }
+
+    fn down_one(
+        &self,
+        cx: &Cx,
+        d: &dyn StageDriver,
+        o: &super::PlanOutcome,
+        approval: &Approval,
+    ) -> Result<()> {
+        let t = cx.target;
+        self.gate(cx)?;
+        // Always confirmed, even when only outputs go: `down` is never a side effect.
+        if !approval.names(&o.plan_hash) {
+            let short = &o.plan_hash[..MIN_HASH_PREFIX];
+            let question = format!(
+                "Destroy {} ({})? Type `{}` to apply destroy plan {short}:",
+                t.label(),
+                o.summary.headline(),
+                t.scope
+            );
+            let confirmed = approval.interactive
+                && cx.ui.confirm(&question, &t.scope, &process::interrupted) == Some(true);
+            check_interrupt()?;
+            if !confirmed {
+                return Err(Exit::new(
+                    FAILURE,
+                    format!("destroying {} was not approved", t.label()),
+                )
+                .hint(format!(
+                    "review the destroy plan, then rerun with --approve {short} (--yes never destroys)"
+                ))
+                .into());
+            }
+        }
+        self.apply_locked(cx, d, o, true)
+    }
+
+    /// Refuses to destroy bootstrap while a stage of another environment is applied (as far as
+    /// this machine's records tell).
+    fn check_nothing_else_uses_bootstrap(&self, env: &str) -> Result<()> {
+        let mut still = Vec::new();
+        for other in self.envs(None)? {
+            if other == env {
+                continue;
+            }
+            for stage in [Stage::Foundation, Stage::App] {
+                let t = Target::new(&other, stage);
+                if self.stage_dir(&t).state()?.applied_at.is_some() {
+                    still.push(t.label());
+                }
+            }
+        }
+        if still.is_empty() {
+            return Ok(());
+        }
+        let envs: BTreeSet<&str> = still.iter().filter_map(|l| l.split('/').next()).collect();
+        Err(Exit::new(
+            FAILURE,
+            format!(
+                "cannot destroy the bootstrap stage: its state bucket still holds the state of {}",
+                still.join(", ")
+            ),
+        )
+        .hint(format!(
+            "destroy those first ({}); nothing was changed",
+            envs.iter()
+                .map(|e| format!("`ecomctl down -e {e}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .into())
+    }
+
+    /// `ecomctl status` for one target. Renders in memory (writes nothing, runs no tool).
+    pub fn status(&self, env: &str, stage: Stage, ui: &Ui) -> Result<TargetStatus> {
+        let t = Target::new(env, stage);
+        let cx = self.cx(env, &t, ui);
+        let state = cx.dir.state()?;
+        let current = self
+            .driver(stage)
+            .and_then(|d| d.inputs(&cx, false).ok())
+            .map(|i| i.hash);
+        Ok(TargetStatus {
+            inputs_changed: match (&current, &state.inputs_hash) {
+                (Some(c), Some(a)) => Some(c != a),
+                (Some(_), None) => Some(true),
+                (None, _) => None,
+            },
+            outputs: cx.dir.has_outputs(),
+            plan_saved: cx.dir.has_plan_record(),
+            scope: t.scope,
+            stage,
+            applied_at: state.applied_at,
+            failed_at: state.failed_at,
+            destroyed_at: state.destroyed_at,
+        })
+    }
+
+    /// `ecomctl unlock` for one target, with the stage's own lock held (a live ecomctl run on
+    /// the stage makes it refuse).
+    pub fn unlock(&self, env: &str, stage: Stage, force: bool, ui: &Ui) -> Result<()> {
+        let t = Target::new(env, stage);
+        self.driver_of(&t)?;
+        let _lock = self.lock(&t, ui)?;
+        self.terraform.unlock(&self.cx(env, &t, ui), force)
+    }
+
+    /// The stored outputs of a target (`terraform output -json` format).
+    pub fn outputs(&self, env: &str, stage: Stage) -> Result<Option<Value>> {
+        stored_outputs(&self.state_dir, &Target::new(env, stage))
+    }
+}

@@ -1,0 +1,223 @@
+//! Everything a run knows, resolved once into a `Workspace`: the config, the renderer, the
+//! tools, the settings, the policy gate and the drivers. Commands are thin calls into it.
+
+use super::dir::StageDir;
+use super::driver::{Cx, StageDriver};
+use super::gate::{PolicyGate, RegoPolicy};
+use super::preflight::Prefetch;
+use super::record::{RecordError, StageLock};
+use super::terraform::TerraformDriver;
+use super::{check_interrupt, envs, state_dir, Target};
+use crate::aws::{Aws, RoleMode};
+use crate::config::Loaded;
+use crate::exit::{Exit, FAILURE, USAGE};
+use crate::render::{self, RenderOptions, Renderer, Stage};
+use crate::tools::process::{self, Stream};
+use crate::tools::terraform;
+use crate::tools::version::Constraint;
+use crate::ui::Ui;
+use anyhow::{Context, Result};
+use std::cell::{OnceCell, RefCell};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Silence after which a Terraform run is taken for hung: Terraform prints a line at least
+/// every 10 s while it creates, changes or destroys anything.
+pub const DEFAULT_STALL: Duration = Duration::from_secs(1200);
+
+/// Flags and environment that shape a run, resolved by the command.
+#[derive(Debug, Clone)]
+pub struct WorkspaceOptions {
+    /// Terraform binary (`ECOMCTL_TERRAFORM` or PATH when `None`).
+    pub terraform: Option<PathBuf>,
+    pub aws_endpoint: Option<String>,
+    /// Time a tool gets after Ctrl-C before it is killed.
+    pub grace: Duration,
+    /// How long to wait for another run's lock on a stage.
+    pub lock_timeout: Duration,
+    /// Silence after which a Terraform run is stopped as hung (`None`: never).
+    pub stall: Option<Duration>,
+    /// Assume each account's role, or use the credentials as they are (`ECOMCTL_ASSUME_ROLE`).
+    pub role_mode: RoleMode,
+}
+
+impl WorkspaceOptions {
+    /// From the environment: `ECOMCTL_TERRAFORM`, `AWS_ENDPOINT_URL`, `ECOMCTL_INTERRUPT_GRACE`
+    /// (seconds, default 30), `ECOMCTL_LOCK_TIMEOUT` (seconds, default 0: fail at once) and
+    /// `ECOMCTL_STALL_TIMEOUT` (seconds of silence before Terraform is stopped as hung,
+    /// default 1200; 0: never).
+    pub fn from_env() -> WorkspaceOptions {
+        let seconds = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|s| s.trim().parse::<f64>().ok())
+                .filter(|s| s.is_finite() && *s >= 0.0)
+        };
+        let grace = seconds("ECOMCTL_INTERRUPT_GRACE")
+            .map(Duration::from_secs_f64)
+            .unwrap_or(process::DEFAULT_GRACE);
+        let lock_timeout = seconds("ECOMCTL_LOCK_TIMEOUT")
+            .map(Duration::from_secs_f64)
+            .unwrap_or(Duration::ZERO);
+        let stall = seconds("ECOMCTL_STALL_TIMEOUT").map_or(Some(DEFAULT_STALL), |s| {
+            (s > 0.0).then(|| Duration::from_secs_f64(s))
+        });
+        WorkspaceOptions {
+            lock_timeout,
+            stall,
+            terraform: terraform::find(),
+            aws_endpoint: std::env::var("AWS_ENDPOINT_URL")
+                .ok()
+                .filter(|s| !s.is_empty()),
+            grace,
+            role_mode: RoleMode::from_env(),
+        }
+    }
+}
+
+/// Everything a run needs, resolved once.
+pub struct Workspace {
+    pub loaded: Loaded,
+    pub renderer: Renderer,
+    /// Rendered inputs, plans, records and Terraform data (`.ecomctl/` beside the config).
+    pub state_dir: PathBuf,
+    pub terraform: TerraformDriver,
+    pub aws_endpoint: Option<String>,
+    pub lock_timeout: Duration,
+    pub gate: Box<dyn PolicyGate>,
+    pub role_mode: RoleMode,
+    /// The AWS session, made on first use (commands that only read records never need it).
+    pub(super) aws: OnceCell<Aws>,
+    /// Accounts and buckets this run has already checked.
+    pub(super) checked: RefCell<BTreeSet<String>>,
+    /// `up`'s AWS checks, running since before the workspace was opened.
+    pub(super) prefetch: RefCell<Option<Prefetch>>,
+}
+
+impl Workspace {
+    pub fn open(loaded: Loaded, opts: WorkspaceOptions) -> Result<Workspace> {
+        let root = render::find_content_root(loaded.base_dir())?;
+        let renderer = Renderer::new(&root).context("loading templates")?;
+        let tf_bin = opts.terraform.ok_or_else(|| {
+            Exit::new(FAILURE, "terraform is not installed (not found on PATH)")
+                .hint("install Terraform, or point ECOMCTL_TERRAFORM at the binary")
+        })?;
+        let tf_version = terraform::version(&tf_bin).ok_or_else(|| {
+            Exit::new(
+                FAILURE,
+                format!("cannot ask {} for its version", tf_bin.display()),
+            )
+            .hint("check that ECOMCTL_TERRAFORM (or terraform on PATH) is a Terraform binary")
+        })?;
+        let wanted = &loaded.config.tools.terraform;
+        let constraint = Constraint::parse(wanted)
+            .map_err(|m| Exit::new(USAGE, format!("tools.terraform: {m}")))?;
+        if !constraint.matches(&tf_version) {
+            return Err(Exit::new(
+                USAGE,
+                format!(
+                    "terraform {tf_version} ({}) does not satisfy tools.terraform `{wanted}`",
+                    tf_bin.display()
+                ),
+            )
+            .hint("install a matching Terraform, or change tools.terraform in the config")
+            .into());
+        }
+        let state_dir = state_dir(&loaded)?;
+        let gate: Box<dyn PolicyGate> = Box::new(RegoPolicy::for_config(&loaded.path, &root)?);
+        Ok(Workspace {
+            loaded,
+            renderer,
+            state_dir,
+            terraform: TerraformDriver {
+                bin: tf_bin,
+                version: tf_version,
+                grace: opts.grace,
+                stall: opts.stall,
+            },
+            aws_endpoint: opts.aws_endpoint,
+            lock_timeout: opts.lock_timeout,
+            gate,
+            role_mode: opts.role_mode,
+            aws: OnceCell::new(),
+            checked: RefCell::new(BTreeSet::new()),
+            prefetch: RefCell::new(None),
+        })
+    }
+
+    /// Every environment, or the one asked for (an unknown name is a usage error).
+    pub fn envs(&self, only: Option<&str>) -> Result<Vec<String>> {
+        envs(&self.loaded, only)
+    }
+
+    /// The driver of a stage; `None` for a stage no driver runs yet (the cluster stage).
+    pub fn driver(&self, stage: Stage) -> Option<&dyn StageDriver> {
+        match stage {
+            Stage::Bootstrap | Stage::Foundation | Stage::App => Some(&self.terraform),
+            Stage::Cluster => None,
+        }
+    }
+
+    pub fn stage_dir(&self, t: &Target) -> StageDir {
+        StageDir::new(&self.state_dir, t)
+    }
+
+    /// The context a driver call gets.
+    pub fn cx<'a>(&'a self, env: &'a str, target: &'a Target, ui: &'a Ui) -> Cx<'a> {
+        Cx {
+            ws: self,
+            env,
+            target,
+            dir: self.stage_dir(target),
+            ui,
+        }
+    }
+
+    pub fn render_opts(&self, env: &str, stage: Stage) -> RenderOptions {
+        RenderOptions {
+            env: Some(env.to_string()),
+            stage: Some(stage),
+            terraform: self.terraform.version.clone(),
+            state_dir: self.state_dir.clone(),
+            aws_endpoint: self.aws_endpoint.clone(),
+            assume_roles: self.role_mode.assumes(),
+        }
+    }
+
+    /// Streams a tool's lines into the UI.
+    pub fn on_line<'a>(&'a self, ui: &'a Ui, t: &'a Target) -> impl FnMut(Stream, &str) + 'a {
+        move |stream, line| ui.tool_line(&t.scope, t.stage.name(), stream == Stream::Stderr, line)
+    }
+
+    /// The stage's lock; when another run holds it, waits up to `lock_timeout` (polling, and
+    /// giving up on Ctrl-C), so parallel CI jobs of two environments queue on bootstrap.
+    pub(super) fn lock(&self, t: &Target, ui: &Ui) -> Result<StageLock> {
+        let path = self.stage_dir(t).lock_file();
+        let deadline = Instant::now() + self.lock_timeout;
+        let mut told = false;
+        loop {
+            match StageLock::acquire(&path, &t.label()) {
+                Ok(lock) => return Ok(lock),
+                Err(RecordError::Locked { pid, .. }) if Instant::now() < deadline => {
+                    if !told {
+                        ui.status(
+                            "waiting",
+                            &format!("for another ecomctl run (pid {pid}) on {}", t.label()),
+                        );
+                        told = true;
+                    }
+                    check_interrupt()?;
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err(e) => {
+                    return Err(Exit::new(FAILURE, e.to_string())
+                        .hint(
+                            "wait for it to finish, or set ECOMCTL_LOCK_TIMEOUT (seconds) to wait",
+                        )
+                        .into())
+                }
+            }
+        }
+    }
+}
