@@ -420,7 +420,7 @@ pub struct DoctorArgs {
         long,
         value_name = "SECS",
         env = "ECOMCTL_DOCTOR_TIMEOUT",
-        default_value_t = 120
+        default_value_t = 300
     )]
     pub timeout: u64,
 
