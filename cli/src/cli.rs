@@ -17,10 +17,11 @@ Examples:
   ecomctl status                            last apply and pending input changes per stage
   ecomctl rollback -e nonprod --to 3        re-apply revision 3 of the nonprod release
   ecomctl dev                               run the whole shop locally (storefront on :8080)
+  ecomctl doctor -e prod --format sarif     audit tools, identity, state, IaC, chart, cluster (PCI DSS / SOC 2)
   ecomctl config schema > ecomctl.schema.json
   ecomctl completions bash > /etc/bash_completion.d/ecomctl
 
-Exit codes: 0 ok, 1 failure, 2 usage or config error, 3 policy findings, 4 changes pending,
+Exit codes: 0 ok, 1 failure, 2 usage or config error, 3 policy or doctor findings, 4 changes pending,
 130 interrupted.";
 
 /// One config file to a secure, compliant ecommerce platform on AWS.
@@ -115,6 +116,10 @@ pub enum Command {
         after_help = "Examples:\n  ecomctl output -e nonprod --stage foundation\n  ecomctl output -e nonprod --stage app db_endpoint"
     )]
     Output(OutputArgs),
+    /// Audit the platform from the operator's tools to the running cluster, mapped to PCI DSS
+    /// 4.0 and SOC 2, with evidence; exit 3 when a finding reaches --fail-on.
+    #[command(after_help = DOCTOR_HELP)]
+    Doctor(DoctorArgs),
     /// Policy as code: run the Rego rules' tests, or check a plan or rendered manifests.
     Policy {
         #[command(subcommand)]
@@ -396,6 +401,81 @@ impl FindingsFormat {
             FindingsFormat::Junit => "junit",
         }
     }
+}
+
+const DOCTOR_HELP: &str = "\
+Groups: tools, config, local-state, identity, state, iac, chart, cluster, edge
+(identity, state and cluster need the network; --offline skips them and says so).
+
+Examples:
+  ecomctl doctor                                   every group, every environment
+  ecomctl doctor -e prod --offline                 no network, no AWS credentials
+  ecomctl doctor -e prod --only state,identity --format json
+  ecomctl doctor -e prod --format sarif --out doctor.sarif --fail-on high
+  ecomctl doctor -e prod --evidence audit-2026-q4/ # then: cd audit-2026-q4 && sha256sum -c SHA256SUMS
+  ecomctl doctor --compliance-docs > docs/compliance.md
+
+Waivers come from policy/waivers.yaml (shared with `ecomctl policy`): an expired one fails the run,
+an unused one is listed. See docs/doctor.md for the checks and the JSON shape.";
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Run without network or AWS credentials: the identity, state and cluster groups are
+    /// skipped (and named as skipped).
+    #[arg(long)]
+    pub offline: bool,
+
+    /// How to write the report.
+    #[arg(long, value_enum, default_value_t = DoctorFormat::Human)]
+    pub format: DoctorFormat,
+
+    /// Exit 3 when a failed (unwaived) check has at least this severity.
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = crate::policy::Severity::Medium)]
+    pub fail_on: crate::policy::Severity,
+
+    /// Write every raw input, the results and a SHA-256 manifest (SHA256SUMS) into this new
+    /// directory.
+    #[arg(long, value_name = "DIR")]
+    pub evidence: Option<PathBuf>,
+
+    /// Only these groups (repeat, or separate with commas).
+    #[arg(long, value_enum, value_name = "GROUP", value_delimiter = ',')]
+    pub only: Vec<crate::doctor::Group>,
+
+    /// Write the report to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// Seconds each group may take before it is reported as timed out.
+    #[arg(
+        long,
+        value_name = "SECS",
+        env = "ECOMCTL_DOCTOR_TIMEOUT",
+        default_value_t = 300
+    )]
+    pub timeout: u64,
+
+    /// Print docs/compliance.md (generated from the check catalogue and the policy metadata)
+    /// and exit.
+    #[arg(long)]
+    pub compliance_docs: bool,
+
+    #[command(flatten)]
+    pub source: PolicySourceArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DoctorFormat {
+    /// `[✓] [!] [✗]` per group, then a summary.
+    Human,
+    /// One JSON document (`schema: ecomctl.doctor/v1`, see docs/doctor.md).
+    Json,
+    /// SARIF 2.1.0 (code scanning).
+    Sarif,
+    /// JUnit XML (CI test reports).
+    Junit,
+    /// Markdown with the compliance view, for an assessor's file.
+    Markdown,
 }
 
 #[derive(Debug, Subcommand)]

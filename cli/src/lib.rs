@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod dev;
 pub mod diag;
+pub mod doctor;
 pub mod exit;
 pub mod limits;
 pub mod policy;

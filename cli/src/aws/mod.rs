@@ -23,6 +23,8 @@ use std::fmt::Display;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+pub mod audit;
+
 /// What can go wrong asking AWS.
 #[derive(Debug, thiserror::Error)]
 pub enum AwsError {
@@ -64,6 +66,8 @@ pub struct BucketFacts {
     pub object_lock: String,
     /// Default retention in days, when the bucket sets one.
     pub retention_days: Option<i32>,
+    /// Default retention mode (GOVERNANCE or COMPLIANCE), when the bucket sets one.
+    pub retention_mode: Option<String>,
 }
 
 /// How ecomctl gets an account's credentials.
@@ -316,12 +320,33 @@ async fn inspect_bucket(
     path_style: bool,
     check: BucketCheck,
 ) -> Result<BucketFacts, AwsError> {
-    let mut s3 = aws_sdk_s3::config::Builder::from(&config);
+    let s3 = s3_client(&config, path_style);
+    let facts = read_bucket(&s3, mode, &check).await?;
+    let problems = facts.problems();
+    if !problems.is_empty() {
+        return Err(AwsError::BucketUnfit {
+            bucket: check.bucket.clone(),
+            problems,
+        });
+    }
+    Ok(facts)
+}
+
+fn s3_client(config: &SdkConfig, path_style: bool) -> aws_sdk_s3::Client {
+    let mut s3 = aws_sdk_s3::config::Builder::from(config);
     if path_style {
         // Endpoint overrides (moto, MinIO, LocalStack) do not serve virtual-hosted names.
         s3 = s3.force_path_style(true);
     }
-    let s3 = aws_sdk_s3::Client::from_conf(s3.build());
+    aws_sdk_s3::Client::from_conf(s3.build())
+}
+
+/// Versioning, default encryption and Object Lock of a bucket that must exist.
+async fn read_bucket(
+    s3: &aws_sdk_s3::Client,
+    mode: RoleMode,
+    check: &BucketCheck,
+) -> Result<BucketFacts, AwsError> {
     let bucket = check.bucket.as_str();
     let unreachable = |detail: String| AwsError::BucketUnreachable {
         bucket: bucket.to_string(),
@@ -382,20 +407,22 @@ async fn inspect_bucket(
             )))
         }
     };
-    let (object_lock, retention_days) = match lock {
+    let (object_lock, retention_days, retention_mode) = match lock {
         Ok(out) => {
             let c = out.object_lock_configuration();
+            let retention = c.and_then(|c| c.rule()).and_then(|r| r.default_retention());
             (
                 c.and_then(|c| c.object_lock_enabled())
                     .map(|s| s.as_str().to_string())
                     .unwrap_or_else(|| "not enabled".to_string()),
-                c.and_then(|c| c.rule())
-                    .and_then(|r| r.default_retention())
-                    .and_then(|d| d.days().or(d.years().map(|y| y * 365))),
+                retention.and_then(|d| d.days().or(d.years().map(|y| y * 365))),
+                retention
+                    .and_then(|d| d.mode())
+                    .map(|m| m.as_str().to_string()),
             )
         }
         Err(e) if code_is(&e, "ObjectLockConfigurationNotFoundError") => {
-            ("not enabled".to_string(), None)
+            ("not enabled".to_string(), None, None)
         }
         Err(e) => {
             return Err(unreachable(format!(
@@ -404,21 +431,14 @@ async fn inspect_bucket(
             )))
         }
     };
-    let facts = BucketFacts {
+    Ok(BucketFacts {
         versioning,
         encryption,
         kms_key,
         object_lock,
         retention_days,
-    };
-    let problems = facts.problems();
-    if !problems.is_empty() {
-        return Err(AwsError::BucketUnfit {
-            bucket: bucket.to_string(),
-            problems,
-        });
-    }
-    Ok(facts)
+        retention_mode,
+    })
 }
 
 /// The versioning status from the body of a successful answer the SDK could not decode.
@@ -483,6 +503,7 @@ mod tests {
             kms_key: Some("arn:aws:kms:us-east-1:111111111111:key/x".into()),
             object_lock: "Enabled".into(),
             retention_days: Some(30),
+            retention_mode: Some("GOVERNANCE".into()),
         }
     }
 
@@ -504,6 +525,7 @@ mod tests {
             kms_key: None,
             object_lock: "not enabled".into(),
             retention_days: None,
+            retention_mode: None,
         };
         let p = bare.problems();
         assert_eq!(p.len(), 3, "{p:?}");

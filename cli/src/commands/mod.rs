@@ -5,6 +5,7 @@ pub mod apply;
 pub mod completions;
 pub mod config_schema;
 pub mod dev;
+pub mod doctor;
 pub mod down;
 pub mod init;
 pub mod orchestrate;
@@ -73,6 +74,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Rollback(args) => rollback::run(&settings, &args, ui),
         Command::Unlock(args) => unlock::run(&settings, &args, ui),
         Command::Status => status::run(&settings, ui),
+        Command::Doctor(args) => doctor::run(&settings, &args, ui),
         Command::Output(args) => output::run(&settings, &args, ui),
         Command::Dev(args) => dev::run(&args, ui),
     }

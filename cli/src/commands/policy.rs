@@ -118,7 +118,7 @@ pub fn check(settings: &Settings, args: &PolicyCheckArgs, ui: &Ui) -> Result<()>
         FindingsFormat::Junit => Some(report::junit(&findings)),
     };
     if let Some(doc) = document {
-        emit(ui, args.out.as_deref(), args.format, doc)?;
+        emit(ui, args.out.as_deref(), args.format.name(), doc)?;
     }
     for w in &findings.unused {
         ui.warn(&format!(
@@ -179,7 +179,7 @@ pub fn check(settings: &Settings, args: &PolicyCheckArgs, ui: &Ui) -> Result<()>
 }
 
 /// Writes a finished report: to `--out`, as an event under `--output json`, else to stdout.
-fn emit(ui: &Ui, out: Option<&Path>, format: FindingsFormat, doc: String) -> Result<()> {
+pub(crate) fn emit(ui: &Ui, out: Option<&Path>, format: &str, doc: String) -> Result<()> {
     match out {
         Some(path) => {
             std::fs::write(path, doc).with_context(|| format!("writing {}", path.display()))?;
@@ -189,7 +189,7 @@ fn emit(ui: &Ui, out: Option<&Path>, format: FindingsFormat, doc: String) -> Res
             let document = serde_json::from_str(&doc).unwrap_or(serde_json::Value::String(doc));
             ui.event(
                 "policy_report",
-                json!({ "format": format.name(), "document": document }),
+                json!({ "format": format, "document": document }),
             );
         }
         None if !doc.is_empty() => ui.data(&doc),
@@ -283,7 +283,7 @@ pub fn scan(settings: &Settings, args: &PolicyScanArgs, ui: &Ui) -> Result<()> {
             text
         }
     };
-    emit(ui, args.out.as_deref(), args.format, doc)?;
+    emit(ui, args.out.as_deref(), args.format.name(), doc)?;
     for f in &rego {
         for w in &f.unused {
             ui.warn(&format!(
@@ -321,6 +321,6 @@ pub fn scan(settings: &Settings, args: &PolicyScanArgs, ui: &Ui) -> Result<()> {
     Ok(())
 }
 
-fn pretty(value: &serde_json::Value) -> String {
+pub(crate) fn pretty(value: &serde_json::Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
 }

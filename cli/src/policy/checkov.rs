@@ -2,12 +2,12 @@
 //! findings are reported beside the Rego findings; ecomctl only runs it and reads its JSON.
 
 use crate::tools::process::{self, Spec, Stream};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 /// Which checkov framework a directory is scanned with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Framework {
     Terraform,
@@ -24,7 +24,7 @@ impl Framework {
 }
 
 /// One failed check.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckFailure {
     pub check_id: String,
     pub check_name: String,
@@ -40,7 +40,7 @@ pub struct CheckFailure {
 }
 
 /// One checkov run over one directory.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckovRun {
     pub framework: Framework,
     pub dir: String,

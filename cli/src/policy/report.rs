@@ -66,7 +66,7 @@ fn level(kind: Kind) -> &'static str {
 }
 
 /// GitHub code scanning reads `security-severity` (0-10) to rank results.
-fn security_severity(s: Severity) -> &'static str {
+pub(crate) fn security_severity(s: Severity) -> &'static str {
     match s {
         Severity::High => "8.0",
         Severity::Medium => "5.5",
@@ -203,7 +203,7 @@ pub fn sarif(findings: &Findings) -> Value {
     })
 }
 
-fn xml(text: &str) -> String {
+pub(crate) fn xml(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
