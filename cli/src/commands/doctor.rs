@@ -46,6 +46,10 @@ pub fn run(settings: &Settings, args: &DoctorArgs, ui: &Ui) -> Result<()> {
         policy_dir: args.source.policy.clone(),
         waivers: args.source.waivers.clone(),
         today: Date::today(),
+        terraform: settings.run.terraform.clone(),
+        root: settings.run.root.clone(),
+        aws_endpoint: settings.run.aws_endpoint.clone(),
+        assume_role: settings.run.assume_role,
     };
     let ctx = doctor::context(&opts).map_err(usage)?;
     let policies = ctx

@@ -18,6 +18,8 @@ pub struct Context {
     pub state_dir: PathBuf,
     /// The directory holding `stacks/`, `charts/` and `cluster/`, when one is found.
     pub content_root: Option<PathBuf>,
+    /// The terraform binary (`--terraform`, `ECOMCTL_TERRAFORM`, else PATH).
+    pub terraform: Option<PathBuf>,
     pub offline: bool,
     pub bundle: Bundle,
     pub waivers: Waivers,

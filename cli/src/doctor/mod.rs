@@ -45,6 +45,12 @@ pub struct Options {
     pub policy_dir: Option<PathBuf>,
     pub waivers: Option<PathBuf>,
     pub today: Date,
+    /// The run settings resolved once from flags and environment (`--terraform`, `--root`,
+    /// `AWS_ENDPOINT_URL`, `ECOMCTL_ASSUME_ROLE`).
+    pub terraform: Option<PathBuf>,
+    pub root: Option<PathBuf>,
+    pub aws_endpoint: Option<String>,
+    pub assume_role: bool,
 }
 
 /// Input the doctor refuses before checking anything (exit 2).
@@ -99,15 +105,18 @@ pub fn context(opts: &Options) -> Result<Context, DoctorError> {
         config_path: opts.config.clone(),
         envs,
         state_dir,
-        content_root: crate::render::find_content_root(&base).ok(),
+        content_root: crate::render::find_content_root(&base, opts.root.as_deref()).ok(),
+        terraform: crate::tools::terraform::find(opts.terraform.clone()),
         offline: opts.offline,
         bundle,
         waivers,
         today: opts.today,
-        aws_endpoint: std::env::var("AWS_ENDPOINT_URL")
-            .ok()
-            .filter(|s| !s.is_empty()),
-        role_mode: crate::aws::RoleMode::from_env(),
+        aws_endpoint: opts.aws_endpoint.clone().filter(|s| !s.is_empty()),
+        role_mode: if opts.assume_role {
+            crate::aws::RoleMode::Assume
+        } else {
+            crate::aws::RoleMode::AsIs
+        },
         ci: std::env::var("CI").is_ok_and(|v| v == "true"),
     })
 }
@@ -159,6 +168,10 @@ pub mod tests_support {
             policy_dir: None,
             waivers: None,
             today: Date::parse("2026-06-01").unwrap_or_else(Date::today),
+            terraform: None,
+            root: None,
+            aws_endpoint: None,
+            assume_role: true,
         };
         let mut ctx = super::context(&opts).expect("the example config makes a context");
         ctx.envs = envs.iter().map(|e| e.to_string()).collect();

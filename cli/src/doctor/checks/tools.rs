@@ -78,7 +78,7 @@ const SCANNERS: [&str; 5] = ["checkov", "cosign", "syft", "grype", "trivy"];
 pub fn run(ctx: &Context) -> GroupRun {
     let mut run = GroupRun::default();
     let tools = ctx.loaded().map(|l| &l.config.tools);
-    let terraform = crate::tools::terraform::find();
+    let terraform = ctx.terraform.clone();
     let tf_version = terraform
         .as_deref()
         .and_then(crate::tools::terraform::version);
