@@ -24,7 +24,12 @@ fn outputs(state: &Path) {
         "cognito_domain": {"value": "d"}, "app_irsa_role_arn": {"value": "arn:aws:iam::222222222222:role/r"},
         "ingress_target_group_arns": {"value": {}}, "vpc_cidr": {"value": "10.10.0.0/16"}}"#,
     );
-    write("app", r#"{"db_endpoint": {"value": "db.example:5432"}}"#);
+    write(
+        "app",
+        r#"{"db_endpoint": {"value": "db.example:5432"}, "db_host": {"value": "db.example"},
+        "db_port": {"value": 5432}, "ecr_registry": {"value": "222222222222.dkr.ecr.us-east-1.amazonaws.com"},
+        "ecr_repository_urls": {"value": {}}, "amp_remote_write_endpoint": {"value": null}}"#,
+    );
 }
 
 fn main() {

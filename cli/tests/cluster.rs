@@ -49,7 +49,14 @@ fn write_outputs(state: &Path, env: &str) {
     std::fs::create_dir_all(&a).unwrap();
     std::fs::write(
         a.join("outputs.json"),
-        out(json!({"db_endpoint": "shop-nonprod.abc.us-east-1.rds.amazonaws.com:5432"})),
+        out(json!({
+            "db_endpoint": "shop-nonprod.abc.us-east-1.rds.amazonaws.com:5432",
+            "db_host": "shop-nonprod.abc.us-east-1.rds.amazonaws.com",
+            "db_port": 5432,
+            "ecr_registry": "222222222222.dkr.ecr.us-east-1.amazonaws.com",
+            "ecr_repository_urls": {},
+            "amp_remote_write_endpoint": null,
+        })),
     )
     .unwrap();
 }
@@ -132,7 +139,7 @@ fn pending_upstream_outputs_are_refused_before_anything_is_applied() {
     .unwrap_err();
     let msg = err.to_string();
     assert!(
-        msg.contains("app.db_endpoint") && msg.contains("foundation.vpc_cidr"),
+        msg.contains("app.db_host") && msg.contains("foundation.vpc_cidr"),
         "{msg}"
     );
     assert!(err.hint().unwrap().contains("foundation and app"));

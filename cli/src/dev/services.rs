@@ -101,6 +101,8 @@ pub fn launch(service: Service, base: u16, database_url: &str, secrets: &DevSecr
         Service::Catalog => set("CATALOG_SEED_DEMO", DEMO_PRODUCTS.to_string()),
         Service::Inventory => {}
         Service::Payments => {
+            // Card tokens belong to the signed-in customer, whose token payments verifies.
+            set("JWKS_URL", jwks);
             set(
                 "PAYMENTS_WEBHOOK_URL",
                 format!("{}/v1/webhooks/payments", url(Service::Orders)),

@@ -72,6 +72,12 @@ fn pump<R: Read + Send + 'static>(r: R, idx: usize, tx: mpsc::Sender<Event>) {
     });
 }
 
+impl Default for Fleet {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Fleet {
     pub fn new() -> Self {
         let (tx, rx) = mpsc::channel();

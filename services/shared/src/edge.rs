@@ -26,7 +26,8 @@ pub async fn errors_as_problems(req: Request, next: Next) -> Response {
         HeaderValue::from_static("nosniff"),
     );
     let status = res.status();
-    if !(status.is_client_error() || status.is_server_error()) || is_problem(&res) {
+    if !(status.is_client_error() || status.is_server_error()) || is_problem(&res) || is_page(&res)
+    {
         return res;
     }
     let (parts, body) = res.into_parts();
@@ -48,6 +49,15 @@ fn is_problem(res: &Response<Body>) -> bool {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with(PROBLEM))
+}
+
+/// An HTML error page a handler rendered on purpose (the storefront's friendly pages): kept as
+/// it is. axum's own rejections are text/plain.
+fn is_page(res: &Response<Body>) -> bool {
+    res.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"))
 }
 
 /// The problem for an error axum answered itself, from its status and text.

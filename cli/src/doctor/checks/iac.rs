@@ -123,10 +123,9 @@ fn checkov_over_stacks(ctx: &Context, run: &mut GroupRun) {
             Framework::Terraform,
             &mut |_: crate::tools::process::Stream, _: &str| {},
         )
-        .map(|r| {
+        .inspect(|r| {
             let _ = std::fs::create_dir_all(cache.parent().unwrap_or(Path::new(".")));
-            let _ = crate::stages::record::write_json(&cache, &r);
-            r
+            let _ = crate::stages::record::write_json(&cache, r);
         }),
     };
     match result {

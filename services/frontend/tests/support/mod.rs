@@ -97,11 +97,10 @@ pub async fn shop_with(tweak: impl FnOnce(&mut ecom_frontend::Settings)) -> Shop
         .run(&payments_db.pool)
         .await
         .expect("migrate payments");
-    let kit = Kit::from_pool(
-        CommonSettings::for_tests("payments", &payments_db.url),
-        payments_db.pool.clone(),
-    )
-    .expect("kit");
+    // Card tokens belong to the signed-in customer: payments verifies their token with login.
+    let mut common = CommonSettings::for_tests("payments", &payments_db.url);
+    common.auth.jwks = jwks.clone();
+    let kit = Kit::from_pool(common, payments_db.pool.clone()).expect("kit");
     let payments = spawn(ecom_payments::router(ecom_payments::AppState::new(kit)))
         .await
         .expect("spawn payments");
