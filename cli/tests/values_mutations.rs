@@ -53,7 +53,9 @@ fn write_outputs(state: &Path) {
     std::fs::create_dir_all(&a).unwrap();
     std::fs::write(
         a.join("outputs.json"),
-        r#"{"db_endpoint": {"value": "db.example:5432"}}"#,
+        r#"{"db_endpoint": {"value": "db.example:5432"}, "db_host": {"value": "db.example"},
+            "db_port": {"value": 5432}, "ecr_registry": {"value": "222222222222.dkr.ecr.us-east-1.amazonaws.com"},
+            "ecr_repository_urls": {"value": {}}, "amp_remote_write_endpoint": {"value": null}}"#,
     )
     .unwrap();
 }
