@@ -140,7 +140,13 @@ impl Browser {
         el.send_keys(value).await.expect("type");
     }
 
+    /// Clicks a link or a submit button and waits until the browser shows the page it led to:
+    /// a WebDriver click may return before a form's navigation has begun.
     async fn click(&self, css: &str) {
+        self.client
+            .execute("window.__e2e_old_page = true;", vec![])
+            .await
+            .expect("mark the page");
         self.client
             .find(Locator::Css(css))
             .await
@@ -148,6 +154,24 @@ impl Browser {
             .click()
             .await
             .expect("click");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let state = self
+                .client
+                .execute(
+                    "return window.__e2e_old_page === true ? 'old' : document.readyState;",
+                    vec![],
+                )
+                .await;
+            if matches!(state.as_ref().ok().and_then(|v| v.as_str()), Some("complete")) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "clicking {css} did not lead to a new page within 30 s"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Screenshot and axe-core: no serious or critical violation on this page.
