@@ -5,6 +5,9 @@ use crate::ui::OutputFormat;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+mod run_args;
+pub use run_args::RunArgs;
+
 const EXAMPLES: &str = "\
 Examples:
   ecomctl init                              write a commented starter ecomctl.yaml
@@ -90,9 +93,9 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Plan and apply every stage of an environment in order, skipping unchanged ones.
     #[command(
-        after_help = "Examples:\n  ecomctl up -e nonprod            # asks before applying (on a terminal)\n  ecomctl up -e nonprod --yes      # CI, nonprod\n  ecomctl up -e prod                    # CI: stops at the first stage with changes, prints its plan hash\n  ecomctl up -e prod --approve 3f2a9c41d0e7   # applies that saved plan, goes on to the next stage\n  ECOMCTL_ASSUME_ROLE=false ecomctl up -e nonprod --yes   # CI already holds the account's role (OIDC)\n\nBefore any stage runs, STS must confirm the credentials are in the config's account for each\nstage, and S3 that the state bucket has versioning, KMS encryption and Object Lock.\nSee docs/orchestrator.md."
+        after_help = "Examples:\n  ecomctl up -e nonprod            # asks before applying (on a terminal)\n  ecomctl up -e nonprod --yes      # CI, nonprod\n  ecomctl up -e prod                    # CI: stops at the first stage with changes, prints its plan hash\n  ecomctl up -e prod --approve 3f2a9c41d0e7   # applies that saved plan, goes on to the next stage\n  ecomctl up -e nonprod --stage foundation --yes   # bootstrap and foundation only\n  ECOMCTL_ASSUME_ROLE=false ecomctl up -e nonprod --yes   # CI already holds the account's role (OIDC)\n\nBefore any stage runs, STS must confirm the credentials are in the config's account for each\nstage, and S3 that the state bucket has versioning, KMS encryption and Object Lock.\nSee docs/orchestrator.md."
     )]
-    Up(ApproveArgs),
+    Up(UpArgs),
     /// Destroy an environment's stages in reverse order (app, then foundation).
     #[command(
         after_help = "Examples:\n  ecomctl down -e nonprod                       # type the env name for each stage (terminal)\n  ecomctl down -e nonprod --approve 5d1e0c9a7b3f --approve 0e4b...   # CI: one destroy-plan hash per stage\n  ecomctl down -e nonprod --include-bootstrap   # last env: then the state bucket and KMS key too"
@@ -100,7 +103,7 @@ pub enum Command {
     Down(DownArgs),
     /// Re-apply an earlier revision of an environment's release (kept in the cluster).
     #[command(
-        after_help = "Examples:\n  ecomctl rollback -e nonprod --list          # the revisions kept\n  ecomctl rollback -e nonprod                 # back to the revision before the current one\n  ecomctl rollback -e prod --to 4 --timeout 900\n  KUBECONFIG=~/.kube/shop ecomctl rollback -e nonprod --context shop-nonprod"
+        after_help = "Examples:\n  ecomctl rollback -e nonprod --list          # the revisions kept\n  ecomctl rollback -e nonprod                 # back to the revision before the current one\n  ecomctl rollback -e prod --to 4 --rollout-timeout 900\n  KUBECONFIG=~/.kube/shop ecomctl rollback -e nonprod --context shop-nonprod"
     )]
     Rollback(RollbackArgs),
     /// Release a Terraform state lock that a killed run left behind (asks first).
@@ -186,6 +189,17 @@ pub struct ApproveArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Stop after this stage: the stages before it are walked as usual, the ones after it are
+    /// left alone.
+    #[arg(long, value_enum, value_name = "STAGE")]
+    pub stage: Option<Stage>,
+
+    #[command(flatten)]
+    pub approval: ApproveArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct DownArgs {
     /// Approve the destroy plan with this hash (at least 12 characters). `--yes` never
     /// destroys anything.
@@ -219,27 +233,6 @@ pub struct ApplyArgs {
     pub approval: ApproveArgs,
 }
 
-/// How the cluster stage reaches the cluster and how it applies.
-#[derive(Debug, Args)]
-pub struct ClusterArgs {
-    /// Kubeconfig to use (default: `ECOMCTL_KUBECONFIG`, `KUBECONFIG`; without any, the EKS
-    /// cluster of the foundation outputs with a token made from the AWS credentials).
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-
-    /// The kubeconfig context (default: its current context).
-    #[arg(long, value_name = "NAME")]
-    pub context: Option<String>,
-
-    /// Take fields another field manager owns instead of reporting the conflict.
-    #[arg(long)]
-    pub force_conflicts: bool,
-
-    /// Seconds to wait for every rollout before failing (a failing pod ends it sooner).
-    #[arg(long, value_name = "SECS", default_value_t = 600)]
-    pub timeout: u64,
-}
-
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
     /// The revision to go back to (default: the one before the current).
@@ -249,9 +242,6 @@ pub struct RollbackArgs {
     /// Print the revisions kept (revision, status, time, what made it) and change nothing.
     #[arg(long, conflicts_with = "to")]
     pub list: bool,
-
-    #[command(flatten)]
-    pub cluster: ClusterArgs,
 }
 
 #[derive(Debug, Args)]
@@ -488,59 +478,4 @@ pub enum ConfigCommand {
     /// Print the config reference (Markdown) generated from the schema.
     #[command(after_help = "Example:\n  ecomctl config docs > docs/reference/config.md")]
     Docs,
-}
-
-/// Settings of a run, each a flag or its environment variable, read once here (a bad value is
-/// a usage error, exit 2, never a silent default).
-#[derive(Debug, Clone, Args)]
-#[command(next_help_heading = "Settings (flag or environment variable)")]
-pub struct RunArgs {
-    /// The Terraform binary (default: `terraform` on PATH).
-    #[arg(long, global = true, env = "ECOMCTL_TERRAFORM", value_name = "PATH")]
-    pub terraform: Option<PathBuf>,
-
-    /// A directory of provider packages (a filesystem mirror, e.g. for air-gapped runners):
-    /// Terraform installs providers only from it. Overrides `tools.plugin_dir` in the config.
-    #[arg(long, global = true, env = "ECOMCTL_PLUGIN_DIR", value_name = "DIR")]
-    pub plugin_dir: Option<PathBuf>,
-
-    /// Where `stacks/`, `charts/` and `cluster/` are (default: the nearest ancestor of the
-    /// config, then of the working directory, that has them).
-    #[arg(long, global = true, env = "ECOMCTL_ROOT", value_name = "DIR")]
-    pub root: Option<PathBuf>,
-
-    /// Assume each account's role (`false`: the credentials already are that role, e.g. a CI
-    /// job that assumed it through OIDC).
-    #[arg(long, global = true, env = "ECOMCTL_ASSUME_ROLE", value_name = "BOOL",
-          default_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
-    pub assume_role: bool,
-
-    /// Seconds a tool gets after Ctrl-C to stop (and release its state lock) before it is killed.
-    #[arg(long, global = true, env = "ECOMCTL_INTERRUPT_GRACE", value_name = "SECONDS",
-          default_value = "30", value_parser = seconds)]
-    pub interrupt_grace: std::time::Duration,
-
-    /// Seconds to wait for another ecomctl run's lock on a stage (0: fail at once).
-    #[arg(long, global = true, env = "ECOMCTL_LOCK_TIMEOUT", value_name = "SECONDS",
-          default_value = "0", value_parser = seconds)]
-    pub lock_timeout: std::time::Duration,
-
-    /// Seconds of silence after which Terraform is stopped as hung (0: never).
-    #[arg(long, global = true, env = "ECOMCTL_STALL_TIMEOUT", value_name = "SECONDS",
-          default_value = "1200", value_parser = seconds)]
-    pub stall_timeout: std::time::Duration,
-
-    /// Send every AWS call (ecomctl's and Terraform's backend) to this endpoint (moto, MinIO).
-    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
-    pub aws_endpoint: Option<String>,
-}
-
-/// A number of seconds, fractions allowed.
-fn seconds(text: &str) -> Result<std::time::Duration, String> {
-    text.trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(std::time::Duration::from_secs_f64)
-        .ok_or_else(|| format!("`{text}` is not a number of seconds (e.g. 30 or 1.5)"))
 }

@@ -122,6 +122,8 @@ fn settings_are_read_once_and_a_bad_value_is_a_usage_error() {
         ("ECOMCTL_STALL_TIMEOUT", "-1"),
         ("ECOMCTL_INTERRUPT_GRACE", "soon"),
         ("ECOMCTL_ASSUME_ROLE", "maybe"),
+        ("ECOMCTL_FORCE_CONFLICTS", "perhaps"),
+        ("ECOMCTL_ROLLOUT_TIMEOUT", "ten"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_ecomctl"))
             .args(["validate"])
@@ -143,6 +145,13 @@ fn settings_are_read_once_and_a_bad_value_is_a_usage_error() {
         "ECOMCTL_INTERRUPT_GRACE",
         "ECOMCTL_LOCK_TIMEOUT",
         "ECOMCTL_STALL_TIMEOUT",
+        "ECOMCTL_KUBECONFIG",
+        "ECOMCTL_KUBE_CONTEXT",
+        "ECOMCTL_FORCE_CONFLICTS",
+        "ECOMCTL_ROLLOUT_TIMEOUT",
+        "ECOMCTL_HELM",
+        "ECOMCTL_KUBECTL",
+        "ECOMCTL_CHECKOV",
         "AWS_ENDPOINT_URL",
     ] {
         assert!(text.contains(var), "--help does not list {var}:\n{text}");

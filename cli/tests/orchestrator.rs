@@ -10,7 +10,7 @@ mod support;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use support::*;
 #[test]
@@ -641,18 +641,6 @@ fi"#
 }
 
 /// The plan hash a refusal asks for (`--approve 0123456789ab`).
-fn asked_hash(out: &Output) -> String {
-    // The hint is on stderr, or in the `error` event on stdout with `--output json`.
-    let err = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let re = regex::Regex::new(r"--approve ([0-9a-f]{12})").unwrap();
-    re.captures(&err)
-        .unwrap_or_else(|| panic!("no hash asked for:\n{}", show(out)))[1]
-        .to_string()
-}
 
 #[test]
 fn up_refused_for_a_stateful_loss_resumes_with_the_hash_of_the_saved_plan() {

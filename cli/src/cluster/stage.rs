@@ -17,20 +17,8 @@ use std::path::{Path, PathBuf};
 pub struct ConnectFlags {
     pub kubeconfig: Option<PathBuf>,
     pub context: Option<String>,
-}
-
-impl ConnectFlags {
-    /// `ECOMCTL_KUBECONFIG`, else `KUBECONFIG`, when no flag was given.
-    pub fn with_env(mut self) -> ConnectFlags {
-        if self.kubeconfig.is_none() {
-            self.kubeconfig = ["ECOMCTL_KUBECONFIG", "KUBECONFIG"]
-                .iter()
-                .filter_map(std::env::var_os)
-                .find(|v| !v.is_empty())
-                .map(PathBuf::from);
-        }
-        self
-    }
+    /// `AWS_ENDPOINT_URL` (moto in tests): where the EKS token's STS call goes.
+    pub aws_endpoint: Option<String>,
 }
 
 /// The stored `terraform output -json` of an env's stage, if applied.
@@ -59,9 +47,7 @@ pub async fn target(
              (apply it first, or pass --kubeconfig)"
         )));
     };
-    let sts_endpoint = std::env::var("AWS_ENDPOINT_URL")
-        .ok()
-        .filter(|s| !s.is_empty());
+    let sts_endpoint = flags.aws_endpoint.clone().filter(|s| !s.is_empty());
     use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))

@@ -50,6 +50,9 @@ pub fn run(settings: &Settings, args: &DoctorArgs, ui: &Ui) -> Result<()> {
         root: settings.run.root.clone(),
         aws_endpoint: settings.run.aws_endpoint.clone(),
         assume_role: settings.run.assume_role,
+        helm: settings.run.helm.clone(),
+        kubectl: settings.run.kubectl.clone(),
+        checkov: settings.run.checkov.clone(),
     };
     let ctx = doctor::context(&opts).map_err(usage)?;
     let policies = ctx

@@ -3,9 +3,11 @@
 
 use super::Settings;
 use crate::cli::ApproveArgs;
+use crate::cluster::stage::ConnectFlags;
 use crate::config::Loaded;
 use crate::exit::{Exit, USAGE};
 use crate::render::Stage;
+use crate::stages::cluster::ClusterDriver;
 use crate::stages::{self, Approval, Workspace, WorkspaceOptions};
 use crate::ui::Ui;
 use anyhow::Result;
@@ -32,6 +34,27 @@ pub fn options(settings: &Settings) -> WorkspaceOptions {
         } else {
             crate::aws::RoleMode::AsIs
         },
+        cluster: ClusterDriver {
+            helm: crate::tools::helm::find(run.helm.clone()),
+            flags: connect_flags(settings),
+            force_conflicts: run.force_conflicts,
+            timeout: run.rollout_timeout,
+        },
+    }
+}
+
+/// How to reach the cluster: `--kubeconfig`/`ECOMCTL_KUBECONFIG`, else Kubernetes' own
+/// `KUBECONFIG`; `--kube-context`; the AWS endpoint for the EKS token.
+pub fn connect_flags(settings: &Settings) -> ConnectFlags {
+    let run = &settings.run;
+    ConnectFlags {
+        kubeconfig: run.kubeconfig.clone().or_else(|| {
+            std::env::var_os("KUBECONFIG")
+                .filter(|v| !v.is_empty())
+                .map(std::path::PathBuf::from)
+        }),
+        context: run.kube_context.clone(),
+        aws_endpoint: run.aws_endpoint.clone(),
     }
 }
 

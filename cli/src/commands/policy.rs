@@ -250,7 +250,7 @@ pub fn scan(settings: &Settings, args: &PolicyScanArgs, ui: &Ui) -> Result<()> {
     if let Some(m) = args.manifests.as_ref().filter(|m| m.is_dir()) {
         dirs.push((m.clone(), Framework::Kubernetes));
     }
-    match checkov::find() {
+    match checkov::find(settings.run.checkov.clone()) {
         Some(program) => {
             for (dir, framework) in &dirs {
                 ui.status(

@@ -2,7 +2,7 @@
 //! the inventory kept in the cluster, watches the rollout, and records a new revision.
 
 use super::{orchestrate, Settings};
-use crate::cli::{ClusterArgs, RollbackArgs};
+use crate::cli::{RollbackArgs, RunArgs};
 use crate::cluster::apply::{self, ApplyError, ApplyOptions};
 use crate::cluster::connect::Connection;
 use crate::cluster::plan::load_inventory;
@@ -11,16 +11,15 @@ use crate::exit::{Exit, FAILURE};
 use crate::ui::Ui;
 use anyhow::{Context, Result};
 use serde_json::json;
-use std::time::Duration;
 
 /// The apply options the cluster flags ask for.
-pub fn apply_options(args: &ClusterArgs, description: &str) -> ApplyOptions {
+pub fn apply_options(run: &RunArgs, description: &str) -> ApplyOptions {
     let mut o = ApplyOptions {
-        force_conflicts: args.force_conflicts,
+        force_conflicts: run.force_conflicts,
         description: description.into(),
         ..ApplyOptions::default()
     };
-    o.watch.timeout = Duration::from_secs(args.timeout);
+    o.watch.timeout = run.rollout_timeout;
     o
 }
 
@@ -32,11 +31,7 @@ pub fn run(settings: &Settings, args: &RollbackArgs, ui: &Ui) -> Result<()> {
         .region
         .clone()
         .unwrap_or_else(|| loaded.config.regions.primary.clone());
-    let flags = stage::ConnectFlags {
-        kubeconfig: args.cluster.kubeconfig.clone(),
-        context: args.cluster.context.clone(),
-    }
-    .with_env();
+    let flags = orchestrate::connect_flags(settings);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -59,7 +54,7 @@ pub fn run(settings: &Settings, args: &RollbackArgs, ui: &Ui) -> Result<()> {
             return Ok(());
         }
         ui.status("rolling back", &format!("{env}: release {env}"));
-        let opts = apply_options(&args.cluster, "rollback");
+        let opts = apply_options(&settings.run, "rollback");
         let mut on_status = |s: &crate::cluster::watch::WorkloadStatus| {
             ui.event("rollout_status", json!(s));
             ui.detail(&format!(

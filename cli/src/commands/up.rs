@@ -1,5 +1,5 @@
 use super::{orchestrate, Settings};
-use crate::cli::ApproveArgs;
+use crate::cli::UpArgs;
 use crate::stages::events::Event;
 use crate::stages::Step;
 use crate::tools::process;
@@ -7,10 +7,15 @@ use crate::ui::Ui;
 use anyhow::Result;
 use std::time::Instant;
 
-pub fn run(settings: &Settings, args: &ApproveArgs, ui: &Ui) -> Result<()> {
+pub fn run(settings: &Settings, args: &UpArgs, ui: &Ui) -> Result<()> {
     let started = Instant::now();
     let (ws, env) = orchestrate::workspace_for_up(settings)?;
-    let steps = ws.up(&env, &orchestrate::approval(args, ui), ui)?;
+    let steps = ws.up(
+        &env,
+        args.stage,
+        &orchestrate::approval(&args.approval, ui),
+        ui,
+    )?;
     let applied = steps.iter().filter(|(_, s)| *s == Step::Applied).count();
     let unchanged = steps.iter().filter(|(_, s)| *s == Step::Unchanged).count();
     let total = started.elapsed();

@@ -20,6 +20,10 @@ pub struct Context {
     pub content_root: Option<PathBuf>,
     /// The terraform binary (`--terraform`, `ECOMCTL_TERRAFORM`, else PATH).
     pub terraform: Option<PathBuf>,
+    /// helm, kubectl and checkov: the flag or its `ECOMCTL_*`, else PATH.
+    pub helm: Option<PathBuf>,
+    pub kubectl: Option<PathBuf>,
+    pub checkov: Option<PathBuf>,
     pub offline: bool,
     pub bundle: Bundle,
     pub waivers: Waivers,

@@ -51,6 +51,10 @@ pub struct Options {
     pub root: Option<PathBuf>,
     pub aws_endpoint: Option<String>,
     pub assume_role: bool,
+    /// `--helm`, `--kubectl`, `--checkov` (or their `ECOMCTL_*`); `None`: PATH.
+    pub helm: Option<PathBuf>,
+    pub kubectl: Option<PathBuf>,
+    pub checkov: Option<PathBuf>,
 }
 
 /// Input the doctor refuses before checking anything (exit 2).
@@ -107,6 +111,13 @@ pub fn context(opts: &Options) -> Result<Context, DoctorError> {
         state_dir,
         content_root: crate::render::find_content_root(&base, opts.root.as_deref()).ok(),
         terraform: crate::tools::terraform::find(opts.terraform.clone()),
+        helm: crate::tools::helm::find(opts.helm.clone()),
+        kubectl: opts
+            .kubectl
+            .clone()
+            .filter(|p| !p.as_os_str().is_empty())
+            .or_else(|| which::which("kubectl").ok()),
+        checkov: crate::policy::checkov::find(opts.checkov.clone()),
         offline: opts.offline,
         bundle,
         waivers,
@@ -172,6 +183,9 @@ pub mod tests_support {
             root: None,
             aws_endpoint: None,
             assume_role: true,
+            helm: None,
+            kubectl: None,
+            checkov: None,
         };
         let mut ctx = super::context(&opts).expect("the example config makes a context");
         ctx.envs = envs.iter().map(|e| e.to_string()).collect();

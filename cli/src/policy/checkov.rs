@@ -57,12 +57,11 @@ pub enum CheckovError {
     Report { dir: String, message: String },
 }
 
-/// `ECOMCTL_CHECKOV`, else `checkov` on PATH.
-pub fn find() -> Option<PathBuf> {
-    match std::env::var_os("ECOMCTL_CHECKOV") {
-        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
-        _ => which::which("checkov").ok(),
-    }
+/// The checkov binary: the one given (`--checkov`/`ECOMCTL_CHECKOV`), else `checkov` on PATH.
+pub fn find(given: Option<PathBuf>) -> Option<PathBuf> {
+    given
+        .filter(|p| !p.as_os_str().is_empty())
+        .or_else(|| which::which("checkov").ok())
 }
 
 /// Runs checkov on `dir`; exit 1 (failed checks) is a result, not an error.

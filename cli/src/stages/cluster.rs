@@ -32,24 +32,6 @@ pub struct ClusterDriver {
 }
 
 impl ClusterDriver {
-    pub fn from_env() -> ClusterDriver {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        ClusterDriver {
-            helm: crate::tools::helm::find(),
-            flags: stage::ConnectFlags {
-                kubeconfig: None,
-                context: var("ECOMCTL_KUBE_CONTEXT"),
-            }
-            .with_env(),
-            force_conflicts: var("ECOMCTL_FORCE_CONFLICTS").is_some_and(|v| v == "true"),
-            timeout: Duration::from_secs(
-                var("ECOMCTL_ROLLOUT_TIMEOUT")
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(600),
-            ),
-        }
-    }
-
     /// Whether `up`/`plan`/`apply` can run the stage: a kubeconfig is given. (Reaching EKS from
     /// the foundation outputs with an in-process token is what `ecomctl rollback` does without
     /// one; the stage walk does not do it yet.)

@@ -163,7 +163,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// The hash of everything a plan depends on: named byte strings (rendered files, the Terraform
-/// version) and the stack's `.tf` files and lock file, minus ecomctl's own override file.
+/// version) and the stack's `.tf` files, minus ecomctl's own override file.
+///
+/// Not `.terraform.lock.hcl`: `terraform init` writes it into the stack on the first run, so
+/// hashing it would make the plan a first run prints unapprovable on the next (its inputs
+/// would differ). A provider change needs no hash here: Terraform refuses to apply a saved plan
+/// made with other providers, and a provider upgrade alone changes no resource.
 pub fn inputs_hash(named: &[(&str, &[u8])], stack_dir: &Path) -> Result<String, RecordError> {
     let mut h = Sha256::new();
     let mut feed = |name: &str, bytes: &[u8]| {
@@ -185,8 +190,7 @@ pub fn inputs_hash(named: &[(&str, &[u8])], stack_dir: &Path) -> Result<String, 
         .map(|e| e.path())
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-            (name.ends_with(".tf") || name == ".terraform.lock.hcl")
-                && name != super::LOCAL_BACKEND_OVERRIDE
+            name.ends_with(".tf") && name != super::LOCAL_BACKEND_OVERRIDE
         })
         .collect();
     files.sort();
@@ -271,6 +275,9 @@ mod tests {
         assert_ne!(a, inputs_hash(&[("tfvars", b"{ }")], dir.path()).unwrap());
         std::fs::write(dir.path().join(super::super::LOCAL_BACKEND_OVERRIDE), "x").unwrap();
         std::fs::write(dir.path().join("README.md"), "x").unwrap();
+        // The lock file the first `terraform init` writes must not make the plan it printed
+        // unapprovable.
+        std::fs::write(dir.path().join(".terraform.lock.hcl"), "provider {}").unwrap();
         assert_eq!(a, inputs_hash(&[("tfvars", b"{}")], dir.path()).unwrap());
         std::fs::write(dir.path().join("extra.tf"), "").unwrap();
         assert_ne!(a, inputs_hash(&[("tfvars", b"{}")], dir.path()).unwrap());

@@ -23,13 +23,22 @@ fn skipped(t: &Target, reason: &str, ui: &Ui) {
 }
 
 impl Workspace {
-    /// `ecomctl up`: every stage of `env` in order. A stage whose inputs are those of its last
-    /// apply and whose plan is empty is skipped; after a failure, the rerun finds the stages
-    /// before it unchanged and resumes at the failed one.
-    pub fn up(&self, env: &str, approval: &Approval, ui: &Ui) -> Result<Vec<(Target, Step)>> {
+    /// `ecomctl up`: every stage of `env` in order, up to and including `last` when given. A
+    /// stage whose inputs are those of its last apply and whose plan is empty is skipped; after
+    /// a failure, the rerun finds the stages before it unchanged and resumes at the failed one.
+    pub fn up(
+        &self,
+        env: &str,
+        last: Option<Stage>,
+        approval: &Approval,
+        ui: &Ui,
+    ) -> Result<Vec<(Target, Step)>> {
         self.preflight_up(env, ui)?;
         let mut steps = Vec::new();
-        for stage in Stage::ALL {
+        let count = last.map_or(Stage::ALL.len(), |l| {
+            Stage::ALL.iter().position(|s| *s == l).map_or(0, |i| i + 1)
+        });
+        for stage in Stage::ALL.into_iter().take(count) {
             let t = Target::new(env, stage);
             let Some(d) = self.driver(stage) else {
                 skipped(&t, CLUSTER_NOT_IMPLEMENTED, ui);

@@ -45,6 +45,8 @@ pub struct WorkspaceOptions {
     pub plugin_dir: Option<PathBuf>,
     /// The content root (`ECOMCTL_ROOT`), when given.
     pub root: Option<PathBuf>,
+    /// How the cluster stage reaches the cluster and applies (`--kubeconfig`, `--helm`, ...).
+    pub cluster: ClusterDriver,
 }
 
 /// Everything a run needs, resolved once.
@@ -145,7 +147,7 @@ impl Workspace {
                 stall: opts.stall,
                 plugin_dir,
             },
-            cluster: ClusterDriver::from_env(),
+            cluster: opts.cluster,
             aws_endpoint: opts.aws_endpoint,
             lock_timeout: opts.lock_timeout,
             gate,

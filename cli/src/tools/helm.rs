@@ -3,12 +3,11 @@
 use super::process::{self, ProcessError, Spec};
 use std::path::{Path, PathBuf};
 
-/// The helm binary: `ECOMCTL_HELM`, else `helm` on PATH.
-pub fn find() -> Option<PathBuf> {
-    match std::env::var_os("ECOMCTL_HELM") {
-        Some(p) => Some(PathBuf::from(p)),
-        None => which::which("helm").ok(),
-    }
+/// The helm binary: the one given (`--helm`/`ECOMCTL_HELM`), else `helm` on PATH.
+pub fn find(given: Option<PathBuf>) -> Option<PathBuf> {
+    given
+        .filter(|p| !p.as_os_str().is_empty())
+        .or_else(|| which::which("helm").ok())
 }
 
 #[derive(Debug, thiserror::Error)]

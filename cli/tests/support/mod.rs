@@ -82,8 +82,26 @@ impl Moto {
     /// A moto server whose own account (what STS answers for credentials it did not issue) is
     /// `account` (moto's default 123456789012 when `None`), with the lock table and `bucket`.
     pub fn start_with(account: Option<&str>, bucket: &str) -> Option<Moto> {
-        let bin = tool("moto_server")?;
+        let moto = Moto::bare(account)?;
         let python = repo().join(".tools/venv/bin/python");
+        // What the real bootstrap stack creates: the state bucket and the lock table.
+        moto.python(
+            &python,
+            &format!(
+                r#"{bucket}
+ddb.create_table(TableName="shop-tf-lock",
+    AttributeDefinitions=[{{"AttributeName": "LockID", "AttributeType": "S"}}],
+    KeySchema=[{{"AttributeName": "LockID", "KeyType": "HASH"}}],
+    BillingMode="PAY_PER_REQUEST")
+"#
+            ),
+        );
+        Some(moto)
+    }
+
+    /// A moto server holding nothing yet (for the real bootstrap stack to create it all).
+    pub fn bare(account: Option<&str>) -> Option<Moto> {
+        let bin = tool("moto_server")?;
         let port = free_port();
         let mut cmd = Command::new(bin);
         if let Some(a) = account {
@@ -104,18 +122,6 @@ impl Moto {
             assert!(Instant::now() < deadline, "moto did not start on {port}");
             std::thread::sleep(Duration::from_millis(100));
         }
-        // What the real bootstrap stack creates: the state bucket and the lock table.
-        moto.python(
-            &python,
-            &format!(
-                r#"{bucket}
-ddb.create_table(TableName="shop-tf-lock",
-    AttributeDefinitions=[{{"AttributeName": "LockID", "AttributeType": "S"}}],
-    KeySchema=[{{"AttributeName": "LockID", "KeyType": "HASH"}}],
-    BillingMode="PAY_PER_REQUEST")
-"#
-            ),
-        );
         Some(moto)
     }
 
@@ -373,4 +379,18 @@ pub fn read_json(path: &Path) -> Value {
         &std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
     )
     .unwrap()
+}
+
+/// The plan hash a refused run asks for (`--approve <hash>`), from stderr or the JSON events.
+pub fn asked_hash(out: &Output) -> String {
+    // The hint is on stderr, or in the `error` event on stdout with `--output json`.
+    let err = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let re = regex::Regex::new(r"--approve ([0-9a-f]{12})").unwrap();
+    re.captures(&err)
+        .unwrap_or_else(|| panic!("no hash asked for:\n{}", show(out)))[1]
+        .to_string()
 }

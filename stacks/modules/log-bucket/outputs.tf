@@ -1,6 +1,7 @@
 output "bucket_name" {
-  description = "Name of the log bucket."
+  description = "Name of the log bucket. Known only once its policy is in place: S3 refuses to turn on access logging (InvalidTargetBucketForLogging) into a bucket whose policy does not yet let the logging service write."
   value       = aws_s3_bucket.this.id
+  depends_on  = [aws_s3_bucket_policy.this, aws_s3_bucket_ownership_controls.this]
 }
 
 output "bucket_arn" {

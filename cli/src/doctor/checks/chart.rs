@@ -25,11 +25,11 @@ pub fn run(ctx: &Context) -> GroupRun {
             "no content root (stacks/, charts/, cluster/) found",
         );
     };
-    let Some(helm) = super::tools::find("helm") else {
+    let Some(helm) = ctx.helm.clone() else {
         return GroupRun::skipped(
             Group::Chart,
             "charts/platform",
-            "helm not installed (or ECOMCTL_HELM unset)",
+            "helm not installed (put it on PATH or give --helm / ECOMCTL_HELM)",
         );
     };
     let renderer = match Renderer::new(&root) {

@@ -99,11 +99,11 @@ fn checkov_over_stacks(ctx: &Context, run: &mut GroupRun) {
         return;
     };
     let shown = stacks.display().to_string();
-    let Some(program) = checkov::find() else {
+    let Some(program) = ctx.checkov.clone() else {
         run.push(Outcome::skip(
             id,
             shown,
-            "checkov not installed (or ECOMCTL_CHECKOV unset)",
+            "checkov not installed (put it on PATH or give --checkov / ECOMCTL_CHECKOV)",
         ));
         return;
     };

@@ -8,11 +8,10 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// `ECOMCTL_<NAME>` (upper case), else `name` on PATH.
-pub fn find(name: &str) -> Option<PathBuf> {
-    let var = format!("ECOMCTL_{}", name.to_ascii_uppercase());
-    match std::env::var_os(var) {
-        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
+/// A scanner the doctor only reports on: `name` on PATH, except checkov, which may be given.
+fn scanner(ctx: &Context, name: &str) -> Option<PathBuf> {
+    match name {
+        "checkov" => ctx.checkov.clone(),
         _ => which::which(name).ok(),
     }
 }
@@ -82,15 +81,16 @@ pub fn run(ctx: &Context) -> GroupRun {
     let tf_version = terraform
         .as_deref()
         .and_then(crate::tools::terraform::version);
-    let helm = find("helm");
+    let helm = ctx.helm.clone();
     let helm_version = helm
         .as_deref()
         .and_then(|h| probe_version(h, &["version", "--short"]));
-    let kubectl = find("kubectl");
+    let kubectl = ctx.kubectl.clone();
     let kubectl_version = kubectl
         .as_deref()
         .and_then(|k| probe_version(k, &["version", "--client"]));
-    let scanners: Vec<(&str, Option<PathBuf>)> = SCANNERS.iter().map(|s| (*s, find(s))).collect();
+    let scanners: Vec<(&str, Option<PathBuf>)> =
+        SCANNERS.iter().map(|s| (*s, scanner(ctx, s))).collect();
     let file = run.evidence(Evidence::json(
         "tools/versions.json",
         &json!({
