@@ -211,6 +211,24 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// The config with the shared-services account's guardrails baseline switched off
+/// (`shared_services.guardrails.enabled: false`, rendered as bootstrap's `enable_guardrails`).
+/// Every project here renders bootstrap for moto, and moto does not answer most of what the
+/// baseline creates (Security Hub standards, Macie, Detective, conformance packs, GuardDuty
+/// features): a bootstrap applied against it with the baseline on would fail on them.
+pub fn shared_guardrails_off(config: &str) -> String {
+    let role = "  role_arn: arn:aws:iam::111111111111:role/SharedServicesTerraform\n";
+    assert!(
+        config.contains(role) && !config.contains("  guardrails:\n    enabled:"),
+        "the shared_services block changed: update shared_guardrails_off"
+    );
+    config.replacen(
+        role,
+        &format!("{role}  guardrails:\n    enabled: false # moto answers few of the baseline's APIs\n"),
+        1,
+    )
+}
+
 /// A temp project: a content root (the repo's templates + fixture stacks) and a config.
 pub struct Project {
     pub dir: tempfile::TempDir,
@@ -257,7 +275,10 @@ impl Project {
         let config = std::fs::read_to_string(src.join("examples/minimal.yaml")).unwrap();
         std::fs::write(
             dir.path().join("ecomctl.yaml"),
-            format!("{config}\ntools:\n  terraform: \">= 1.0\"\n"),
+            format!(
+                "{}\ntools:\n  terraform: \">= 1.0\"\n",
+                shared_guardrails_off(&config)
+            ),
         )
         .unwrap();
         Project {
