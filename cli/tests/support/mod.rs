@@ -1,9 +1,12 @@
 //! Shared by the orchestrator tests and the `up` benchmark: a moto server, a temp project with
-//! the fixture stacks, and readers for ecomctl's NDJSON events.
+//! the fixture stacks, and readers for ecomctl's NDJSON events; `outputs` fakes applied stages'
+//! outputs for the render and cluster tests and the cluster_plan benchmark.
 //!
 //! Tools come from `scripts/setup`. Without them a test is skipped locally and FAILS under
 //! `CI=true`, so CI can never pass without running these.
 #![allow(dead_code)]
+
+pub mod outputs;
 
 use serde_json::Value;
 use std::net::{TcpListener, TcpStream};
