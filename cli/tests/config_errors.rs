@@ -42,7 +42,7 @@ const CASES: &[Case] = &[
     Case { name: "duplicate key", from: "  owner: platform-team\n", to: "  owner: platform-team\n  owner: other-team\n", at: "owner: other-team", field: "project.owner", message: "given twice" },
     Case { name: "shared-services budget", from: "    monthly_budget_usd: 500\n", to: "    monthly_budget_usd: 0\n", at: "0\n    macie: true", field: "shared_services.guardrails.monthly_budget_usd", message: "at least 1" },
     Case { name: "shared-services guardrails typo", from: "    enabled: true                   # CloudTrail", to: "    enabeld: true                   # CloudTrail", at: "enabeld:", field: "shared_services.guardrails.enabeld", message: "did you mean `enabled`?" },
-    Case { name: "too many alert emails", from: "emails: [platform-oncall@example.com, security@example.com]", to: "emails: [a@example.com, b@example.com, c@example.com, d@example.com, e@example.com, f@example.com, g@example.com, h@example.com, i@example.com, j@example.com, k@example.com]", at: "[a@example.com", field: "alerts.emails", message: "at most 10" },
+    Case { name: "too many alert emails", from: "emails: [platform-oncall@example.com, security@example.com]", to: "emails: [a@example.com, b@example.com, c@example.com, d@example.com, e@example.com, f@example.com, g@example.com, h@example.com, i@example.com, j@example.com, k@example.com]", at: "emails: [a@example.com", field: "alerts.emails", message: "at most 10" },
     Case { name: "x86 in prod", from: "architecture: arm64\n          instance_types: [m7g.xlarge]", to: "architecture: x86_64\n          instance_types: [m7i.xlarge]", at: "x86_64", field: "environments.prod.eks.node_groups.general.architecture", message: "Graviton" },
 ];
 
