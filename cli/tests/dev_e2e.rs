@@ -163,7 +163,10 @@ impl Browser {
                     vec![],
                 )
                 .await;
-            if matches!(state.as_ref().ok().and_then(|v| v.as_str()), Some("complete")) {
+            if matches!(
+                state.as_ref().ok().and_then(|v| v.as_str()),
+                Some("complete")
+            ) {
                 break;
             }
             assert!(

@@ -176,7 +176,11 @@ fn before_the_app_stage_no_add_on_is_wired() {
         .env_remove("AWS_ENDPOINT_URL")
         .output()
         .unwrap();
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     let prod = values(&out, "prod");
     for addon in ["observability", "velero"] {
         assert_eq!(prod["addons"][addon]["enabled"], "false", "{addon}");
@@ -234,8 +238,13 @@ fn platform_values_from_app_outputs_pass_helm_template() {
             fake.amp,
             "{env}: the collector's account exists only with an AMP workspace"
         );
-        let settings = find(&docs, "ConfigMap", "observability", "ecommerce-observability")
-            .unwrap_or_else(|| panic!("{env}: no observability settings"));
+        let settings = find(
+            &docs,
+            "ConfigMap",
+            "observability",
+            "ecommerce-observability",
+        )
+        .unwrap_or_else(|| panic!("{env}: no observability settings"));
         let data = &settings["data"];
         assert_eq!(
             data["AMP_REMOTE_WRITE_ENDPOINT"].as_str().map(String::from),
@@ -246,7 +255,10 @@ fn platform_values_from_app_outputs_pass_helm_template() {
         assert_eq!(data["LOG_GROUP_PERFORMANCE"], fake.log_group("performance"));
         let backups = find(&docs, "ConfigMap", "velero", "ecommerce-velero")
             .unwrap_or_else(|| panic!("{env}: no Velero settings"));
-        assert_eq!(backups["data"]["BACKUP_BUCKET"], "shop-artifacts-111111111111");
+        assert_eq!(
+            backups["data"]["BACKUP_BUCKET"],
+            "shop-artifacts-111111111111"
+        );
         assert_eq!(backups["data"]["BACKUP_PREFIX"], format!("velero/{env}"));
     }
 }
@@ -271,6 +283,8 @@ fn documents(stream: &str) -> Vec<Value> {
 
 fn find<'a>(docs: &'a [Value], kind: &str, namespace: &str, name: &str) -> Option<&'a Value> {
     docs.iter().find(|d| {
-        d["kind"] == kind && d["metadata"]["namespace"] == namespace && d["metadata"]["name"] == name
+        d["kind"] == kind
+            && d["metadata"]["namespace"] == namespace
+            && d["metadata"]["name"] == name
     })
 }

@@ -227,7 +227,9 @@ pub fn shared_guardrails_off(config: &str) -> String {
     );
     config.replacen(
         role,
-        &format!("{role}  guardrails:\n    enabled: false # moto answers few of the baseline's APIs\n"),
+        &format!(
+            "{role}  guardrails:\n    enabled: false # moto answers few of the baseline's APIs\n"
+        ),
         1,
     )
 }

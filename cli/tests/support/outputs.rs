@@ -24,7 +24,10 @@ impl FakeEnv<'_> {
     }
 
     pub fn role(&self, name: &str) -> String {
-        format!("arn:aws:iam::{}:role/shop-{}-{name}", self.account, self.env)
+        format!(
+            "arn:aws:iam::{}:role/shop-{}-{name}",
+            self.account, self.env
+        )
     }
 
     pub fn amp_endpoint(&self) -> Option<String> {
