@@ -163,10 +163,7 @@ impl Browser {
                     vec![],
                 )
                 .await;
-            if matches!(
-                state.as_ref().ok().and_then(|v| v.as_str()),
-                Some("complete")
-            ) {
+            if matches!(state.as_ref().ok().and_then(|v| v.as_str()), Some("complete")) {
                 break;
             }
             assert!(
