@@ -12,7 +12,7 @@ locals {
   config_recorder_roles = concat(
     var.enable_guardrails ? [{
       account_id = local.account_id
-      pattern    = "arn:${data.aws_partition.current.partition}:iam::${local.account_id}:role/${var.project_name}-shared-config-recorder"
+      pattern    = "arn:${data.aws_partition.current.partition}:iam::${local.account_id}:role/${local.guardrails_name}-config-recorder"
     }] : [],
     [for e in var.environments : {
       account_id = e.account_id
