@@ -15,7 +15,7 @@ pub struct Config {
     pub project: Project,
     pub regions: Regions,
     /// The shared-services account, which holds Terraform state, artifacts and the audit logs.
-    pub shared_services: SharedServices,
+    pub shared_services: super::shared::SharedServices,
     pub state: State,
     pub artifacts: Artifacts,
     /// IAM role ARNs allowed to read and write the state bucket (Terraform roles of every account).
@@ -72,28 +72,6 @@ pub struct Account {
     pub account_id: String,
     /// Role assumed to run Terraform in this account.
     pub role_arn: String,
-}
-
-/// The shared-services account: the role ecomctl assumes in it and its own guardrails.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SharedServices {
-    /// The 12-digit account id (quote it if it starts with 0).
-    pub account_id: String,
-    /// Role assumed to run Terraform (the bootstrap stage) in this account.
-    pub role_arn: String,
-    #[serde(default)]
-    pub guardrails: super::guardrails::SharedGuardrails,
-}
-
-impl SharedServices {
-    /// The account and role, as for an environment.
-    pub fn account(&self) -> Account {
-        Account {
-            account_id: self.account_id.clone(),
-            role_arn: self.role_arn.clone(),
-        }
-    }
 }
 
 /// Terraform remote state, created by the bootstrap stage.
