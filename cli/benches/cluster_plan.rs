@@ -12,24 +12,17 @@ use ecomctl::tools::version::Version;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+/// Every foundation and app output the platform values read, as the tests fake them.
 fn outputs(state: &Path) {
-    let write = |stage: &str, json: &str| {
-        let d = state.join("nonprod").join(stage);
-        std::fs::create_dir_all(&d).expect("state dir");
-        std::fs::write(d.join("outputs.json"), json).expect("outputs");
-    };
-    write(
-        "foundation",
-        r#"{"cognito_user_pool_id": {"value": "us-east-1_AbCdEfGhI"}, "cognito_user_pool_client_id": {"value": "c"},
-        "cognito_domain": {"value": "d"}, "app_irsa_role_arn": {"value": "arn:aws:iam::222222222222:role/r"},
-        "ingress_target_group_arns": {"value": {}}, "vpc_cidr": {"value": "10.10.0.0/16"}}"#,
-    );
-    write(
-        "app",
-        r#"{"db_endpoint": {"value": "db.example:5432"}, "db_host": {"value": "db.example"},
-        "db_port": {"value": 5432}, "ecr_registry": {"value": "222222222222.dkr.ecr.us-east-1.amazonaws.com"},
-        "ecr_repository_urls": {"value": {}}, "amp_remote_write_endpoint": {"value": null}}"#,
-    );
+    support::outputs::FakeEnv {
+        env: "nonprod",
+        account: "222222222222",
+        amp: false,
+    }
+    .write(state);
 }
 
 fn main() {

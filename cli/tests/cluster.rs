@@ -14,51 +14,16 @@ use ecomctl::tools::version::Version;
 use fakekube::FakeKube;
 use serde_json::json;
 use std::path::Path;
+use support::outputs::FakeEnv;
 
-/// Upstream outputs as `terraform output -json` writes them.
+/// Every foundation and app output the platform values read (support::outputs).
 fn write_outputs(state: &Path, env: &str) {
-    let out = |pairs: serde_json::Value| {
-        let m: serde_json::Map<String, serde_json::Value> = pairs
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.clone(),
-                    json!({"value": v, "type": "string", "sensitive": false}),
-                )
-            })
-            .collect();
-        serde_json::Value::Object(m).to_string()
-    };
-    let f = state.join(env).join("foundation");
-    std::fs::create_dir_all(&f).unwrap();
-    std::fs::write(
-        f.join("outputs.json"),
-        out(json!({
-            "cognito_user_pool_id": "us-east-1_AbCdEfGhI",
-            "cognito_user_pool_client_id": "client123",
-            "cognito_domain": "shop-nonprod",
-            "app_irsa_role_arn": "arn:aws:iam::222222222222:role/shop-nonprod-app-irsa",
-            "ingress_target_group_arns": {"frontend": "arn:aws:elasticloadbalancing:us-east-1:222222222222:targetgroup/fe/0123456789abcdef"},
-            "vpc_cidr": "10.10.0.0/16",
-        })),
-    )
-    .unwrap();
-    let a = state.join(env).join("app");
-    std::fs::create_dir_all(&a).unwrap();
-    std::fs::write(
-        a.join("outputs.json"),
-        out(json!({
-            "db_endpoint": "shop-nonprod.abc.us-east-1.rds.amazonaws.com:5432",
-            "db_host": "shop-nonprod.abc.us-east-1.rds.amazonaws.com",
-            "db_port": 5432,
-            "ecr_registry": "222222222222.dkr.ecr.us-east-1.amazonaws.com",
-            "ecr_repository_urls": {},
-            "amp_remote_write_endpoint": null,
-        })),
-    )
-    .unwrap();
+    FakeEnv {
+        env,
+        account: "222222222222",
+        amp: true,
+    }
+    .write(state);
 }
 
 fn render(state: &Path) -> Vec<ecomctl::render::RenderedFile> {

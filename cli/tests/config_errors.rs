@@ -40,6 +40,9 @@ const CASES: &[Case] = &[
     Case { name: "log retention", from: "log_retention_days: 90", to: "log_retention_days: 100", at: "100", field: "environments.nonprod.observability.log_retention_days", message: "nearest it accepts is 90" },
     Case { name: "open cluster API", from: "public_access_cidrs: [203.0.113.0/24]", to: "public_access_cidrs: [0.0.0.0/0]", at: "0.0.0.0/0", field: "environments.nonprod.eks.public_access_cidrs[0]", message: "whole internet" },
     Case { name: "duplicate key", from: "  owner: platform-team\n", to: "  owner: platform-team\n  owner: other-team\n", at: "owner: other-team", field: "project.owner", message: "given twice" },
+    Case { name: "shared-services budget", from: "    monthly_budget_usd: 500\n", to: "    monthly_budget_usd: 0\n", at: "0\n    macie: true", field: "shared_services.guardrails.monthly_budget_usd", message: "at least 1" },
+    Case { name: "shared-services guardrails typo", from: "    enabled: true                   # CloudTrail", to: "    enabeld: true                   # CloudTrail", at: "enabeld:", field: "shared_services.guardrails.enabeld", message: "did you mean `enabled`?" },
+    Case { name: "too many alert emails", from: "emails: [platform-oncall@example.com, security@example.com]", to: "emails: [a@example.com, b@example.com, c@example.com, d@example.com, e@example.com, f@example.com, g@example.com, h@example.com, i@example.com, j@example.com, k@example.com]", at: "emails: [a@example.com", field: "alerts.emails", message: "at most 10" },
     Case { name: "x86 in prod", from: "architecture: arm64\n          instance_types: [m7g.xlarge]", to: "architecture: x86_64\n          instance_types: [m7i.xlarge]", at: "x86_64", field: "environments.prod.eks.node_groups.general.architecture", message: "Graviton" },
 ];
 

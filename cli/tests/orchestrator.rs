@@ -949,6 +949,9 @@ fn credentials_of_another_account_are_refused_before_terraform_touches_the_env()
     assert!(bootstrap.status.success(), "{}", show(&bootstrap));
     let tfvars = read_json(&p.state("global", "bootstrap").join("terraform.tfvars.json"));
     assert_eq!(tfvars["assume_role_arn"], Value::Null);
+    // Bootstrap against moto runs without the shared-services account's baseline (see
+    // support::shared_guardrails_off): the switch reaches the stack as enable_guardrails.
+    assert_eq!(tfvars["enable_guardrails"], false, "{tfvars}");
     let backend =
         std::fs::read_to_string(p.state("global", "bootstrap").join("backend.hcl")).unwrap();
     assert!(!backend.contains("role_arn"), "{backend}");

@@ -1,7 +1,8 @@
 //! The app stage's outputs reach the platform chart: after a faked app-stage `outputs.json`
 //! (the document `terraform output -json` writes), `ecomctl render` puts the database, the
-//! registry and the metrics settings into the Helm values, and `helm template` of those values
-//! passes the chart's schema.
+//! registry, the metrics settings and the add-ons' wiring (AMP remote write, log groups, IRSA
+//! roles of the ADOT collector, Fluent Bit and Velero) into the Helm values, and `helm template`
+//! of those values passes the chart's schema and carries them.
 
 mod support;
 
@@ -9,6 +10,7 @@ use ecomctl::config::yaml;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use support::outputs::FakeEnv;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -17,55 +19,24 @@ fn repo() -> PathBuf {
         .to_path_buf()
 }
 
-/// `terraform output -json` shape: {"name": {"value": ..., "type": ..., "sensitive": false}}.
-fn outputs(values: Value) -> String {
-    let map: serde_json::Map<String, Value> = values
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.clone(),
-                json!({"value": v, "type": "string", "sensitive": false}),
-            )
-        })
-        .collect();
-    serde_json::to_string_pretty(&Value::Object(map)).unwrap()
-}
+const PROD: FakeEnv = FakeEnv {
+    env: "prod",
+    account: "333333333333",
+    amp: true,
+};
+const NONPROD: FakeEnv = FakeEnv {
+    env: "nonprod",
+    account: "222222222222",
+    amp: false,
+};
 
-fn app_outputs(account: &str, amp: Value) -> String {
-    let registry = format!("{account}.dkr.ecr.us-east-1.amazonaws.com");
-    let repos: serde_json::Map<String, Value> = ecomctl::config::SERVICES
-        .iter()
-        .map(|s| (s.to_string(), json!(format!("{registry}/shop/{s}"))))
-        .collect();
-    outputs(json!({
-        "db_endpoint": "shop-env-db.c0ffee.us-east-1.rds.amazonaws.com:5433",
-        "db_host": "shop-env-db.c0ffee.us-east-1.rds.amazonaws.com",
-        "db_port": 5433,
-        "db_secret_arn": format!("arn:aws:secretsmanager:us-east-1:{account}:secret:rds!db-1"),
-        "ecr_registry": registry,
-        "ecr_repository_urls": repos,
-        "amp_remote_write_endpoint": amp,
-    }))
-}
-
-/// Renders examples/full.yaml with faked app outputs for both environments (prod with AMP,
-/// nonprod without) and returns the output directory.
+/// Renders examples/full.yaml with faked app outputs (support::outputs) for both environments
+/// (prod with AMP, nonprod without) and returns the output directory.
 fn render_with_app_outputs(dir: &Path) -> PathBuf {
     let config = dir.join("ecomctl.yaml");
     std::fs::copy(repo().join("examples/full.yaml"), &config).unwrap();
-    for (env, account, amp) in [
-        (
-            "prod",
-            "333333333333",
-            json!("https://aps-workspaces.us-east-1.amazonaws.com/workspaces/ws-1/api/v1/remote_write"),
-        ),
-        ("nonprod", "222222222222", Value::Null),
-    ] {
-        let stage = dir.join(".ecomctl").join(env).join("app");
-        std::fs::create_dir_all(&stage).unwrap();
-        std::fs::write(stage.join("outputs.json"), app_outputs(account, amp)).unwrap();
+    for fake in [&PROD, &NONPROD] {
+        fake.write_app(&dir.join(".ecomctl"));
     }
     let out = dir.join("out");
     let run = Command::new(env!("CARGO_BIN_EXE_ecomctl"))
@@ -122,18 +93,12 @@ fn app_outputs_fill_database_registry_and_metrics_in_the_platform_values() {
     let out = render_with_app_outputs(dir.path());
 
     let prod = values(&out, "prod");
-    assert_eq!(
-        prod["database"]["host"],
-        "shop-env-db.c0ffee.us-east-1.rds.amazonaws.com"
-    );
+    assert_eq!(prod["database"]["host"], PROD.db_host());
     assert_eq!(
         prod["database"]["port"], 5433,
         "the port comes from db_port"
     );
-    assert_eq!(
-        prod["global"]["imageRegistry"],
-        "333333333333.dkr.ecr.us-east-1.amazonaws.com"
-    );
+    assert_eq!(prod["global"]["imageRegistry"], PROD.registry());
     for service in ecomctl::config::SERVICES {
         assert_eq!(
             prod["services"][service]["image"]["repository"],
@@ -147,14 +112,80 @@ fn app_outputs_fill_database_registry_and_metrics_in_the_platform_values() {
     );
 
     let nonprod = values(&out, "nonprod");
-    assert_eq!(
-        nonprod["global"]["imageRegistry"],
-        "222222222222.dkr.ecr.us-east-1.amazonaws.com"
-    );
+    assert_eq!(nonprod["global"]["imageRegistry"], NONPROD.registry());
     assert_eq!(
         nonprod["networkPolicy"]["metricsNamespace"], "",
         "without an AMP workspace nobody is let in to scrape"
     );
+}
+
+#[test]
+fn app_outputs_wire_the_add_ons_in_the_platform_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = render_with_app_outputs(dir.path());
+    let kinds = ["application", "dataplane", "host", "performance"];
+
+    let prod = values(&out, "prod");
+    let obs = &prod["addons"]["observability"];
+    assert_eq!(obs["enabled"], "true", "{obs}");
+    assert_eq!(obs["namespace"], "observability");
+    assert_eq!(
+        obs["ampRemoteWriteEndpoint"],
+        PROD.amp_endpoint().unwrap(),
+        "amp_remote_write_endpoint"
+    );
+    for kind in kinds {
+        assert_eq!(obs["logGroups"][kind], PROD.log_group(kind), "{kind}");
+    }
+    assert_eq!(obs["adotCollectorRoleArn"], PROD.role("adot-collector"));
+    assert_eq!(obs["fluentBitRoleArn"], PROD.role("fluent-bit"));
+    let velero = &prod["addons"]["velero"];
+    assert_eq!(velero["enabled"], "true", "{velero}");
+    assert_eq!(velero["namespace"], "velero");
+    assert_eq!(velero["roleArn"], PROD.role("velero"));
+    assert_eq!(velero["bucket"], "shop-artifacts-111111111111");
+    assert_eq!(velero["prefix"], "velero/prod");
+
+    // No AMP workspace: no endpoint and no collector role, but Fluent Bit and Velero still.
+    let nonprod = values(&out, "nonprod");
+    let obs = &nonprod["addons"]["observability"];
+    assert_eq!(obs["enabled"], "true", "{obs}");
+    assert_eq!(obs["ampRemoteWriteEndpoint"], "");
+    assert_eq!(obs["adotCollectorRoleArn"], "");
+    assert_eq!(obs["fluentBitRoleArn"], NONPROD.role("fluent-bit"));
+    assert_eq!(obs["logGroups"]["host"], NONPROD.log_group("host"));
+    assert_eq!(nonprod["addons"]["velero"]["prefix"], "velero/nonprod");
+}
+
+#[test]
+fn before_the_app_stage_no_add_on_is_wired() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("ecomctl.yaml");
+    std::fs::copy(repo().join("examples/full.yaml"), &config).unwrap();
+    let out = dir.path().join("out");
+    let run = Command::new(env!("CARGO_BIN_EXE_ecomctl"))
+        .args(["render", "-q", "-c"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&out)
+        .args(["--terraform-version", "1.11.4", "--stage", "cluster"])
+        .args(["-e", "prod"])
+        .current_dir(repo())
+        .env("NO_COLOR", "1")
+        .env_remove("ECOMCTL_ROOT")
+        .env_remove("AWS_ENDPOINT_URL")
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let prod = values(&out, "prod");
+    for addon in ["observability", "velero"] {
+        assert_eq!(prod["addons"][addon]["enabled"], "false", "{addon}");
+    }
+    assert_eq!(prod["addons"]["observability"]["logGroups"], json!({}));
 }
 
 #[test]
@@ -164,7 +195,8 @@ fn platform_values_from_app_outputs_pass_helm_template() {
     };
     let dir = tempfile::tempdir().unwrap();
     let out = render_with_app_outputs(dir.path());
-    for env in ["prod", "nonprod"] {
+    for fake in [&PROD, &NONPROD] {
+        let env = fake.env;
         let run = Command::new(&helm)
             .args(["template", "ecommerce"])
             .arg(repo().join("charts/platform"))
@@ -179,19 +211,80 @@ fn platform_values_from_app_outputs_pass_helm_template() {
         );
         let manifests = String::from_utf8_lossy(&run.stdout);
         assert!(
-            manifests.contains("@shop-env-db.c0ffee.us-east-1.rds.amazonaws.com:5433/shop"),
+            manifests.contains(&format!("@{}:5433/shop", fake.db_host())),
             "{env}: DATABASE_URL points at the app stage's database"
         );
-        let account = if env == "prod" {
-            "333333333333"
-        } else {
-            "222222222222"
-        };
         assert!(
-            manifests.contains(&format!(
-                "{account}.dkr.ecr.us-east-1.amazonaws.com/shop/frontend"
-            )),
+            manifests.contains(&format!("{}/shop/frontend", fake.registry())),
             "{env}: images come from the app stage's ECR repositories"
         );
+        let docs = documents(&manifests);
+        // The add-ons run as IRSA ServiceAccounts in their own namespaces.
+        let mut accounts = vec![("observability", "fluent-bit"), ("velero", "velero")];
+        if fake.amp {
+            accounts.push(("observability", "adot-collector"));
+        }
+        for (namespace, name) in &accounts {
+            let sa = find(&docs, "ServiceAccount", namespace, name)
+                .unwrap_or_else(|| panic!("{env}: no ServiceAccount {namespace}/{name}"));
+            assert_eq!(
+                sa["metadata"]["annotations"]["eks.amazonaws.com/role-arn"],
+                fake.role(name),
+                "{env}: {namespace}/{name}"
+            );
+        }
+        assert_eq!(
+            find(&docs, "ServiceAccount", "observability", "adot-collector").is_some(),
+            fake.amp,
+            "{env}: the collector's account exists only with an AMP workspace"
+        );
+        let settings = find(
+            &docs,
+            "ConfigMap",
+            "observability",
+            "ecommerce-observability",
+        )
+        .unwrap_or_else(|| panic!("{env}: no observability settings"));
+        let data = &settings["data"];
+        assert_eq!(
+            data["AMP_REMOTE_WRITE_ENDPOINT"].as_str().map(String::from),
+            fake.amp_endpoint(),
+            "{env}"
+        );
+        assert_eq!(data["LOG_GROUP_APPLICATION"], fake.log_group("application"));
+        assert_eq!(data["LOG_GROUP_PERFORMANCE"], fake.log_group("performance"));
+        let backups = find(&docs, "ConfigMap", "velero", "ecommerce-velero")
+            .unwrap_or_else(|| panic!("{env}: no Velero settings"));
+        assert_eq!(
+            backups["data"]["BACKUP_BUCKET"],
+            "shop-artifacts-111111111111"
+        );
+        assert_eq!(backups["data"]["BACKUP_PREFIX"], format!("velero/{env}"));
     }
+}
+
+/// The documents of a `helm template` stream, as JSON.
+fn documents(stream: &str) -> Vec<Value> {
+    let mut docs = vec![String::new()];
+    for line in stream.lines() {
+        if line == "---" {
+            docs.push(String::new());
+        } else if let Some(doc) = docs.last_mut() {
+            doc.push_str(line);
+            doc.push('\n');
+        }
+    }
+    docs.iter()
+        .filter_map(|doc| yaml::parse_one(doc).ok())
+        .map(|node| to_json(&node))
+        .filter(Value::is_object)
+        .collect()
+}
+
+fn find<'a>(docs: &'a [Value], kind: &str, namespace: &str, name: &str) -> Option<&'a Value> {
+    docs.iter().find(|d| {
+        d["kind"] == kind
+            && d["metadata"]["namespace"] == namespace
+            && d["metadata"]["name"] == name
+    })
 }

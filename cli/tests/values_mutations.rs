@@ -39,25 +39,14 @@ fn variants() -> Vec<(String, String)> {
     out
 }
 
+/// Every foundation and app output the platform values read (support::outputs).
 fn write_outputs(state: &Path) {
-    let f = state.join("nonprod/foundation");
-    std::fs::create_dir_all(&f).unwrap();
-    std::fs::write(
-        f.join("outputs.json"),
-        r#"{"cognito_user_pool_id": {"value": "us-east-1_AbCdEfGhI"}, "cognito_user_pool_client_id": {"value": "c"},
-            "cognito_domain": {"value": "d"}, "app_irsa_role_arn": {"value": "arn:aws:iam::222222222222:role/r"},
-            "ingress_target_group_arns": {"value": {}}, "vpc_cidr": {"value": "10.10.0.0/16"}}"#,
-    )
-    .unwrap();
-    let a = state.join("nonprod/app");
-    std::fs::create_dir_all(&a).unwrap();
-    std::fs::write(
-        a.join("outputs.json"),
-        r#"{"db_endpoint": {"value": "db.example:5432"}, "db_host": {"value": "db.example"},
-            "db_port": {"value": 5432}, "ecr_registry": {"value": "222222222222.dkr.ecr.us-east-1.amazonaws.com"},
-            "ecr_repository_urls": {"value": {}}, "amp_remote_write_endpoint": {"value": null}}"#,
-    )
-    .unwrap();
+    support::outputs::FakeEnv {
+        env: "nonprod",
+        account: "222222222222",
+        amp: false,
+    }
+    .write(state);
 }
 
 #[test]

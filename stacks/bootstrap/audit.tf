@@ -1,12 +1,24 @@
 # Centralized audit logs: every account's CloudTrail and AWS Config deliver to
 # one KMS-encrypted, Object-Locked bucket here in the shared-services account.
 # The per-account guardrails that write to it are in modules/baseline, called by
-# the foundation stage for each environment's account.
+# the foundation stage for each environment's account and by guardrails.tf for
+# this account.
 
 locals {
   account_id         = data.aws_caller_identity.current.account_id
   audit_bucket       = coalesce(var.audit_bucket_name, "${var.project_name}-audit-logs-${local.account_id}")
   member_account_ids = distinct(concat([local.account_id], [for e in var.environments : e.account_id]))
+
+  config_recorder_roles = concat(
+    var.enable_guardrails ? [{
+      account_id = local.account_id
+      pattern    = "arn:${data.aws_partition.current.partition}:iam::${local.account_id}:role/${local.guardrails_name}-config-recorder"
+    }] : [],
+    [for e in var.environments : {
+      account_id = e.account_id
+      pattern    = "arn:${data.aws_partition.current.partition}:iam::${e.account_id}:role/*-config-recorder"
+    }],
+  )
 }
 
 data "aws_partition" "current" {}
@@ -42,10 +54,12 @@ module "audit_kms" {
     },
   ]
 
-  account_statements = length(var.environments) == 0 ? [] : [{
+  # AWS Config delivers with each account's recorder role (modules/baseline), this account's
+  # own when enable_guardrails is on (guardrails.tf).
+  account_statements = length(local.config_recorder_roles) == 0 ? [] : [{
     sid                    = "ConfigRecorderRoles"
-    account_ids            = [for e in var.environments : e.account_id]
-    principal_arn_patterns = [for e in var.environments : "arn:${data.aws_partition.current.partition}:iam::${e.account_id}:role/*-config-recorder"]
+    account_ids            = distinct([for r in local.config_recorder_roles : r.account_id])
+    principal_arn_patterns = [for r in local.config_recorder_roles : r.pattern]
     actions                = ["kms:Decrypt", "kms:GenerateDataKey"]
   }]
 }

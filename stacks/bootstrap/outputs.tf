@@ -42,3 +42,13 @@ output "audit_kms_key_arn" {
   description = "KMS key of the audit log bucket; trails and Config snapshots are encrypted with it."
   value       = module.audit_kms.key_arn
 }
+
+output "cloudtrail_arn" {
+  description = "ARN of the shared-services account's own multi-region trail, or null when enable_guardrails is false."
+  value       = var.enable_guardrails ? module.guardrails[0].trail_arn : null
+}
+
+output "guardduty_detector_id" {
+  description = "GuardDuty detector of the shared-services account, or null when enable_guardrails is false."
+  value       = var.enable_guardrails ? module.guardrails[0].guardduty_detector_id : null
+}

@@ -167,3 +167,42 @@ variable "audit_object_lock_days" {
     error_message = "audit_object_lock_days must be at least 1."
   }
 }
+
+variable "enable_guardrails" {
+  description = "Apply the account guardrails baseline (modules/baseline: CloudTrail and AWS Config to the audit bucket, conformance packs, GuardDuty, Security Hub, Access Analyzer, Macie, Detective, password policy, budget, EBS default encryption) to the shared-services account itself. Turn it off only where those services cannot be reached (tests against moto) or the account gets them elsewhere."
+  type        = bool
+  default     = true
+}
+
+variable "alert_emails" {
+  description = "Recipients of the shared-services account's budget alerts (1 to 10 addresses)."
+  type        = list(string)
+
+  validation {
+    condition     = length(var.alert_emails) >= 1 && length(var.alert_emails) <= 10 && alltrue([for e in var.alert_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
+    error_message = "alert_emails must list 1 to 10 email addresses (AWS Budgets accepts at most 10 per notification)."
+  }
+}
+
+variable "monthly_budget_usd" {
+  description = "Monthly cost budget of the shared-services account in USD; alert_emails hear at 80 % actual and 100 % forecast spend (with enable_guardrails)."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.monthly_budget_usd > 0
+    error_message = "monthly_budget_usd must be positive."
+  }
+}
+
+variable "enable_macie" {
+  description = "Enable Amazon Macie in the shared-services account (with enable_guardrails): sensitive data discovery over the state, artifacts and audit buckets."
+  type        = bool
+  default     = true
+}
+
+variable "enable_detective" {
+  description = "Enable Amazon Detective in the shared-services account (with enable_guardrails)."
+  type        = bool
+  default     = true
+}

@@ -109,6 +109,11 @@ Cross-field checks JSON Schema cannot express cleanly; each fails the render wit
 {{- if and .Values.cognito.enabled (not .Values.cognito.userPoolId) -}}
 {{- fail "cognito.enabled needs cognito.userPoolId and cognito.clientId" -}}
 {{- end -}}
+{{- with .Values.addons.velero -}}
+{{- if and .enabled (or (not .bucket) (not .prefix)) -}}
+{{- fail "addons.velero.enabled needs addons.velero.bucket and addons.velero.prefix (where its backups go)" -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{/* The ConfigMap data of one service (also hashed into the pod template to roll on change). */}}

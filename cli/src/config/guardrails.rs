@@ -1,5 +1,6 @@
 //! The account guardrails of an environment (stacks/modules/baseline, applied by the foundation
-//! stage): the settings that differ between accounts.
+//! stage): the settings that differ between accounts. The shared-services account's are in
+//! `shared`.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -32,10 +33,10 @@ impl Default for Guardrails {
     }
 }
 
-fn default_budget() -> u32 {
+pub(super) fn default_budget() -> u32 {
     1000
 }
 
-fn on() -> bool {
+pub(super) fn on() -> bool {
     true
 }

@@ -8,6 +8,7 @@ pub mod docs;
 pub mod guardrails;
 pub mod model;
 pub mod schema_check;
+pub mod shared;
 pub mod validate;
 pub mod yaml;
 

@@ -14,8 +14,8 @@ pub struct Config {
     pub version: u32,
     pub project: Project,
     pub regions: Regions,
-    /// The shared-services account, which holds Terraform state and artifacts.
-    pub shared_services: Account,
+    /// The shared-services account, which holds Terraform state, artifacts and the audit logs.
+    pub shared_services: super::shared::SharedServices,
     pub state: State,
     pub artifacts: Artifacts,
     /// IAM role ARNs allowed to read and write the state bucket (Terraform roles of every account).
@@ -261,7 +261,10 @@ pub struct Environment {
     pub waf: Waf,
     #[serde(default)]
     pub guardrails: super::guardrails::Guardrails,
-    /// Resource quotas per namespace (`ecommerce`, `observability`, `networking`).
+    /// Namespaces the cluster stage primes, each with its resource quota (`ecommerce`,
+    /// `observability`, `networking`, `velero`). The add-ons' ServiceAccounts and settings
+    /// (IRSA of the ADOT collector and Fluent Bit in `observability`, of Velero in `velero`) are
+    /// rendered only into namespaces listed here.
     #[serde(default = "default_namespaces")]
     pub namespaces: BTreeMap<String, NamespaceQuota>,
     /// Per-service settings for the platform chart, by service name.
@@ -512,6 +515,10 @@ fn default_namespaces() -> BTreeMap<String, NamespaceQuota> {
         (
             "networking".to_string(),
             q(PodSecurity::Baseline, "2", "4Gi", 20),
+        ),
+        (
+            "velero".to_string(),
+            q(PodSecurity::Baseline, "2", "4Gi", 10),
         ),
     ])
 }

@@ -129,7 +129,13 @@ pub fn validate(c: &Config) -> Vec<Finding> {
             );
         }
     }
-    account(&mut o, "shared_services", &c.shared_services);
+    account(&mut o, "shared_services", &c.shared_services.account());
+    if c.shared_services.guardrails.monthly_budget_usd == 0 {
+        o.err(
+            "shared_services.guardrails.monthly_budget_usd",
+            "must be at least 1 (USD per month)",
+        );
+    }
     bucket(&mut o, "state.bucket", &c.state.bucket);
     bucket(&mut o, "artifacts.bucket", &c.artifacts.bucket);
     if c.state.bucket == c.artifacts.bucket {
@@ -175,6 +181,13 @@ pub fn validate(c: &Config) -> Vec<Finding> {
         o.err(
             "alerts.emails",
             "needs at least one address, or alarms reach nobody",
+        );
+    }
+    if c.alerts.emails.len() > 10 {
+        o.hint(
+            "alerts.emails",
+            format!("lists {} addresses", c.alerts.emails.len()),
+            "AWS Budgets mails at most 10 per alert: use a distribution list",
         );
     }
     for (i, e) in c.alerts.emails.iter().enumerate() {

@@ -16,13 +16,15 @@ use anyhow::{Context, Result};
 use std::path::Path;
 
 /// The account a target runs in, and how errors name it.
-fn account_of<'a>(loaded: &'a Loaded, t: &Target) -> (String, &'a crate::config::model::Account) {
+fn account_of(loaded: &Loaded, t: &Target) -> (String, crate::config::model::Account) {
     let c = &loaded.config;
     match c.environments.get(&t.scope) {
-        Some(env) if !t.stage.is_global() => (format!("environment {}", t.scope), &env.account),
+        Some(env) if !t.stage.is_global() => {
+            (format!("environment {}", t.scope), env.account.clone())
+        }
         _ => (
             "the shared-services account".to_string(),
-            &c.shared_services,
+            c.shared_services.account(),
         ),
     }
 }
@@ -37,8 +39,8 @@ fn account_check(loaded: &Loaded, t: &Target) -> AccountCheck {
     let (what, account) = account_of(loaded, t);
     AccountCheck {
         what,
-        account: account.account_id.clone(),
-        role_arn: account.role_arn.clone(),
+        account: account.account_id,
+        role_arn: account.role_arn,
         session: session_name(loaded, &t.scope),
     }
 }

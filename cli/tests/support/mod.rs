@@ -1,9 +1,12 @@
 //! Shared by the orchestrator tests and the `up` benchmark: a moto server, a temp project with
-//! the fixture stacks, and readers for ecomctl's NDJSON events.
+//! the fixture stacks, and readers for ecomctl's NDJSON events; `outputs` fakes applied stages'
+//! outputs for the render and cluster tests and the cluster_plan benchmark.
 //!
 //! Tools come from `scripts/setup`. Without them a test is skipped locally and FAILS under
 //! `CI=true`, so CI can never pass without running these.
 #![allow(dead_code)]
+
+pub mod outputs;
 
 use serde_json::Value;
 use std::net::{TcpListener, TcpStream};
@@ -217,6 +220,26 @@ pub fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// The config with the shared-services account's guardrails baseline switched off
+/// (`shared_services.guardrails.enabled: false`, rendered as bootstrap's `enable_guardrails`).
+/// Every project here renders bootstrap for moto, and moto does not answer most of what the
+/// baseline creates (Security Hub standards, Macie, Detective, conformance packs, GuardDuty
+/// features): a bootstrap applied against it with the baseline on would fail on them.
+pub fn shared_guardrails_off(config: &str) -> String {
+    let role = "  role_arn: arn:aws:iam::111111111111:role/SharedServicesTerraform\n";
+    assert!(
+        config.contains(role) && !config.contains("  guardrails:\n    enabled:"),
+        "the shared_services block changed: update shared_guardrails_off"
+    );
+    config.replacen(
+        role,
+        &format!(
+            "{role}  guardrails:\n    enabled: false # moto answers few of the baseline's APIs\n"
+        ),
+        1,
+    )
+}
+
 /// A temp project: a content root (the repo's templates + fixture stacks) and a config.
 pub struct Project {
     pub dir: tempfile::TempDir,
@@ -263,7 +286,10 @@ impl Project {
         let config = std::fs::read_to_string(src.join("examples/minimal.yaml")).unwrap();
         std::fs::write(
             dir.path().join("ecomctl.yaml"),
-            format!("{config}\ntools:\n  terraform: \">= 1.0\"\n"),
+            format!(
+                "{}\ntools:\n  terraform: \">= 1.0\"\n",
+                shared_guardrails_off(&config)
+            ),
         )
         .unwrap();
         Project {
