@@ -33,6 +33,8 @@ pub struct Context {
     pub role_mode: RoleMode,
     /// `CI=true`: nobody is at the keyboard (MFA is a person's matter).
     pub ci: bool,
+    /// The saved plans' policy findings, shared by the iac and edge groups.
+    pub plan_findings: crate::doctor::checks::plans::Memo,
 }
 
 /// Why the config did not load: the message and each diagnostic as one line.

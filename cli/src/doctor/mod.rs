@@ -5,6 +5,7 @@
 //! - [`context`] — flags, config, policies and paths resolved once;
 //! - [`checks`] — one module per group; decisions are plain functions over plain data;
 //! - [`runner`] — groups side by side with a deadline;
+//! - [`cache`] — results kept between runs, keyed by a SHA-256 of their inputs;
 //! - [`waivers`] — the waivers shared with the policy engine, applied to outcomes;
 //! - [`report`] — the [`Report`] and its formats (human, JSON, SARIF, JUnit, Markdown);
 //! - [`compliance`] — per framework, each control with its checks; `docs/compliance.md`;
@@ -12,6 +13,7 @@
 //!
 //! Nothing here prints: `commands::doctor` hands the report to `ui`.
 
+pub mod cache;
 pub mod catalogue;
 pub mod checks;
 pub mod compliance;
@@ -129,6 +131,7 @@ pub fn context(opts: &Options) -> Result<Context, DoctorError> {
             crate::aws::RoleMode::AsIs
         },
         ci: std::env::var("CI").is_ok_and(|v| v == "true"),
+        plan_findings: Default::default(),
     })
 }
 

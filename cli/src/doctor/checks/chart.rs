@@ -42,10 +42,27 @@ pub fn run(ctx: &Context) -> GroupRun {
             )
         }
     };
+    // Each release is its own `helm template` and policy evaluation: render them side by side,
+    // then report in environment order.
+    let releases: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = ctx
+            .envs
+            .iter()
+            .map(|env| s.spawn(|| release(ctx, loaded, &renderer, &root, &helm, env)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err("internal error: rendering the release crashed".to_string())
+                })
+            })
+            .collect()
+    });
     let mut run = GroupRun::default();
-    for env in &ctx.envs {
+    for (env, result) in ctx.envs.iter().zip(releases) {
         let res = format!("release:{env}");
-        match release(ctx, loaded, &renderer, &root, &helm, env) {
+        match result {
             Err(e) => run.push(Outcome::error(ID, res, e)),
             Ok((values, manifests, findings)) => {
                 let v = run.evidence(Evidence::text(format!("chart/{env}/values.yaml"), values));

@@ -7,7 +7,9 @@ use crate::policy::{eval, Domain, Findings, Input};
 use crate::render::Stage;
 use crate::stages::Target;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 /// One saved plan document.
 pub struct SavedPlan {
@@ -39,8 +41,27 @@ pub fn saved(ctx: &Context, stages: &[Stage]) -> Vec<SavedPlan> {
     out
 }
 
-/// The policy findings of one plan, waivers applied.
+/// The policy findings of each saved plan, worked out once per run: the iac and edge groups
+/// both read them, from their own threads, and the second waits for the first's answer.
+#[derive(Debug, Default)]
+pub struct Memo(Mutex<HashMap<PathBuf, Arc<OnceLock<Evaluated>>>>);
+
+type Evaluated = Result<(Value, Findings), String>;
+
+/// The policy findings of one plan, waivers applied (evaluated once per run, see [`Memo`]).
 pub fn findings(ctx: &Context, plan: &SavedPlan) -> Result<(Value, Findings), String> {
+    let cell = {
+        let mut map = ctx
+            .plan_findings
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(map.entry(plan.path.clone()).or_default())
+    };
+    cell.get_or_init(|| evaluate(ctx, plan)).clone()
+}
+
+fn evaluate(ctx: &Context, plan: &SavedPlan) -> Evaluated {
     let input = Input::plan_file(&plan.path).map_err(|e| e.to_string())?;
     let context = eval::Context::for_env(Some(&plan.env));
     let mut f =
@@ -165,5 +186,42 @@ mod tests {
         let text = redacted(&plan).to_string();
         assert!(!text.contains("hunter2"), "{text}");
         assert!(text.contains("\"db\""));
+    }
+
+    #[test]
+    fn a_plan_is_evaluated_once_per_run_and_again_in_the_next() {
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../policy/fixtures");
+        let tmp = tempfile::tempdir().unwrap();
+        let stage = tmp.path().join(".ecomctl/nonprod/foundation");
+        std::fs::create_dir_all(&stage).unwrap();
+        let plan = stage.join("plan.json");
+        std::fs::copy(fixtures.join("plan-noncompliant.json"), &plan).unwrap();
+        let new_run = || {
+            let mut ctx = crate::doctor::tests_support::context(&["nonprod"]);
+            ctx.state_dir = tmp.path().join(".ecomctl");
+            ctx
+        };
+        let ctx = new_run();
+        let saved = saved(&ctx, &[Stage::Foundation]);
+        assert_eq!(saved.len(), 1);
+        let (first, second) = std::thread::scope(|s| {
+            let a = s.spawn(|| findings(&ctx, &saved[0]).unwrap().1.denied_ids());
+            let b = s.spawn(|| findings(&ctx, &saved[0]).unwrap().1.denied_ids());
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        assert!(!first.is_empty(), "the noncompliant fixture has denies");
+        assert_eq!(first, second);
+        std::fs::copy(fixtures.join("plan-compliant.json"), &plan).unwrap();
+        let again = findings(&ctx, &saved[0]).unwrap().1.denied_ids();
+        assert_eq!(
+            again, first,
+            "within one run the plan is not evaluated again"
+        );
+        let next = new_run();
+        let fresh = findings(&next, &saved[0]).unwrap().1.denied_ids();
+        assert!(
+            fresh.is_empty(),
+            "the next run reads the plan again: {fresh:?}"
+        );
     }
 }

@@ -78,19 +78,29 @@ pub fn run(ctx: &Context) -> GroupRun {
     let mut run = GroupRun::default();
     let tools = ctx.loaded().map(|l| &l.config.tools);
     let terraform = ctx.terraform.clone();
-    let tf_version = terraform
-        .as_deref()
-        .and_then(crate::tools::terraform::version);
     let helm = ctx.helm.clone();
-    let helm_version = helm
-        .as_deref()
-        .and_then(|h| probe_version(h, &["version", "--short"]));
     let kubectl = ctx.kubectl.clone();
-    let kubectl_version = kubectl
-        .as_deref()
-        .and_then(|k| probe_version(k, &["version", "--client"]));
-    let scanners: Vec<(&str, Option<PathBuf>)> =
-        SCANNERS.iter().map(|s| (*s, scanner(ctx, s))).collect();
+    // Each probe starts a Go binary (terraform twice: it re-runs itself under a panic wrapper),
+    // hundreds of milliseconds each on a busy machine: ask all three at once.
+    let (tf_version, helm_version, kubectl_version) = std::thread::scope(|s| {
+        let tf = s.spawn(|| {
+            terraform
+                .as_deref()
+                .and_then(crate::tools::terraform::version)
+        });
+        let hv = s.spawn(|| {
+            helm.as_deref()
+                .and_then(|h| probe_version(h, &["version", "--short"]))
+        });
+        let kv = kubectl
+            .as_deref()
+            .and_then(|k| probe_version(k, &["version", "--client"]));
+        (tf.join().ok().flatten(), hv.join().ok().flatten(), kv)
+    });
+    let scanners: Vec<(&str, Option<PathBuf>)> = SCANNERS
+        .iter()
+        .map(|s| (*s, scanner(ctx, s)))
+        .collect();
     let file = run.evidence(Evidence::json(
         "tools/versions.json",
         &json!({
