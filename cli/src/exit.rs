@@ -37,6 +37,10 @@ impl Exit {
 
 /// The exit code for an error, from the first cause that decides one.
 pub fn code_for(err: &anyhow::Error) -> i32 {
+    // An `Exit` given as context (`err.context(Exit::new(..))`) is found only this way.
+    if let Some(e) = err.downcast_ref::<Exit>() {
+        return e.code;
+    }
     for cause in err.chain() {
         if let Some(e) = cause.downcast_ref::<Exit>() {
             return e.code;
@@ -53,6 +57,9 @@ pub fn code_for(err: &anyhow::Error) -> i32 {
 
 /// A hint attached anywhere in the chain.
 pub fn hint_for(err: &anyhow::Error) -> Option<String> {
+    if let Some(hint) = err.downcast_ref::<Exit>().and_then(|e| e.hint.clone()) {
+        return Some(hint);
+    }
     err.chain().find_map(|c| {
         if let Some(ConfigError::Read { path, source }) = c.downcast_ref::<ConfigError>() {
             if source.kind() == std::io::ErrorKind::NotFound {
@@ -64,4 +71,19 @@ pub fn hint_for(err: &anyhow::Error) -> Option<String> {
         }
         c.downcast_ref::<Exit>().and_then(|e| e.hint.clone())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exit_given_as_context_decides_the_code_and_the_hint() {
+        let err = anyhow::anyhow!("terraform apply failed")
+            .context(Exit::new(FAILURE, "not fully destroyed").hint("rerun it"));
+        assert_eq!(code_for(&err), FAILURE);
+        assert_eq!(hint_for(&err).as_deref(), Some("rerun it"));
+        let usage = anyhow::anyhow!("bad").context(Exit::new(USAGE, "bad input"));
+        assert_eq!(code_for(&usage), USAGE);
+    }
 }

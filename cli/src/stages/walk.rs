@@ -104,6 +104,24 @@ impl Workspace {
         Ok(Step::Applied)
     }
 
+    /// A failed destroy of bootstrap: its state is local by now (it left the bucket first), so
+    /// nothing is lost; say where it is and both ways on.
+    fn bootstrap_down_failed(&self, e: anyhow::Error, env: &str) -> anyhow::Error {
+        let state = self
+            .state_dir
+            .join("global/bootstrap/terraform.tfstate")
+            .display()
+            .to_string();
+        e.context(
+            Exit::new(FAILURE, "the bootstrap stage was not fully destroyed").hint(format!(
+                "its state is kept in {state}; a bucket still holding objects (state versions under \
+                 Object Lock retention, access logs) cannot be deleted: empty it once the retention \
+                 ends and rerun `ecomctl down -e {env} --include-bootstrap`, or run `ecomctl up -e \
+                 {env}` to restore what was destroyed and move the state back into the bucket"
+            )),
+        )
+    }
+
     /// `ecomctl down`: destroys the stages of `env` in reverse order. Every destroy plan needs
     /// its hash (`--approve`) or the scope's name typed on a terminal; `--yes` never destroys.
     /// Stages never applied are skipped. Bootstrap (the state bucket every environment uses)
@@ -190,7 +208,11 @@ impl Workspace {
                 .into());
             }
         }
-        self.apply_locked(cx, d, o, true)
+        let applied = self.apply_locked(cx, d, o, true);
+        match t.stage {
+            Stage::Bootstrap => applied.map_err(|e| self.bootstrap_down_failed(e, cx.env)),
+            _ => applied,
+        }
     }
 
     /// Refuses to destroy bootstrap while a stage of another environment is applied (as far as

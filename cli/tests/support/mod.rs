@@ -105,8 +105,21 @@ ddb.create_table(TableName="shop-tf-lock",
     /// A moto server holding nothing yet (for the real bootstrap stack to create it all).
     pub fn bare(account: Option<&str>) -> Option<Moto> {
         let bin = tool("moto_server")?;
+        Moto::spawn(Command::new(bin), account)
+    }
+
+    /// A bare moto whose bucket policies are evaluated as AWS does (see
+    /// `support/moto_policy_fix.py`): for the real bootstrap stack, whose buckets carry
+    /// conditional policy statements that stock moto turns into a 403 on every object.
+    pub fn bare_with_policy_fix() -> Option<Moto> {
+        tool("moto_server")?;
+        let mut cmd = Command::new(repo().join(".tools/venv/bin/python"));
+        cmd.arg(repo().join("cli/tests/support/moto_policy_fix.py"));
+        Moto::spawn(cmd, None)
+    }
+
+    fn spawn(mut cmd: Command, account: Option<&str>) -> Option<Moto> {
         let port = free_port();
-        let mut cmd = Command::new(bin);
         if let Some(a) = account {
             cmd.env("MOTO_ACCOUNT_ID", a);
         }

@@ -88,8 +88,10 @@ data "aws_iam_policy_document" "bucket" {
     actions   = ["s3:*"]
     resources = [aws_s3_bucket.this.arn, "${aws_s3_bucket.this.arn}/*"]
 
+    # {"AWS": "*"} means everyone, exactly as "*" does; written this way because moto (the
+    # tests' S3) fails PutBucketLogging into a bucket whose policy has a bare "*" principal.
     principals {
-      type        = "*"
+      type        = "AWS"
       identifiers = ["*"]
     }
 

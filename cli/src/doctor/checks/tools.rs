@@ -97,10 +97,8 @@ pub fn run(ctx: &Context) -> GroupRun {
             .and_then(|k| probe_version(k, &["version", "--client"]));
         (tf.join().ok().flatten(), hv.join().ok().flatten(), kv)
     });
-    let scanners: Vec<(&str, Option<PathBuf>)> = SCANNERS
-        .iter()
-        .map(|s| (*s, scanner(ctx, s)))
-        .collect();
+    let scanners: Vec<(&str, Option<PathBuf>)> =
+        SCANNERS.iter().map(|s| (*s, scanner(ctx, s))).collect();
     let file = run.evidence(Evidence::json(
         "tools/versions.json",
         &json!({
