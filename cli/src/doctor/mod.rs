@@ -114,11 +114,7 @@ pub fn context(opts: &Options) -> Result<Context, DoctorError> {
         content_root: crate::render::find_content_root(&base, opts.root.as_deref()).ok(),
         terraform: crate::tools::terraform::find(opts.terraform.clone()),
         helm: crate::tools::helm::find(opts.helm.clone()),
-        kubectl: opts
-            .kubectl
-            .clone()
-            .filter(|p| !p.as_os_str().is_empty())
-            .or_else(|| which::which("kubectl").ok()),
+        kubectl: crate::tools::program(opts.kubectl.clone(), "kubectl"),
         checkov: crate::policy::checkov::find(opts.checkov.clone()),
         offline: opts.offline,
         bundle,

@@ -59,9 +59,7 @@ pub enum CheckovError {
 
 /// The checkov binary: the one given (`--checkov`/`ECOMCTL_CHECKOV`), else `checkov` on PATH.
 pub fn find(given: Option<PathBuf>) -> Option<PathBuf> {
-    given
-        .filter(|p| !p.as_os_str().is_empty())
-        .or_else(|| which::which("checkov").ok())
+    crate::tools::program(given, "checkov")
 }
 
 /// Runs checkov on `dir`; exit 1 (failed checks) is a result, not an error.

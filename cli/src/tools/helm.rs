@@ -5,9 +5,7 @@ use std::path::{Path, PathBuf};
 
 /// The helm binary: the one given (`--helm`/`ECOMCTL_HELM`), else `helm` on PATH.
 pub fn find(given: Option<PathBuf>) -> Option<PathBuf> {
-    given
-        .filter(|p| !p.as_os_str().is_empty())
-        .or_else(|| which::which("helm").ok())
+    super::program(given, "helm")
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -31,19 +31,22 @@ pub fn tool(name: &str) -> Option<PathBuf> {
         Some(tf) if name == "terraform" => PathBuf::from(tf),
         _ => repo().join(".tools/bin").join(name),
     };
+    present(path, "run scripts/setup")
+}
+
+/// `path` when it exists; otherwise `None` (the test skips) with `fix` said, or a panic under
+/// `CI=true`, where no test may skip.
+pub fn present(path: PathBuf, fix: &str) -> Option<PathBuf> {
     if path.exists() {
         return Some(path);
     }
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!(
-            "{} is missing: run scripts/setup (CI must not skip this test)",
+            "{} is missing: {fix} (CI must not skip this test)",
             path.display()
         );
     }
-    eprintln!(
-        "skipping: {} is missing (run scripts/setup)",
-        path.display()
-    );
+    eprintln!("skipping: {} is missing ({fix})", path.display());
     None
 }
 
