@@ -71,19 +71,19 @@ fn main() {
     let mut objects = 0;
     rt.block_on(async {
         let cluster = conn.cluster().await.expect("connect");
-        let first = stage::manifests(&loaded, &renderer, &opts, &helm, &dir.join("work")).expect("manifests");
+        let first = stage::manifests(&loaded, &renderer, &opts, &helm, &dir.join("work"), &Default::default()).expect("manifests");
         // The TargetGroupBinding CRD the load balancer controller brings, then the release.
         fake.insert(serde_json::json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
             "metadata": {"name": "targetgroupbindings.elbv2.k8s.aws"},
             "spec": {"group": "elbv2.k8s.aws", "scope": "Namespaced",
                 "names": {"kind": "TargetGroupBinding", "plural": "targetgroupbindings"},
                 "versions": [{"name": "v1beta1", "served": true, "storage": true}]}}));
-        apply::release(cluster, "nonprod", &first, &ApplyOptions::default(), &mut |_| {}).await.expect("deploy");
+        apply::release(cluster, "nonprod", &first, &[], &ApplyOptions::default(), &mut |_| {}).await.expect("deploy");
         for _ in 0..runs {
             let t0 = Instant::now();
-            let ms = stage::manifests(&loaded, &renderer, &opts, &helm, &dir.join("work")).expect("manifests");
+            let ms = stage::manifests(&loaded, &renderer, &opts, &helm, &dir.join("work"), &Default::default()).expect("manifests");
             let t1 = Instant::now();
-            let p = plan::plan(cluster, "nonprod", &ms, false).await.expect("plan");
+            let p = plan::plan(cluster, "nonprod", &ms, &[], false).await.expect("plan");
             let t2 = Instant::now();
             assert!(!p.has_changes());
             objects = ms.len();

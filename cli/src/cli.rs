@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 mod run_args;
-pub use run_args::RunArgs;
+pub use run_args::{ClusterAccess, RunArgs};
 
 const EXAMPLES: &str = "\
 Examples:

@@ -121,13 +121,13 @@ fn the_platform_is_applied_in_dependency_order_then_a_second_run_changes_nothing
     let mut conn = connect(&fake, dir.path());
     rt.block_on(async {
         let cluster = conn.cluster().await.unwrap();
-        let p = plan::plan(cluster, "nonprod", &manifests, false)
+        let p = plan::plan(cluster, "nonprod", &manifests, &[], false)
             .await
             .unwrap();
         assert_eq!(p.count(Action::Create), manifests.len());
         assert_eq!(p.revision, 1);
         fake.clear_requests();
-        let report = apply::release(cluster, "nonprod", &manifests, &quick(), &mut |_| {})
+        let report = apply::release(cluster, "nonprod", &manifests, &[], &quick(), &mut |_| {})
             .await
             .unwrap();
         assert_eq!((report.revision, report.applied), (1, manifests.len()));
@@ -180,7 +180,7 @@ fn the_platform_is_applied_in_dependency_order_then_a_second_run_changes_nothing
 
         // A second run: the plan is all unchanged and applying writes nothing new.
         let rv_before = deploy["metadata"]["resourceVersion"].clone();
-        let again = plan::plan(cluster, "nonprod", &manifests, false)
+        let again = plan::plan(cluster, "nonprod", &manifests, &[], false)
             .await
             .unwrap();
         assert!(
@@ -192,7 +192,7 @@ fn the_platform_is_applied_in_dependency_order_then_a_second_run_changes_nothing
                 .filter(|c| c.action != Action::Unchanged)
                 .collect::<Vec<_>>()
         );
-        apply::release(cluster, "nonprod", &manifests, &quick(), &mut |_| {})
+        apply::release(cluster, "nonprod", &manifests, &[], &quick(), &mut |_| {})
             .await
             .unwrap();
         let deploy = fake
@@ -218,7 +218,7 @@ fn a_dropped_object_is_pruned_and_rollback_brings_it_back() {
     let mut conn = connect(&fake, dir.path());
     rt.block_on(async {
         let cluster = conn.cluster().await.unwrap();
-        apply::release(cluster, "nonprod", &manifests, &quick(), &mut |_| {})
+        apply::release(cluster, "nonprod", &manifests, &[], &quick(), &mut |_| {})
             .await
             .unwrap();
         let fewer: Vec<Manifest> = manifests
@@ -227,7 +227,9 @@ fn a_dropped_object_is_pruned_and_rollback_brings_it_back() {
             .cloned()
             .collect();
         assert_eq!(fewer.len() + 1, manifests.len());
-        let p = plan::plan(cluster, "nonprod", &fewer, false).await.unwrap();
+        let p = plan::plan(cluster, "nonprod", &fewer, &[], false)
+            .await
+            .unwrap();
         let deletes: Vec<_> = p
             .changes
             .iter()
@@ -235,7 +237,7 @@ fn a_dropped_object_is_pruned_and_rollback_brings_it_back() {
             .collect();
         assert_eq!(deletes.len(), 1);
         assert_eq!(deletes[0].object.name, "ecommerce-catalog");
-        let report = apply::release(cluster, "nonprod", &fewer, &quick(), &mut |_| {})
+        let report = apply::release(cluster, "nonprod", &fewer, &[], &quick(), &mut |_| {})
             .await
             .unwrap();
         assert_eq!(report.revision, 2);
@@ -296,7 +298,7 @@ fn a_field_another_manager_owns_is_a_reported_conflict_unless_forced() {
     let mut conn = connect(&fake, dir.path());
     rt.block_on(async {
         let cluster = conn.cluster().await.unwrap();
-        apply::release(cluster, "nonprod", &manifests, &quick(), &mut |_| {}).await.unwrap();
+        apply::release(cluster, "nonprod", &manifests, &[], &quick(), &mut |_| {}).await.unwrap();
         // Someone scales catalog by hand (`kubectl apply --server-side --force-conflicts`).
         let catalog = manifests.iter().find(|m| m.id.kind == "Deployment" && m.id.name == "ecommerce-catalog").unwrap();
         let mut theirs = catalog.clone();
@@ -309,19 +311,19 @@ fn a_field_another_manager_owns_is_a_reported_conflict_unless_forced() {
         pp.force = true;
         kubectl.patch("ecommerce-catalog", &pp, &kube::api::Patch::Apply(&theirs.value)).await.unwrap();
 
-        let err = plan::plan(cluster, "nonprod", &manifests, false).await.unwrap_err();
+        let err = plan::plan(cluster, "nonprod", &manifests, &[], false).await.unwrap_err();
         let ClusterError::Conflicts { details, .. } = &err else { panic!("{err}") };
         assert!(details.contains("Deployment/ecommerce-catalog") && details.contains("conflict with \"kubectl\": .spec.replicas"), "{details}");
         assert!(err.hint().unwrap().contains("--force-conflicts"));
-        let err = apply::release(cluster, "nonprod", &manifests, &quick(), &mut |_| {}).await.unwrap_err();
+        let err = apply::release(cluster, "nonprod", &manifests, &[], &quick(), &mut |_| {}).await.unwrap_err();
         assert!(err.to_string().contains("conflict"), "{err}");
 
-        let p = plan::plan(cluster, "nonprod", &manifests, true).await.unwrap();
+        let p = plan::plan(cluster, "nonprod", &manifests, &[], true).await.unwrap();
         let upd = p.changes.iter().find(|c| c.object.name == "ecommerce-catalog" && c.object.kind == "Deployment").unwrap();
         assert_eq!((upd.action, upd.fields.as_slice()), (Action::Update, [".spec.replicas".to_string()].as_slice()));
         let mut forced = quick();
         forced.force_conflicts = true;
-        apply::release(cluster, "nonprod", &manifests, &forced, &mut |_| {}).await.unwrap();
+        apply::release(cluster, "nonprod", &manifests, &[], &forced, &mut |_| {}).await.unwrap();
         let d = fake.get("apps/v1", "Deployment", Some("ecommerce"), "ecommerce-catalog").unwrap();
         assert_eq!(d["spec"]["replicas"], catalog.value["spec"]["replicas"]);
     });

@@ -50,7 +50,7 @@ fn deployed() -> Case {
         .unwrap();
     rt.block_on(async {
         let c = conn.cluster().await.unwrap();
-        apply::release(c, "t", &web("shop/web:v1"), &opts(), &mut |_| {})
+        apply::release(c, "t", &web("shop/web:v1"), &[], &opts(), &mut |_| {})
             .await
             .unwrap();
     });
@@ -82,7 +82,7 @@ fn fail_with(case: &mut Case, pods: Vec<Value>, extra: Vec<Value>) -> (String, D
     let started = Instant::now();
     let (err, inv) = case.rt.block_on(async {
         let c = case.conn.cluster().await.unwrap();
-        let err = apply::release(c, "t", &web("shop/web:v2"), &opts(), &mut |_| {})
+        let err = apply::release(c, "t", &web("shop/web:v2"), &[], &opts(), &mut |_| {})
             .await
             .unwrap_err();
         (err, load_inventory(c, "t").await.unwrap())
@@ -251,7 +251,7 @@ fn a_rollout_that_never_finishes_times_out_naming_the_workload() {
     o.watch.timeout = Duration::from_millis(500);
     let err = c.rt.block_on(async {
         let cl = c.conn.cluster().await.unwrap();
-        apply::release(cl, "t", &web("shop/web:v2"), &o, &mut |_| {})
+        apply::release(cl, "t", &web("shop/web:v2"), &[], &o, &mut |_| {})
             .await
             .unwrap_err()
     });
@@ -271,7 +271,7 @@ fn live_status_reaches_done_when_the_controller_catches_up() {
         let cl = c.conn.cluster().await.unwrap();
         let (v2, o) = (web("shop/web:v2"), opts());
         let mut record = |s: &ecomctl::cluster::watch::WorkloadStatus| seen.push(s.clone());
-        let apply = apply::release(cl, "t", &v2, &o, &mut record);
+        let apply = apply::release(cl, "t", &v2, &[], &o, &mut record);
         let controller = async {
             tokio::time::sleep(Duration::from_millis(300)).await;
             let d = fake.get("apps/v1", "Deployment", Some("shop"), "web").unwrap();

@@ -36,11 +36,45 @@ fn cluster_project(fake: &FakeKube) -> Option<(Project, Moto)> {
 #[test]
 fn up_walks_all_four_stages_then_down_removes_the_release() {
     let fake = FakeKube::start();
-    let Some((p, _moto)) = cluster_project(&fake) else {
+    let Some((p, moto)) = cluster_project(&fake) else {
         return;
     };
+    // The RDS-managed secret the app stage names (the fixture's db_secret_arn, a partial ARN
+    // of this name), in the account of ecomctl's ambient credentials.
+    let password = "Pw-never-on-disk-5b1d4c7e";
+    moto.python(
+        &repo().join(".tools/venv/bin/python"),
+        &format!(
+            "sm = boto3.client('secretsmanager', endpoint_url={:?}, region_name='us-east-1', \
+             aws_access_key_id='test', aws_secret_access_key='test')\n\
+             sm.create_secret(Name='shop-nonprod-db', \
+             SecretString=json.dumps({{'username': 'shop', 'password': {password:?}}}))",
+            moto.endpoint
+        ),
+    );
     let first = p.run(&["up", "-e", "nonprod", "--yes", "--output", "json"]);
     assert!(first.status.success(), "{}", show(&first));
+    // The database Secret was synced into the release namespace, and its value is in no
+    // output and no file ecomctl wrote.
+    let secret = fake
+        .get("v1", "Secret", Some("ecommerce"), "db-credentials")
+        .expect("db-credentials synced");
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    assert_eq!(
+        b64.decode(secret["data"]["password"].as_str().unwrap())
+            .unwrap(),
+        password.as_bytes()
+    );
+    assert!(!show(&first).contains(password));
+    for (path, bytes) in walk(p.dir.path()) {
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains(password) && !text.contains(&b64.encode(password)),
+            "the database password is in {}",
+            path.display()
+        );
+    }
     let ev = events(&first);
     assert_eq!(
         labels(&named(&ev, "applied")),
@@ -105,6 +139,9 @@ fn up_walks_all_four_stages_then_down_removes_the_release() {
         show(&down)
     );
     assert!(fake.get("v1", "Namespace", None, "ecommerce").is_none());
+    assert!(fake
+        .get("v1", "Secret", Some("ecommerce"), "db-credentials")
+        .is_none());
     assert!(fake.list_kind("apps/v1", "Deployment").is_empty());
     assert!(fake.list_kind("v1", "ResourceQuota").is_empty());
     assert!(fake
@@ -115,4 +152,21 @@ fn up_walks_all_four_stages_then_down_removes_the_release() {
             "ecomctl-release-nonprod"
         )
         .is_none());
+}
+
+/// Every file under `dir` with its bytes.
+fn walk(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                out.push((path, bytes));
+            }
+        }
+    }
+    out
 }

@@ -336,9 +336,13 @@ variable "ecr_mirror_repositories" {
   default = [
     "debian",
     "aws-load-balancer-controller",
+    "tigera/operator",
     "calico/cni",
+    "calico/csi",
     "calico/kube-controllers",
     "calico/node",
+    "calico/node-driver-registrar",
+    "calico/pod2daemon-flexvol",
     "calico/typha",
     "aws-observability/aws-otel-collector",
     "aws-for-fluent-bit",

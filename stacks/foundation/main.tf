@@ -99,6 +99,8 @@ module "eks" {
   subnet_ids          = module.network.app_subnet_ids
   public_access_cidrs = var.eks_public_access_cidrs
   node_groups         = var.node_groups
+
+  enable_network_policy = var.network_policy_engine == "vpc-cni"
   require_arm64       = local.prod
   fargate_profiles    = var.fargate_profiles
   log_retention_days  = var.log_retention_days

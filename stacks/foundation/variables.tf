@@ -164,6 +164,17 @@ variable "eks_version" {
   }
 }
 
+variable "network_policy_engine" {
+  description = "What enforces NetworkPolicies: vpc-cni (the VPC CNI add-on's network policy agent) or calico (installed by the cluster stage; the add-on's agent stays off)."
+  type        = string
+  default     = "vpc-cni"
+
+  validation {
+    condition     = contains(["vpc-cni", "calico"], var.network_policy_engine)
+    error_message = "network_policy_engine must be vpc-cni or calico."
+  }
+}
+
 variable "eks_public_access_cidrs" {
   description = "CIDRs allowed to reach the EKS API's public endpoint. An empty list makes the endpoint private only."
   type        = list(string)

@@ -63,6 +63,19 @@ pub struct RunArgs {
     )]
     pub kube_context: Option<String>,
 
+    /// How the stage walk (`up`, `plan`, `apply`, `down`, `status`) reaches the cluster stage:
+    /// `auto` uses the kubeconfig when one is given, else the EKS cluster of the env's
+    /// foundation outputs (a token made in process); `kubeconfig` runs the stage only with a
+    /// kubeconfig; `off` leaves the cluster stage out.
+    #[arg(
+        long,
+        global = true,
+        env = "ECOMCTL_CLUSTER_ACCESS",
+        value_name = "MODE",
+        default_value = "auto"
+    )]
+    pub cluster_access: ClusterAccess,
+
     /// Take fields another field manager owns instead of reporting the conflict (cluster stage).
     #[arg(long, global = true, env = "ECOMCTL_FORCE_CONFLICTS", value_name = "BOOL",
           default_value = "false", num_args = 0..=1, default_missing_value = "true",
@@ -96,4 +109,16 @@ fn seconds(text: &str) -> Result<std::time::Duration, String> {
         .filter(|s| s.is_finite() && *s >= 0.0)
         .map(std::time::Duration::from_secs_f64)
         .ok_or_else(|| format!("`{text}` is not a number of seconds (e.g. 30 or 1.5)"))
+}
+
+/// How the stage walk reaches the cluster stage (`--cluster-access`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClusterAccess {
+    /// The kubeconfig when given, else the EKS cluster of the foundation outputs.
+    #[default]
+    Auto,
+    /// Only with a kubeconfig; without one the cluster stage is skipped.
+    Kubeconfig,
+    /// Never: the walk leaves the cluster stage out.
+    Off,
 }

@@ -118,15 +118,16 @@ pub async fn apply_all(
     Ok(manifests.len())
 }
 
-/// Deletes what `old` had and `keep` does not, in reverse apply order.
+/// Deletes what `old` had and neither `keep` nor `retained` has, in reverse apply order.
 async fn prune(
     cluster: &Cluster,
     old: &[ObjectRef],
     keep: &[Manifest],
+    retained: &[ObjectRef],
 ) -> Result<Vec<ObjectRef>, ClusterError> {
     let mut gone: Vec<ObjectRef> = old
         .iter()
-        .filter(|id| !keep.iter().any(|m| &m.id == *id))
+        .filter(|id| !keep.iter().any(|m| &m.id == *id) && !retained.contains(id))
         .cloned()
         .collect();
     gone.sort_by(|a, b| (b.phase(), b).cmp(&(a.phase(), a)));
@@ -137,21 +138,23 @@ async fn prune(
 }
 
 /// Applies a release: records a pending revision, applies, prunes, watches every rollout. A
-/// failed rollout re-applies the previous revision and is reported as failed.
+/// failed rollout re-applies the previous revision and is reported as failed. `retained` are
+/// objects the release keeps without applying them now (synced Secrets on a rollback).
 pub async fn release(
     cluster: &Cluster,
     release: &str,
     manifests: &[Manifest],
+    retained: &[ObjectRef],
     opts: &ApplyOptions,
     on_status: &mut dyn FnMut(&WorkloadStatus),
 ) -> Result<ApplyReport, ApplyError> {
     let mut inv = load_inventory(cluster, release).await?;
     let previous = inv.current().cloned();
-    let n = inv.push(&opts.description, manifests, unix_now());
+    let n = inv.push(&opts.description, manifests, retained, unix_now());
     save(cluster, &inv).await?;
     let applied = apply_all(cluster, manifests, opts.force_conflicts, opts.crd_timeout).await?;
     let pruned = match &previous {
-        Some(p) => prune(cluster, &p.objects, manifests).await?,
+        Some(p) => prune(cluster, &p.objects, manifests, retained).await?,
         None => Vec::new(),
     };
     match watch::rollouts(cluster, manifests, &opts.watch, on_status).await {
@@ -176,6 +179,7 @@ pub async fn release(
                     cluster,
                     &inv.get(n).map(|r| r.objects.clone()).unwrap_or_default(),
                     &back,
+                    &p.unstored(),
                 )
                 .await?;
                 inv.set_status(p.revision, RevisionStatus::Deployed);
@@ -228,7 +232,15 @@ pub async fn rollback(
         description: format!("rollback to {}", target.revision),
         crd_timeout: opts.crd_timeout,
     };
-    release(cluster, release_name, &manifests, &opts, on_status).await
+    release(
+        cluster,
+        release_name,
+        &manifests,
+        &target.unstored(),
+        &opts,
+        on_status,
+    )
+    .await
 }
 
 /// Removes everything the current revision applied (reverse order) and the inventory.
@@ -245,7 +257,7 @@ pub async fn remove(cluster: &Cluster, release_name: &str) -> Result<Vec<ObjectR
             unique.push(id);
         }
     }
-    let removed = prune(cluster, &unique, &[]).await?;
+    let removed = prune(cluster, &unique, &[], &[]).await?;
     let inv_id = ObjectRef {
         api_version: "v1".into(),
         kind: "ConfigMap".into(),

@@ -38,6 +38,15 @@ pub struct Revision {
 }
 
 impl Revision {
+    /// The objects it keeps but does not store (Secrets, whose data is synced, not recorded).
+    pub fn unstored(&self) -> Vec<ObjectRef> {
+        self.objects
+            .iter()
+            .filter(|id| id.kind == "Secret")
+            .cloned()
+            .collect()
+    }
+
     pub fn manifests(&self) -> Vec<Manifest> {
         self.manifests
             .iter()
@@ -99,8 +108,15 @@ impl Inventory {
         self.revisions.last().map(|r| r.revision + 1).unwrap_or(1)
     }
 
-    /// Adds a pending revision; the one it replaces becomes superseded.
-    pub fn push(&mut self, description: &str, manifests: &[Manifest], now: u64) -> u32 {
+    /// Adds a pending revision; the one it replaces becomes superseded. `retained` are objects
+    /// the revision keeps without re-applying them (synced Secrets on a rollback).
+    pub fn push(
+        &mut self,
+        description: &str,
+        manifests: &[Manifest],
+        retained: &[ObjectRef],
+        now: u64,
+    ) -> u32 {
         for r in &mut self.revisions {
             if matches!(r.status, RevisionStatus::Deployed | RevisionStatus::Pending) {
                 r.status = RevisionStatus::Superseded;
@@ -112,7 +128,11 @@ impl Inventory {
             status: RevisionStatus::Pending,
             applied_at: now,
             description: description.into(),
-            objects: manifests.iter().map(|m| m.id.clone()).collect(),
+            objects: manifests
+                .iter()
+                .map(|m| m.id.clone())
+                .chain(retained.iter().cloned())
+                .collect(),
             manifests: manifests
                 .iter()
                 .filter(|m| m.id.kind != "Secret")
@@ -179,7 +199,7 @@ mod tests {
         .unwrap();
         let mut inv = Inventory::new("nonprod");
         for _ in 0..8 {
-            let n = inv.push("apply", &ms, 1);
+            let n = inv.push("apply", &ms, &[], 1);
             inv.set_status(n, RevisionStatus::Deployed);
         }
         assert_eq!(inv.revisions.len(), HISTORY);

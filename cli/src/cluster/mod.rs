@@ -5,12 +5,15 @@
 //! Everything here talks to the API server through [`Cluster`]; tests point it at the fake API
 //! server of `crates/fakekube`.
 
+pub mod addons;
 pub mod apply;
 pub mod connect;
 pub mod eks_token;
+pub mod fetch;
 pub mod inventory;
 pub mod manifest;
 pub mod plan;
+pub mod secrets;
 pub mod source;
 pub mod stage;
 pub mod watch;
@@ -42,6 +45,9 @@ pub enum ClusterError {
     Conflicts { count: usize, details: String },
     #[error("{0}")]
     Inventory(String),
+    /// A synced Secret's source could not be read (the message never holds its value).
+    #[error("{0}")]
+    Sync(String),
     #[error("timed out after {secs} s waiting for {what}")]
     Timeout { secs: u64, what: String },
     #[error(transparent)]

@@ -138,11 +138,13 @@ async fn diff_one(
     Ok(change(action, fields))
 }
 
-/// Plans `manifests` (in apply order) against the cluster.
+/// Plans `manifests` (in apply order) against the cluster. `synced` are the changes of the
+/// Secrets synced at apply time (`super::secrets`), planned by their caller.
 pub async fn plan(
     cluster: &Cluster,
     release: &str,
     manifests: &[Manifest],
+    synced: &[Change],
     force: bool,
 ) -> Result<ClusterPlan, ClusterError> {
     let inv = load_inventory(cluster, release).await?;
@@ -171,9 +173,10 @@ pub async fn plan(
             details: conflicts.join("\n"),
         });
     }
+    changes.extend(synced.iter().cloned());
     if let Some(cur) = inv.current() {
         for id in &cur.objects {
-            if !manifests.iter().any(|m| &m.id == id) {
+            if !manifests.iter().any(|m| &m.id == id) && !synced.iter().any(|c| &c.object == id) {
                 changes.push(Change {
                     object: id.clone(),
                     action: Action::Delete,

@@ -105,6 +105,7 @@ pub fn manifests(
             chart,
             values: &values_path,
             kube_version,
+            include_crds: false,
         },
     )?;
     out.extend(

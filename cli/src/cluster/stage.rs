@@ -2,6 +2,7 @@
 //! is applied to it, with which options. Resolved once from flags, environment and the stored
 //! outputs of the upstream stages.
 
+use super::addons::{self, Fetched};
 use super::connect::{self, EksCluster, Target};
 use super::manifest::Manifest;
 use super::source::{self, SourceError};
@@ -48,17 +49,7 @@ pub async fn target(
         )));
     };
     let sts_endpoint = flags.aws_endpoint.clone().filter(|s| !s.is_empty());
-    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new(region.to_string()))
-        .http_client(http);
-    if let Some(e) = &sts_endpoint {
-        loader = loader.endpoint_url(e);
-    }
-    let sdk = loader.load().await;
+    let sdk = sdk_config(region, sts_endpoint.as_deref()).await;
     let provider = sdk
         .credentials_provider()
         .ok_or_else(|| ClusterError::Connect("no AWS credentials for the EKS token".into()))?;
@@ -77,13 +68,30 @@ pub async fn target(
     }))
 }
 
-/// Renders the env's cluster stage and builds its manifests (real Helm for the chart).
+/// The ambient AWS configuration for `region` (`endpoint`: moto in tests), rustls on ring.
+pub async fn sdk_config(region: &str, endpoint: Option<&str>) -> aws_config::SdkConfig {
+    use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region.to_string()))
+        .http_client(http);
+    if let Some(e) = endpoint {
+        loader = loader.endpoint_url(e);
+    }
+    loader.load().await
+}
+
+/// Renders the env's cluster stage and builds its manifests (real Helm for the chart and the
+/// controller chart; `fetched` holds the verified third-party releases), in apply order.
 pub fn manifests(
     loaded: &Loaded,
     renderer: &Renderer,
     opts: &RenderOptions,
     helm: &Path,
     work: &Path,
+    fetched: &Fetched,
 ) -> Result<Vec<Manifest>, SourceError> {
     let files = renderer
         .render(loaded, opts)
@@ -94,11 +102,20 @@ pub fn manifests(
         .environments
         .get(env)
         .map(|e| format!("{}.0", e.eks.version));
-    source::manifests(
+    let mut out = source::manifests(
         &files,
         &renderer.root().join("charts/platform"),
         helm,
         kube_version.as_deref(),
         work,
-    )
+    )?;
+    out.extend(addons::manifests(
+        fetched,
+        &files,
+        helm,
+        kube_version.as_deref(),
+        work,
+    )?);
+    super::manifest::sort(&mut out);
+    Ok(out)
 }

@@ -37,6 +37,7 @@ pub fn options(settings: &Settings) -> WorkspaceOptions {
         cluster: ClusterDriver {
             helm: crate::tools::helm::find(run.helm.clone()),
             flags: connect_flags(settings),
+            access: run.cluster_access,
             force_conflicts: run.force_conflicts,
             timeout: run.rollout_timeout,
         },
@@ -98,12 +99,14 @@ pub fn approval(args: &ApproveArgs, ui: &Ui) -> Approval {
     }
 }
 
-/// Terraform stages only: the cluster stage is not run by this slice.
+/// Terraform stages only (`output`, `unlock`): the cluster stage keeps no Terraform state.
 pub fn terraform_stage(stage: Stage) -> Result<Stage> {
     if stage.stack().is_none() {
         return Err(
             Exit::new(USAGE, format!("the {stage} stage is not a Terraform stage"))
-                .hint(crate::stages::CLUSTER_NOT_IMPLEMENTED)
+                .hint(
+                    "the cluster stage's record is its inventory: `ecomctl rollback -e ENV --list`",
+                )
                 .into(),
         );
     }

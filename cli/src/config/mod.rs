@@ -7,6 +7,7 @@
 pub mod docs;
 pub mod guardrails;
 pub mod model;
+pub mod releases;
 pub mod schema_check;
 pub mod shared;
 pub mod validate;

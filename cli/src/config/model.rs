@@ -26,6 +26,9 @@ pub struct Config {
     pub alerts: Alerts,
     #[serde(default)]
     pub tools: Tools,
+    /// Third-party releases the cluster stage installs, pinned by version and SHA-256.
+    #[serde(default)]
+    pub releases: super::releases::Releases,
     /// The environments, by name (for example `nonprod` and `prod`).
     pub environments: BTreeMap<String, Environment>,
 }
@@ -310,6 +313,21 @@ pub struct Eks {
     /// Fargate profiles for system workloads, by name.
     #[serde(default)]
     pub fargate_profiles: BTreeMap<String, FargateProfile>,
+    /// What enforces the chart's NetworkPolicies: `vpc-cni` (the EKS add-on with
+    /// `enableNetworkPolicy`, set by the foundation stack) or `calico` (the Tigera operator from
+    /// `releases.calico`, policy only, on the VPC CNI).
+    #[serde(default)]
+    pub network_policy: NetworkPolicyEngine,
+}
+
+/// The engine that enforces NetworkPolicies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum NetworkPolicyEngine {
+    #[default]
+    #[serde(rename = "vpc-cni")]
+    VpcCni,
+    #[serde(rename = "calico")]
+    Calico,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -206,6 +206,7 @@ pub fn validate(c: &Config) -> Vec<Finding> {
             o.err(field, e);
         }
     }
+    o.0.extend(super::releases::check(c));
     if c.environments.is_empty() {
         o.err("environments", "needs at least one environment");
     }

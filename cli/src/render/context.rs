@@ -35,6 +35,8 @@ pub fn build(loaded: &Loaded, scope: &str, stage: Stage, opts: &RenderOptions) -
         "scope": scope,
         "stage": stage.name(),
         "services_all": SERVICES,
+        // The pinned third-party releases (cluster/addons/*.tera), with their defaults.
+        "releases": serde_json::to_value(&c.releases).unwrap_or(Value::Null),
         "state": {
             "bucket": c.state.bucket,
             "key": state_key(&c.project.name, scope, stage),

@@ -6,7 +6,9 @@
 //! - `stacks/ecomctl.backend.hcl.tera` -> `backend.hcl` for every Terraform stage;
 //! - `charts/platform/ecomctl.values.yaml.tera` -> `values.yaml` (checked against the chart's
 //!   `values.schema.json`);
-//! - `cluster/priming/*.yaml.tera` -> `priming/*.yaml`.
+//! - `cluster/priming/*.yaml.tera` -> `priming/*.yaml`;
+//! - `cluster/addons/*.yaml.tera` -> `addons/*.yaml` (the Calico `Installation`, the AWS Load
+//!   Balancer Controller's chart values), for the releases the config pins.
 //!
 //! Everything is rendered in memory and checked before anything is written, and the same inputs
 //! always give the same bytes.
@@ -167,7 +169,8 @@ pub fn find_content_root(start: &Path, explicit: Option<&Path>) -> Result<PathBu
 pub struct Renderer {
     root: PathBuf,
     tera: tera::Tera,
-    /// (template name, output file name) for cluster priming.
+    /// (template name, output path) of the cluster stage's own manifests: `priming/*` (namespaces,
+    /// quotas) and `addons/*` (what is rendered for the third-party releases).
     priming: Vec<(String, String)>,
     stack_vars: BTreeMap<&'static str, Vec<tfvars::Variable>>,
     values_schema: Value,
@@ -220,19 +223,20 @@ impl Renderer {
                 );
             }
         }
-        let priming_dir = root.join("cluster/priming");
         let mut priming = Vec::new();
-        let entries =
-            std::fs::read_dir(&priming_dir).map_err(|source| RenderError::ReadTemplate {
-                path: priming_dir.clone(),
+        for sub in ["priming", "addons"] {
+            let dir = root.join("cluster").join(sub);
+            let entries = std::fs::read_dir(&dir).map_err(|source| RenderError::ReadTemplate {
+                path: dir.clone(),
                 source,
             })?;
-        for entry in entries.filter_map(Result::ok) {
-            let file = entry.file_name().to_string_lossy().to_string();
-            if let Some(out) = file.strip_suffix(".tera") {
-                let name = format!("cluster/priming/{file}");
-                add(&name)?;
-                priming.push((name, out.to_string()));
+            for entry in entries.filter_map(Result::ok) {
+                let file = entry.file_name().to_string_lossy().to_string();
+                if let Some(out) = file.strip_suffix(".tera") {
+                    let name = format!("cluster/{sub}/{file}");
+                    add(&name)?;
+                    priming.push((name, format!("{sub}/{out}")));
+                }
             }
         }
         priming.sort();
@@ -360,8 +364,16 @@ impl Renderer {
                     self.check_values(&values, &mut problems);
                     files.push(values);
                     for (template, out) in &self.priming {
-                        let file = render(template, &format!("priming/{out}"))?;
-                        check_manifests(&file, &mut problems);
+                        let file = render(template, out)?;
+                        if out.starts_with("addons/") && file.contents.trim().is_empty() {
+                            // A release the config does not pin, or another engine.
+                            continue;
+                        }
+                        if out.ends_with(".values.yaml") {
+                            check_yaml(&file, &mut problems);
+                        } else {
+                            check_manifests(&file, &mut problems);
+                        }
                         files.push(file);
                     }
                 }
@@ -436,6 +448,13 @@ impl Renderer {
                 }
             }
         }
+    }
+}
+
+/// A values file: one YAML document (or none).
+fn check_yaml(file: &RenderedFile, problems: &mut Vec<Diagnostic>) {
+    if let Err(e) = yaml::parse_documents(&file.contents) {
+        problems.push(e.diagnostic(&format!("{} (rendered)", file.template)));
     }
 }
 

@@ -11,11 +11,15 @@
 use super::driver::{Blocked, Cx, Inputs, Planned, StageDriver, StateHome};
 use super::summary::PlanSummary;
 use super::{record, PlanOutcome};
+use crate::cli::ClusterAccess;
+use crate::cluster::addons;
 use crate::cluster::apply::{self, ApplyError, ApplyOptions};
 use crate::cluster::connect::Connection;
+use crate::cluster::fetch::ReleaseCache;
 use crate::cluster::manifest::{Manifest, ObjectRef};
 use crate::cluster::plan::{self, Action};
-use crate::cluster::{source, stage};
+use crate::cluster::secrets::{self, SecretSource, SyncedSecret};
+use crate::cluster::{source, stage, ClusterError};
 use crate::exit::{Exit, FAILURE};
 use crate::render;
 use anyhow::{Context, Result};
@@ -27,16 +31,32 @@ use std::time::Duration;
 pub struct ClusterDriver {
     pub helm: Option<PathBuf>,
     pub flags: stage::ConnectFlags,
+    pub access: ClusterAccess,
     pub force_conflicts: bool,
     pub timeout: Duration,
 }
 
 impl ClusterDriver {
-    /// Whether `up`/`plan`/`apply` can run the stage: a kubeconfig is given. (Reaching EKS from
-    /// the foundation outputs with an in-process token is what `ecomctl rollback` does without
-    /// one; the stage walk does not do it yet.)
-    pub fn configured(&self) -> bool {
-        self.flags.kubeconfig.is_some()
+    /// Whether the walk can run the stage for `env`, or why not: a kubeconfig is given, or
+    /// (`--cluster-access auto`) the env's foundation outputs name its EKS cluster.
+    pub fn reachable(&self, state_dir: &std::path::Path, env: &str) -> Result<(), &'static str> {
+        match self.access {
+            ClusterAccess::Off => Err(crate::stages::CLUSTER_OFF),
+            _ if self.flags.kubeconfig.is_some() => Ok(()),
+            ClusterAccess::Kubeconfig => Err(crate::stages::CLUSTER_NEEDS_KUBECONFIG),
+            ClusterAccess::Auto => {
+                let outputs = std::fs::read(state_dir.join(env).join("foundation/outputs.json"))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+                match outputs
+                    .as_ref()
+                    .and_then(crate::cluster::connect::eks_from_outputs)
+                {
+                    Some(_) => Ok(()),
+                    None => Err(crate::stages::CLUSTER_NOT_YET),
+                }
+            }
+        }
     }
 
     fn rt() -> Result<tokio::runtime::Runtime> {
@@ -66,6 +86,31 @@ impl ClusterDriver {
             .into_iter()
             .filter(|f| f.scope == t.scope && f.stage == t.stage)
             .collect())
+    }
+
+    /// The AWS configuration of the env's region (Secrets Manager for the synced Secrets).
+    async fn sdk(&self, cx: &Cx<'_>) -> aws_config::SdkConfig {
+        let env = &cx.ws.loaded.config.environments[cx.env];
+        let region = env
+            .region
+            .clone()
+            .unwrap_or_else(|| cx.ws.loaded.config.regions.primary.clone());
+        let endpoint = self.flags.aws_endpoint.as_deref().filter(|e| !e.is_empty());
+        stage::sdk_config(&region, endpoint).await
+    }
+
+    /// The Secrets the saved plan syncs (where from; never their data).
+    fn saved_synced(cx: &Cx) -> Result<Vec<SyncedSecret>> {
+        let path = cx.dir.plan_file();
+        let doc: Value = serde_json::from_slice(
+            &std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
+        )
+        .with_context(|| format!("{} is damaged; plan again", path.display()))?;
+        match doc.get("synced_secrets") {
+            None => Ok(Vec::new()),
+            Some(v) => serde_json::from_value(v.clone())
+                .with_context(|| format!("{} is damaged; plan again", path.display())),
+        }
     }
 
     fn saved_manifests(cx: &Cx) -> Result<(Vec<Manifest>, bool)> {
@@ -138,15 +183,27 @@ impl StageDriver for ClusterDriver {
             .helm
             .clone()
             .ok_or(crate::tools::helm::HelmError::Missing)?;
-        let manifests = if destroy {
-            Vec::new()
+        let rt = Self::rt()?;
+        let (manifests, synced) = if destroy {
+            (Vec::new(), Vec::new())
         } else {
-            stage::manifests(
+            let cache = ReleaseCache::under(&cx.ws.state_dir);
+            let fetched = rt
+                .block_on(addons::fetch(&cx.ws.loaded.config, cx.env, &cache))
+                .map_err(|e| {
+                    let mut exit = Exit::new(FAILURE, format!("cannot plan {}: {e}", t.label()));
+                    if let Some(h) = e.hint() {
+                        exit = exit.hint(h);
+                    }
+                    anyhow::Error::new(exit)
+                })?;
+            let manifests = stage::manifests(
                 &cx.ws.loaded,
                 &cx.ws.renderer,
                 &cx.ws.render_opts(cx.env, t.stage),
                 &helm,
                 cx.dir.path(),
+                &fetched,
             )
             .map_err(|e| {
                 let hint = e.hint();
@@ -156,13 +213,31 @@ impl StageDriver for ClusterDriver {
                         .context(Exit::new(FAILURE, format!("cannot plan {}", t.label())).hint(h)),
                     None => err.context(format!("building the manifests of {}", t.label())),
                 }
-            })?
+            })?;
+            let synced = secrets::wanted(&cx.ws.state_dir, cx.env, source::RELEASE_NAMESPACE);
+            (manifests, synced)
         };
-        let rt = Self::rt()?;
         let p = rt.block_on(async {
             let mut conn = self.connect(cx).await?;
             let cluster = conn.cluster().await?;
-            plan::plan(cluster, cx.env, &manifests, self.force_conflicts).await
+            let mut synced_changes = Vec::new();
+            if !synced.is_empty() {
+                let src = SecretSource::new(&self.sdk(cx).await);
+                for s in &synced {
+                    synced_changes.push(src.plan(cluster, s).await.map_err(|e| match e {
+                        secrets::PlanError::Cluster(c) => c,
+                        secrets::PlanError::Secret(e) => ClusterError::Sync(e.to_string()),
+                    })?);
+                }
+            }
+            plan::plan(
+                cluster,
+                cx.env,
+                &manifests,
+                &synced_changes,
+                self.force_conflicts,
+            )
+            .await
         });
         let p = p.map_err(|e| {
             let hint = e.hint();
@@ -192,6 +267,7 @@ impl StageDriver for ClusterDriver {
             "revision": p.revision,
             "resource_changes": changes,
             "manifests": manifests.iter().map(|m| &m.value).collect::<Vec<_>>(),
+            "synced_secrets": synced,
         });
         let bytes = serde_json::to_vec(&document)?;
         record::write_atomic(&cx.dir.plan_file(), &bytes)?;
@@ -205,7 +281,8 @@ impl StageDriver for ClusterDriver {
 
     fn apply(&self, cx: &Cx, _plan: &PlanOutcome) -> Result<()> {
         let t = cx.target;
-        let (manifests, _) = Self::saved_manifests(cx)?;
+        let (mut manifests, _) = Self::saved_manifests(cx)?;
+        let synced = Self::saved_synced(cx)?;
         let mut opts = ApplyOptions {
             force_conflicts: self.force_conflicts,
             ..ApplyOptions::default()
@@ -215,6 +292,17 @@ impl StageDriver for ClusterDriver {
         let result = rt.block_on(async {
             let mut conn = self.connect(cx).await?;
             let cluster = conn.cluster().await?;
+            if !synced.is_empty() {
+                let src = SecretSource::new(&self.sdk(cx).await);
+                for s in &synced {
+                    let m = src
+                        .manifest(s)
+                        .await
+                        .with_context(|| format!("syncing {} for {}", s.id(), t.label()))?;
+                    manifests.push(m);
+                }
+                crate::cluster::manifest::sort(&mut manifests);
+            }
             let mut on_status = |s: &crate::cluster::watch::WorkloadStatus| {
                 cx.ui.detail(&format!(
                     "{}: {}: {}/{} updated, {} ready, {} available{}",
@@ -228,7 +316,7 @@ impl StageDriver for ClusterDriver {
                 ));
             };
             Ok::<_, anyhow::Error>(
-                apply::release(cluster, cx.env, &manifests, &opts, &mut on_status).await,
+                apply::release(cluster, cx.env, &manifests, &[], &opts, &mut on_status).await,
             )
         })?;
         match result {
@@ -285,5 +373,61 @@ impl StageDriver for ClusterDriver {
         })?;
         let revision = inv.current().map(|r| r.revision).unwrap_or(0);
         Ok(json!({"release_revision": {"value": revision, "type": "number", "sensitive": false}}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn driver(access: ClusterAccess, kubeconfig: bool) -> ClusterDriver {
+        ClusterDriver {
+            helm: None,
+            flags: stage::ConnectFlags {
+                kubeconfig: kubeconfig.then(|| PathBuf::from("kubeconfig")),
+                ..Default::default()
+            },
+            access,
+            force_conflicts: false,
+            timeout: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn the_walk_reaches_the_cluster_by_kubeconfig_or_by_the_foundation_outputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path();
+        let no = |d: ClusterDriver| d.reachable(state, "nonprod").unwrap_err();
+        assert_eq!(
+            no(driver(ClusterAccess::Off, true)),
+            crate::stages::CLUSTER_OFF
+        );
+        assert_eq!(
+            no(driver(ClusterAccess::Kubeconfig, false)),
+            crate::stages::CLUSTER_NEEDS_KUBECONFIG
+        );
+        assert_eq!(
+            no(driver(ClusterAccess::Auto, false)),
+            crate::stages::CLUSTER_NOT_YET
+        );
+        assert!(driver(ClusterAccess::Kubeconfig, true)
+            .reachable(state, "nonprod")
+            .is_ok());
+        let f = state.join("nonprod/foundation");
+        std::fs::create_dir_all(&f).unwrap();
+        std::fs::write(
+            f.join("outputs.json"),
+            r#"{"cluster_name": {"value": "shop-nonprod"},
+                "cluster_endpoint": {"value": "https://x.eks.amazonaws.com"},
+                "cluster_certificate_authority_data": {"value": "Zm9v"}}"#,
+        )
+        .unwrap();
+        assert!(driver(ClusterAccess::Auto, false)
+            .reachable(state, "nonprod")
+            .is_ok());
+        assert_eq!(
+            no(driver(ClusterAccess::Kubeconfig, false)),
+            crate::stages::CLUSTER_NEEDS_KUBECONFIG
+        );
     }
 }

@@ -42,9 +42,12 @@ use summary::PlanSummary;
 pub use terraform::LOCAL_BACKEND_OVERRIDE;
 pub use workspace::{Workspace, WorkspaceOptions, DEFAULT_STALL};
 
-/// The message `up` prints for the stage this slice does not run.
-pub const CLUSTER_NOT_IMPLEMENTED: &str =
+/// Why the walk leaves the cluster stage out (`--cluster-access`).
+pub const CLUSTER_NEEDS_KUBECONFIG: &str =
     "cluster stage needs a Kubernetes API: set KUBECONFIG or ECOMCTL_KUBECONFIG (and ECOMCTL_KUBE_CONTEXT) to run it";
+pub const CLUSTER_OFF: &str = "the cluster stage is off (--cluster-access off)";
+pub const CLUSTER_NOT_YET: &str =
+    "no kubeconfig given and the foundation stage has no EKS cluster outputs yet (apply it, or pass --kubeconfig)";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StageError {
@@ -54,6 +57,8 @@ pub enum StageError {
     StalePlan(String),
     #[error("the {0} stage is not a Terraform stage")]
     NotTerraform(Stage),
+    #[error("the {0} stage is left out: {1}")]
+    Unreachable(Stage, &'static str),
     #[error(transparent)]
     Record(#[from] RecordError),
 }

@@ -35,8 +35,13 @@ fn ms(since: Instant) -> u64 {
 impl Workspace {
     /// The driver of `t`, or why there is none.
     pub(super) fn driver_of(&self, t: &Target) -> Result<&dyn StageDriver> {
-        self.driver(t.stage)
-            .ok_or_else(|| StageError::NotTerraform(t.stage).into())
+        let env = if t.stage.is_global() {
+            ""
+        } else {
+            t.scope.as_str()
+        };
+        self.driver(env, t.stage)
+            .map_err(|reason| StageError::Unreachable(t.stage, reason).into())
     }
 
     pub(super) fn finish<E>(

@@ -8,7 +8,7 @@ use super::run::Started;
 use super::workspace::Workspace;
 use super::{
     check_interrupt, stored_outputs, Approval, StageDriver, Step, Target, TargetStatus,
-    CLUSTER_NOT_IMPLEMENTED, MIN_HASH_PREFIX,
+    MIN_HASH_PREFIX,
 };
 use crate::exit::{Exit, FAILURE};
 use crate::render::Stage;
@@ -40,14 +40,14 @@ impl Workspace {
         });
         for stage in Stage::ALL.into_iter().take(count) {
             let t = Target::new(env, stage);
-            let Some(d) = self.driver(stage) else {
-                skipped(&t, CLUSTER_NOT_IMPLEMENTED, ui);
-                ui.status(
-                    "skipped",
-                    &format!("{}: {CLUSTER_NOT_IMPLEMENTED}", t.label()),
-                );
-                steps.push((t, Step::NotImplemented));
-                continue;
+            let d = match self.driver(env, stage) {
+                Ok(d) => d,
+                Err(reason) => {
+                    skipped(&t, reason, ui);
+                    ui.status("skipped", &format!("{}: {reason}", t.label()));
+                    steps.push((t, Step::NotImplemented));
+                    continue;
+                }
             };
             let _lock = self.lock(&t, ui)?;
             let cx = self.cx(env, &t, ui);
@@ -139,7 +139,8 @@ impl Workspace {
         }
         // The release goes first (while the cluster still exists), when a cluster is configured.
         let mut stages: Vec<Stage> = self
-            .driver(Stage::Cluster)
+            .driver(env, Stage::Cluster)
+            .ok()
             .map(|_| Stage::Cluster)
             .into_iter()
             .collect();
@@ -267,7 +268,8 @@ impl Workspace {
             ));
         }
         let current = self
-            .driver(stage)
+            .driver(env, stage)
+            .ok()
             .and_then(|d| d.inputs(&cx, false).ok())
             .map(|i| i.hash);
         Ok(TargetStatus {

@@ -163,15 +163,15 @@ impl Workspace {
         envs(&self.loaded, only)
     }
 
-    /// The driver of a stage; `None` for the cluster stage while no cluster is configured
-    /// (no kubeconfig given).
-    pub fn driver(&self, stage: Stage) -> Option<&dyn StageDriver> {
+    /// The driver of a stage of `env`, or why the walk leaves it out (the cluster stage with
+    /// no way to reach the cluster: see `--cluster-access`).
+    pub fn driver(&self, env: &str, stage: Stage) -> Result<&dyn StageDriver, &'static str> {
         match stage {
-            Stage::Bootstrap | Stage::Foundation | Stage::App => Some(&self.terraform),
+            Stage::Bootstrap | Stage::Foundation | Stage::App => Ok(&self.terraform),
             Stage::Cluster => self
                 .cluster
-                .configured()
-                .then_some(&self.cluster as &dyn StageDriver),
+                .reachable(&self.state_dir, env)
+                .map(|()| &self.cluster as &dyn StageDriver),
         }
     }
 

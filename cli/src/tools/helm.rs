@@ -28,6 +28,8 @@ pub struct Template<'a> {
     pub values: &'a Path,
     /// `--kube-version`: the cluster's Kubernetes version, for `Capabilities` in templates.
     pub kube_version: Option<&'a str>,
+    /// `--include-crds`: a third-party chart's `crds/` directory too.
+    pub include_crds: bool,
 }
 
 /// `helm template RELEASE CHART -n NS -f VALUES`: the manifests, as one multi-document string.
@@ -39,6 +41,9 @@ pub fn template(bin: &Path, t: &Template<'_>) -> Result<String, HelmError> {
         .arg(t.values.as_os_str());
     if let Some(v) = t.kube_version {
         spec = spec.args(["--kube-version", v]);
+    }
+    if t.include_crds {
+        spec = spec.arg("--include-crds");
     }
     spec.capture_stdout = true;
     let out = process::run(&spec, &mut |_, _| {})?;

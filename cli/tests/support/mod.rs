@@ -270,7 +270,7 @@ impl Project {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
         let src = repo();
-        for d in ["charts/platform", "cluster/priming"] {
+        for d in ["charts/platform", "cluster/priming", "cluster/addons"] {
             copy_tree(&src.join(d), &root.join(d));
         }
         std::fs::create_dir_all(root.join("stacks")).unwrap();
@@ -353,6 +353,9 @@ impl Project {
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_DEFAULT_REGION", "us-east-1")
             .env("NO_COLOR", "1")
+            // The fixture foundation names an EKS endpoint under .invalid: the cluster stage
+            // runs only against the FAKE API server's kubeconfig a test gives.
+            .env("ECOMCTL_CLUSTER_ACCESS", "kubeconfig")
             .env_remove("ECOMCTL_ENV")
             .env_remove("ECOMCTL_CONFIG")
             .env_remove("AWS_PROFILE")

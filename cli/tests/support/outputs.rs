@@ -53,6 +53,9 @@ impl FakeEnv<'_> {
                 "frontend": format!("arn:aws:elasticloadbalancing:us-east-1:{}:targetgroup/fe/0123456789abcdef", self.account),
             },
             "vpc_cidr": "10.10.0.0/16",
+            "vpc_id": "vpc-0123456789abcdef0",
+            "cluster_name": format!("shop-{}-eks", self.env),
+            "lb_controller_role_arn": self.role("lb-controller"),
         })
     }
 

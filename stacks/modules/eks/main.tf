@@ -183,6 +183,7 @@ resource "aws_eks_addon" "network" {
   addon_name                  = each.key
   addon_version               = lookup(var.addon_versions, each.key, null)
   service_account_role_arn    = each.value
+  configuration_values        = each.key == "vpc-cni" ? jsonencode({ enableNetworkPolicy = tostring(var.enable_network_policy) }) : null
   resolve_conflicts_on_create = "OVERWRITE"
   resolve_conflicts_on_update = "PRESERVE"
   tags                        = var.tags

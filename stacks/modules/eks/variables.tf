@@ -101,6 +101,12 @@ variable "addon_versions" {
   default     = {}
 }
 
+variable "enable_network_policy" {
+  description = "Turn on the VPC CNI add-on's network policy agent (enableNetworkPolicy), so the cluster enforces NetworkPolicies without another engine. Off when Calico enforces them."
+  type        = bool
+  default     = true
+}
+
 variable "tags" {
   description = "Tags for every resource (merged with the provider's default_tags)."
   type        = map(string)
