@@ -14,11 +14,14 @@
 //! people, not the storefront (login must list the storefront in `TRUSTED_PROXIES`).
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+
+use crate::memo::{self, Ttl};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
@@ -71,10 +74,17 @@ pub struct Urls {
     pub payments: String,
 }
 
+/// Cheap to clone: the state every request clones holds one `Arc`.
 #[derive(Clone)]
 pub struct Backend {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     http: reqwest::Client,
     urls: Urls,
+    categories: Ttl<(), Arc<Vec<Category>>>,
+    stock: Ttl<String, i32>,
 }
 
 /// One outgoing call: who is asking (their address, their token) and with what.
@@ -108,9 +118,21 @@ pub struct Category {
     pub parent: Option<String>,
 }
 
+/// What a listing shows of a product (a grid card). The catalog's answers carry more
+/// (description, attributes, dates); a listing skips those rather than build them, which was
+/// a sixth of a search page's work.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ProductCard {
+    pub sku: String,
+    pub slug: String,
+    pub name: String,
+    pub price_minor: i64,
+    pub currency: String,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct ProductPage {
-    pub items: Vec<Product>,
+    pub items: Vec<ProductCard>,
     pub next_cursor: Option<String>,
     #[serde(default)]
     pub facets: Option<Value>,
@@ -206,15 +228,18 @@ fn segment(s: &str) -> String {
         // Never a path step: an empty or dot segment would name another route.
         return "_".into();
     }
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
+            out.push(b as char);
+        } else {
+            out.push('%');
+            out.push(HEX[usize::from(b >> 4)] as char);
+            out.push(HEX[usize::from(b & 15)] as char);
+        }
+    }
+    out
 }
 
 impl Backend {
@@ -227,7 +252,14 @@ impl Backend {
             orders: trim(&urls.orders),
             payments: trim(&urls.payments),
         };
-        Self { http, urls }
+        Self {
+            inner: Arc::new(Inner {
+                http,
+                urls,
+                categories: Ttl::new(memo::CATEGORIES_TTL, 1),
+                stock: Ttl::new(memo::STOCK_TTL, memo::STOCK_ENTRIES),
+            }),
+        }
     }
 
     async fn send<T: DeserializeOwned>(
@@ -238,7 +270,7 @@ impl Backend {
         call: &Call<'_>,
         body: Option<&Value>,
     ) -> Result<T, BackendError> {
-        let mut req = self.http.request(method, url);
+        let mut req = self.inner.http.request(method, url);
         if let Some(t) = call.bearer {
             req = req.bearer_auth(t);
         }
@@ -281,45 +313,51 @@ impl Backend {
 
     // --- catalog ---------------------------------------------------------------------------
 
-    pub async fn featured(&self) -> Result<Vec<Product>, BackendError> {
+    pub async fn featured(&self) -> Result<Vec<ProductCard>, BackendError> {
         #[derive(Deserialize)]
         struct Items {
-            items: Vec<Product>,
+            items: Vec<ProductCard>,
         }
-        let url = format!("{}/v1/featured", self.urls.catalog);
+        let url = format!("{}/v1/featured", self.inner.urls.catalog);
         let r: Items = self
             .send("catalog", Method::GET, url, &Call::default(), None)
             .await?;
         Ok(r.items)
     }
 
-    pub async fn categories(&self) -> Result<Vec<Category>, BackendError> {
+    /// All categories, as the catalog listed them at most [`memo::CATEGORIES_TTL`] ago.
+    pub async fn categories(&self) -> Result<Arc<Vec<Category>>, BackendError> {
         #[derive(Deserialize)]
         struct Items {
             items: Vec<Category>,
         }
-        let url = format!("{}/v1/categories", self.urls.catalog);
+        if let Some(kept) = self.inner.categories.get(&()) {
+            return Ok(kept);
+        }
+        let url = format!("{}/v1/categories", self.inner.urls.catalog);
         let r: Items = self
             .send("catalog", Method::GET, url, &Call::default(), None)
             .await?;
-        Ok(r.items)
+        let items = Arc::new(r.items);
+        self.inner.categories.put((), items.clone());
+        Ok(items)
     }
 
     pub async fn products(&self, q: &ListQuery<'_>) -> Result<ProductPage, BackendError> {
         let query = serde_urlencoded::to_string(q).unwrap_or_default();
-        let url = format!("{}/v1/products?{query}", self.urls.catalog);
+        let url = format!("{}/v1/products?{query}", self.inner.urls.catalog);
         self.send("catalog", Method::GET, url, &Call::default(), None)
             .await
     }
 
     pub async fn product(&self, slug: &str) -> Result<Product, BackendError> {
-        let url = format!("{}/v1/products/{}", self.urls.catalog, segment(slug));
+        let url = format!("{}/v1/products/{}", self.inner.urls.catalog, segment(slug));
         self.send("catalog", Method::GET, url, &Call::default(), None)
             .await
     }
 
     pub async fn price(&self, sku: &str) -> Result<SkuPrice, BackendError> {
-        let url = format!("{}/v1/skus/{}", self.urls.catalog, segment(sku));
+        let url = format!("{}/v1/skus/{}", self.inner.urls.catalog, segment(sku));
         self.send("catalog", Method::GET, url, &Call::default(), None)
             .await
     }
@@ -327,9 +365,27 @@ impl Backend {
     // --- inventory -------------------------------------------------------------------------
 
     pub async fn stock(&self, sku: &str) -> Result<Stock, BackendError> {
-        let url = format!("{}/v1/stock/{}", self.urls.inventory, segment(sku));
+        let url = format!("{}/v1/stock/{}", self.inner.urls.inventory, segment(sku));
         self.send("inventory", Method::GET, url, &Call::default(), None)
             .await
+    }
+
+    /// How many of a SKU can be bought, as inventory said at most [`memo::STOCK_TTL`] ago (an
+    /// unknown SKU has none); `None` when inventory does not answer.
+    pub async fn availability(&self, sku: &str) -> Option<i32> {
+        if let Some(n) = self.inner.stock.get(sku) {
+            return Some(n);
+        }
+        let n = match self.stock(sku).await {
+            Ok(s) => s.available,
+            Err(e) if e.status() == Some(404) => 0,
+            Err(e) => {
+                tracing::warn!(error = %e, "stock unknown");
+                return None;
+            }
+        };
+        self.inner.stock.put(sku.to_string(), n);
+        Some(n)
     }
 
     // --- login -----------------------------------------------------------------------------
@@ -340,7 +396,7 @@ impl Backend {
         email: &str,
         password: &str,
     ) -> Result<(), BackendError> {
-        let url = format!("{}/v1/signup", self.urls.login);
+        let url = format!("{}/v1/signup", self.inner.urls.login);
         let body = json!({"email": email, "password": password});
         self.send::<Value>("login", Method::POST, url, call, Some(&body))
             .await
@@ -353,7 +409,7 @@ impl Backend {
         email: &str,
         password: &str,
     ) -> Result<Tokens, BackendError> {
-        let url = format!("{}/v1/signin", self.urls.login);
+        let url = format!("{}/v1/signin", self.inner.urls.login);
         let body = json!({"email": email, "password": password});
         self.send("login", Method::POST, url, call, Some(&body))
             .await
@@ -364,14 +420,14 @@ impl Backend {
         call: &Call<'_>,
         refresh_token: &str,
     ) -> Result<Tokens, BackendError> {
-        let url = format!("{}/v1/refresh", self.urls.login);
+        let url = format!("{}/v1/refresh", self.inner.urls.login);
         let body = json!({"refresh_token": refresh_token});
         self.send("login", Method::POST, url, call, Some(&body))
             .await
     }
 
     pub async fn signout(&self, call: &Call<'_>, refresh_token: &str) -> Result<(), BackendError> {
-        let url = format!("{}/v1/signout", self.urls.login);
+        let url = format!("{}/v1/signout", self.inner.urls.login);
         let body = json!({"refresh_token": refresh_token});
         self.send::<Value>("login", Method::POST, url, call, Some(&body))
             .await
@@ -385,7 +441,7 @@ impl Backend {
         struct Cart {
             items: Vec<CartItem>,
         }
-        let url = format!("{}/v1/cart", self.urls.orders);
+        let url = format!("{}/v1/cart", self.inner.urls.orders);
         let c: Cart = self.send("orders", Method::GET, url, call, None).await?;
         Ok(c.items)
     }
@@ -400,7 +456,7 @@ impl Backend {
         struct Cart {
             items: Vec<CartItem>,
         }
-        let url = format!("{}/v1/cart/items/{}", self.urls.orders, segment(sku));
+        let url = format!("{}/v1/cart/items/{}", self.inner.urls.orders, segment(sku));
         let body = json!({ "quantity": quantity });
         let c: Cart = self
             .send("orders", Method::PUT, url, call, Some(&body))
@@ -413,7 +469,7 @@ impl Backend {
         call: &Call<'_>,
         payment_token: &str,
     ) -> Result<Order, BackendError> {
-        let url = format!("{}/v1/checkout", self.urls.orders);
+        let url = format!("{}/v1/checkout", self.inner.urls.orders);
         let body = json!({ "payment_token": payment_token });
         self.send("orders", Method::POST, url, call, Some(&body))
             .await
@@ -424,13 +480,13 @@ impl Backend {
         struct History {
             orders: Vec<OrderSummary>,
         }
-        let url = format!("{}/v1/orders?limit=50", self.urls.orders);
+        let url = format!("{}/v1/orders?limit=50", self.inner.urls.orders);
         let h: History = self.send("orders", Method::GET, url, call, None).await?;
         Ok(h.orders)
     }
 
     pub async fn order(&self, call: &Call<'_>, id: &str) -> Result<Order, BackendError> {
-        let url = format!("{}/v1/orders/{}", self.urls.orders, segment(id));
+        let url = format!("{}/v1/orders/{}", self.inner.urls.orders, segment(id));
         self.send("orders", Method::GET, url, call, None).await
     }
 
@@ -442,7 +498,7 @@ impl Backend {
         call: &Call<'_>,
         card: &Card,
     ) -> Result<PaymentMethod, BackendError> {
-        let url = format!("{}/v1/tokens", self.urls.payments);
+        let url = format!("{}/v1/tokens", self.inner.urls.payments);
         let body = json!({
             "number": card.number, "exp_month": card.exp_month,
             "exp_year": card.exp_year, "cvc": card.cvc,
@@ -456,7 +512,7 @@ impl Backend {
         struct Doc {
             test_cards: Vec<TestCard>,
         }
-        let url = format!("{}/v1/test-cards", self.urls.payments);
+        let url = format!("{}/v1/test-cards", self.inner.urls.payments);
         let d: Doc = self
             .send("payments", Method::GET, url, &Call::default(), None)
             .await?;
@@ -485,5 +541,6 @@ mod tests {
         assert_eq!(super::segment("DEMO-0001"), "DEMO-0001");
         assert_eq!(super::segment("../admin?x=1"), "..%2Fadmin%3Fx%3D1");
         assert_eq!(super::segment(".."), "_");
+        assert_eq!(super::segment("é"), "%C3%A9");
     }
 }

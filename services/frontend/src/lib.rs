@@ -5,6 +5,7 @@
 pub mod backend;
 pub mod error;
 pub mod images;
+pub mod memo;
 pub mod money;
 pub mod routes;
 pub mod security;

@@ -1,5 +1,7 @@
 //! Prices: integer minor units in, text for people out. No floating point anywhere.
 
+use std::fmt::Write as _;
+
 /// Digits after the decimal point for an ISO 4217 currency (the common ones; 2 otherwise).
 fn exponent(currency: &str) -> u32 {
     match currency {
@@ -25,23 +27,30 @@ pub fn format(minor: i64, currency: &str) -> String {
     let scale = 10u64.pow(exp);
     let abs = minor.unsigned_abs();
     let (major, frac) = (abs / scale, abs % scale);
-    let mut digits = major.to_string();
-    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-    while digits.len() > 3 {
-        let tail = digits.split_off(digits.len() - 3);
-        grouped.insert_str(0, &format!(",{tail}"));
+    let digits = major.to_string();
+    let sym = symbol(currency);
+    // One string, written left to right (a grid formats a dozen of these per page).
+    let mut out = String::with_capacity(digits.len() * 4 / 3 + exp as usize + 8);
+    if minor < 0 {
+        out.push('-');
     }
-    grouped.insert_str(0, &digits);
-    let number = if exp == 0 {
-        grouped
-    } else {
-        format!("{grouped}.{frac:0width$}", width = exp as usize)
-    };
-    let sign = if minor < 0 { "-" } else { "" };
-    match symbol(currency) {
-        Some(s) => format!("{sign}{s}{number}"),
-        None => format!("{sign}{number} {currency}"),
+    if let Some(s) = sym {
+        out.push_str(s);
     }
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    if exp > 0 {
+        let _ = write!(out, ".{frac:0width$}", width = exp as usize);
+    }
+    if sym.is_none() {
+        out.push(' ');
+        out.push_str(currency);
+    }
+    out
 }
 
 /// A price typed by a person (`12`, `12.5`, `12.50`) -> minor units; `None` when it is not

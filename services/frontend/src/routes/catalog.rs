@@ -170,14 +170,7 @@ pub async fn product(
         .await
         .map_err(PageError::from_lookup)?;
     // Availability is a nicety: a page still shows when inventory does not answer.
-    let available = match st.backend.stock(&p.sku).await {
-        Ok(s) => Some(s.available),
-        Err(e) if e.status() == Some(404) => Some(0),
-        Err(e) => {
-            tracing::warn!(error = %e, "stock unknown");
-            None
-        }
-    };
+    let available = st.backend.availability(&p.sku).await;
     let body = view::product(&p, available, &v.csrf());
     Ok(page(&Chrome::of(&v), &p.name, body))
 }

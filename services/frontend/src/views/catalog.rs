@@ -4,13 +4,12 @@ use maud::{html, Markup};
 
 use super::layout::csrf_field;
 use super::{image_url, price};
-use crate::backend::{Category, Product};
+use crate::backend::{Category, Product, ProductCard};
 
-pub fn product_card(p: &Product) -> Markup {
-    let href = format!("/p/{}", p.slug);
+pub fn product_card(p: &ProductCard) -> Markup {
     html! {
         li.card {
-            a href=(href) {
+            a href={"/p/" (p.slug)} {
                 img src=(image_url(&p.sku)) alt=(p.name) width="320" height="240" loading="lazy";
                 span.name { (p.name) }
             }
@@ -19,13 +18,13 @@ pub fn product_card(p: &Product) -> Markup {
     }
 }
 
-pub fn grid(items: &[Product]) -> Markup {
+pub fn grid(items: &[ProductCard]) -> Markup {
     html! {
         ul.grid { @for p in items { (product_card(p)) } }
     }
 }
 
-pub fn home(featured: &[Product], categories: &[Category]) -> Markup {
+pub fn home(featured: &[ProductCard], categories: &[Category]) -> Markup {
     html! {
         section.hero {
             h1 { "Gear for every kind of weather" }
@@ -81,7 +80,7 @@ pub struct Listing<'a> {
     pub heading: String,
     pub action: String,
     pub params: &'a ListParams,
-    pub items: &'a [Product],
+    pub items: &'a [ProductCard],
     pub next_cursor: Option<&'a str>,
     pub facets: Vec<(String, i64)>,
     pub categories: &'a [Category],
