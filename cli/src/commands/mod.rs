@@ -7,6 +7,7 @@ pub mod config_schema;
 pub mod dev;
 pub mod doctor;
 pub mod down;
+pub mod images;
 pub mod init;
 pub mod orchestrate;
 pub mod output;
@@ -77,5 +78,8 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Doctor(args) => doctor::run(&settings, &args, ui),
         Command::Output(args) => output::run(&settings, &args, ui),
         Command::Dev(args) => dev::run(&args, ui),
+        Command::Build(args) => images::build(&args, ui).map(|_| ()),
+        Command::Push(args) => images::push(&args, ui),
+        Command::Promote(args) => images::promote(&args, ui),
     }
 }

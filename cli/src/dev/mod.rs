@@ -110,7 +110,8 @@ pub fn check_ports(selected: &[Service], base: u16) -> Result<()> {
     Ok(())
 }
 
-fn bin_dir(root: &Path, release: bool) -> PathBuf {
+/// `<target>/release` or `<target>/debug` (`CARGO_TARGET_DIR` honoured).
+pub fn bin_dir(root: &Path, release: bool) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|t| if t.is_absolute() { t } else { root.join(t) })

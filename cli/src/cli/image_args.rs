@@ -1,0 +1,92 @@
+//! Arguments of the image commands: build, push, promote, sign, verify.
+
+use clap::Args;
+use std::path::PathBuf;
+
+pub const BUILD_HELP: &str = "\
+Examples:
+  ecomctl build                              every service, layouts in target/images/<service>/
+  ecomctl build --service login --service catalog
+  SOURCE_DATE_EPOCH=1767225600 ecomctl build --tag 1.4.0
+  skopeo inspect oci:target/images/login     any OCI tool reads the result
+
+No Docker daemon: `cargo build --release --locked` of the services, then each image is written as
+an OCI image layout: the base from images/base.lock (Debian packages pinned by SHA-256, fetched
+once into the cache), a layer with the binary, user 65532 (nonroot), the binary as entrypoint and
+the org.opencontainers.image.{created,revision,source} annotations. Entries are sorted, mtimes are
+SOURCE_DATE_EPOCH (default: the commit's time) and owners fixed, so the same commit builds the same
+digest. See docs/supply-chain.md.";
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Only these services (repeatable; default: all six).
+    #[arg(long = "service", value_enum, value_name = "S")]
+    pub services: Vec<crate::dev::Service>,
+    /// The tag written into the layouts and pushed (default: the commit's first 12 hex digits).
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// The repository URL for org.opencontainers.image.source (default: git's `origin`).
+    #[arg(long, env = "ECOMCTL_IMAGE_SOURCE", value_name = "URL")]
+    pub source: Option<String>,
+    /// Every timestamp in the images (default: the commit's time).
+    #[arg(long, env = "SOURCE_DATE_EPOCH", value_name = "SECONDS")]
+    pub source_date_epoch: Option<u64>,
+    /// Where downloaded Debian packages are kept (default: $XDG_CACHE_HOME/ecomctl or ~/.cache/ecomctl).
+    #[arg(long, env = "ECOMCTL_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// A Debian mirror to fetch the locked packages from instead of the lock's.
+    #[arg(long, env = "ECOMCTL_DEBIAN_MIRROR", value_name = "URL")]
+    pub debian_mirror: Option<String>,
+}
+
+pub const PUSH_HELP: &str = "\
+Examples:
+  ecomctl push --to 127.0.0.1:5000/shop/nonprod                      every built image
+  ecomctl push --to 111111111111.dkr.ecr.eu-west-1.amazonaws.com/shop/nonprod --service login
+
+Each image in target/images/<service> goes to <TO>/<service>: blobs the registry already has are
+skipped (HEAD), the rest uploaded, the manifest stored by digest, then tagged (the layout's tag, or
+--tag). A tag that already names another digest is never moved: the push fails and nothing is
+tagged. The SBOM built beside the image is attached as an OCI referrer. Credentials come from the
+Docker config ($DOCKER_CONFIG/config.json or ~/.docker/config.json, `auths`), answered to the
+registry's Basic or Bearer challenge. Loopback registries are spoken to over plain HTTP, every
+other over HTTPS.";
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The repository prefix: each service goes to <TO>/<service>.
+    #[arg(long, value_name = "REGISTRY/PATH")]
+    pub to: String,
+    /// Only these services (repeatable; default: every one built).
+    #[arg(long = "service", value_enum, value_name = "S")]
+    pub services: Vec<crate::dev::Service>,
+    /// Tag instead of the one `ecomctl build` wrote into the layout.
+    #[arg(long)]
+    pub tag: Option<String>,
+}
+
+pub const PROMOTE_HELP: &str = "\
+Examples:
+  ecomctl promote login@sha256:4f1c... --from 127.0.0.1:5000/shop/nonprod --to 127.0.0.1:5000/shop/prod
+  ecomctl promote login@sha256:4f1c... --from REG/shop/nonprod --to REG/shop/prod --tag 1.4.0
+
+Copies <FROM>/<service>@<digest> to <TO>/<service> by digest: the manifest bytes are the same, so
+the digest is the same. Blobs the destination has are skipped. The cosign signature
+(sha256-<hex>.sig) and the referrers (SBOM) come along when the source has them. A digest the
+source does not hold is an error, and nothing is tagged then.";
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The image: <service>@sha256:<digest>.
+    #[arg(value_name = "SERVICE@DIGEST")]
+    pub image: String,
+    /// The source repository prefix (<FROM>/<service>).
+    #[arg(long, value_name = "REGISTRY/PATH")]
+    pub from: String,
+    /// The destination repository prefix (<TO>/<service>).
+    #[arg(long, value_name = "REGISTRY/PATH")]
+    pub to: String,
+    /// Also tag the copy (never moves a tag that names another digest).
+    #[arg(long)]
+    pub tag: Option<String>,
+}

@@ -1,0 +1,282 @@
+//! The supply chain against real things: `cargo build --release` of a fixture workspace, the base
+//! from the real pinned Debian packages, Debian's `docker-registry` on loopback, and `skopeo` as a
+//! second, independent client.
+
+mod support;
+
+use serde_json::Value;
+use support::images::{skopeo, skopeo_inspect, Registry, Shop, PASSWORD};
+use support::{events, named};
+
+fn ok(out: &std::process::Output) -> Vec<Value> {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    events(out)
+}
+
+fn field(events: &[Value], event: &str, key: &str) -> Value {
+    named(events, event)
+        .last()
+        .unwrap_or_else(|| panic!("no {event} event in {events:?}"))[key]
+        .clone()
+}
+
+fn build(shop: &Shop, extra: &[&str]) -> String {
+    let mut args = vec![
+        "build",
+        "--service",
+        "login",
+        "--output",
+        "json",
+        "--source",
+        "https://example.com/shop.git",
+    ];
+    args.extend_from_slice(extra);
+    let ev = ok(&shop.run(&args));
+    field(&ev, "image_built", "digest")
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn the_same_commit_builds_the_same_digest_and_skopeo_reads_the_layout() {
+    let Some(skopeo) = skopeo() else { return };
+    let shop = Shop::new();
+    let first = build(&shop, &[]);
+    std::fs::remove_dir_all(shop.path().join("target")).unwrap();
+    let second = build(&shop, &[]);
+    assert_eq!(
+        first, second,
+        "a clean rebuild of the same commit must give the same digest"
+    );
+    let other_time = build(&shop, &["--source-date-epoch", "1700000000"]);
+    assert_ne!(first, other_time, "the timestamps are part of the image");
+
+    let layout = format!("oci:{}", shop.path().join("target/images/login").display());
+    let config = skopeo_inspect(&skopeo, &["--config", &layout]);
+    assert_eq!(config["config"]["User"], "65532:65532");
+    assert_eq!(
+        config["config"]["Entrypoint"][0],
+        "/usr/local/bin/ecom-login"
+    );
+    assert_eq!(config["created"], "2023-11-14T22:13:20Z");
+    let labels = &config["config"]["Labels"];
+    assert_eq!(
+        labels["org.opencontainers.image.source"],
+        "https://example.com/shop.git"
+    );
+    assert_eq!(
+        labels["org.opencontainers.image.created"],
+        "2023-11-14T22:13:20Z"
+    );
+    assert_eq!(
+        labels["org.opencontainers.image.revision"]
+            .as_str()
+            .unwrap()
+            .len(),
+        40
+    );
+    let raw = skopeo_inspect(&skopeo, &["--raw", &layout]);
+    assert_eq!(raw["layers"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        raw["annotations"]["org.opencontainers.image.created"],
+        "2023-11-14T22:13:20Z"
+    );
+}
+
+#[test]
+fn an_unknown_service_is_a_usage_error() {
+    let shop = Shop::new();
+    let out = shop.run(&["build", "--service", "billing"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("invalid value 'billing'"),
+        "{}",
+        stderr(&out)
+    );
+    let out = shop.run(&[
+        "promote",
+        "billing@sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        "--from",
+        "127.0.0.1:1/a",
+        "--to",
+        "127.0.0.1:1/b",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no service \"billing\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn build_push_promote_by_digest_against_a_real_registry() {
+    let (Some(skopeo), Some(registry)) = (skopeo(), Registry::start(None)) else {
+        return;
+    };
+    let shop = Shop::new();
+    let digest = build(&shop, &[]);
+    let nonprod = format!("{}/shop/nonprod", registry.host);
+    let prod = format!("{}/shop/prod", registry.host);
+
+    let ev = ok(&shop.run(&[
+        "push",
+        "--to",
+        &nonprod,
+        "--service",
+        "login",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(field(&ev, "image_pushed", "digest"), digest.as_str());
+    assert_eq!(field(&ev, "image_pushed", "blobs_uploaded"), 3);
+    let tag = field(&ev, "image_pushed", "tag")
+        .as_str()
+        .unwrap()
+        .to_string();
+    let seen = skopeo_inspect(&skopeo, &[&format!("docker://{nonprod}/login:{tag}")]);
+    assert_eq!(
+        seen["Digest"],
+        digest.as_str(),
+        "skopeo reads what was pushed, by tag"
+    );
+
+    let uploads = registry.uploads();
+    let ev = ok(&shop.run(&[
+        "push",
+        "--to",
+        &nonprod,
+        "--service",
+        "login",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(field(&ev, "image_pushed", "blobs_uploaded"), 0);
+    assert_eq!(field(&ev, "image_pushed", "blobs_skipped"), 3);
+    assert_eq!(
+        registry.uploads(),
+        uploads,
+        "a second push starts no upload at the registry"
+    );
+
+    let image = format!("login@{digest}");
+    let ev = ok(&shop.run(&[
+        "promote", &image, "--from", &nonprod, "--to", &prod, "--output", "json",
+    ]));
+    assert_eq!(field(&ev, "image_promoted", "digest"), digest.as_str());
+    let seen = skopeo_inspect(
+        &skopeo,
+        &["--no-tags", &format!("docker://{prod}/login@{digest}")],
+    );
+    assert_eq!(
+        seen["Digest"],
+        digest.as_str(),
+        "the promoted image has the same digest"
+    );
+
+    // A digest the source does not hold: a clear error, nothing tagged in the destination.
+    let missing = "login@sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    let out = shop.run(&[
+        "promote", missing, "--from", &nonprod, "--to", &prod, "--tag", "never",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("has no manifest sha256:0000"),
+        "{}",
+        stderr(&out)
+    );
+    let none = std::process::Command::new(&skopeo)
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            &format!("docker://{prod}/login:never"),
+        ])
+        .output()
+        .unwrap();
+    assert!(!none.status.success(), "a failed promote must leave no tag");
+
+    // Tags are immutable: a different image under the same tag is refused and the tag stays.
+    build(&shop, &["--source-date-epoch", "1700000000", "--tag", &tag]);
+    let out = shop.run(&["push", "--to", &nonprod, "--service", "login"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("tags are immutable"),
+        "{}",
+        stderr(&out)
+    );
+    let seen = skopeo_inspect(&skopeo, &[&format!("docker://{nonprod}/login:{tag}")]);
+    assert_eq!(
+        seen["Digest"],
+        digest.as_str(),
+        "the refused push moved nothing"
+    );
+}
+
+#[test]
+fn an_unreachable_registry_and_a_wrong_password_are_clear_errors() {
+    let (Some(skopeo), Some(registry)) = (skopeo(), Registry::start(Some("ci"))) else {
+        return;
+    };
+    let shop = Shop::new();
+    build(&shop, &[]);
+    let dead = format!("127.0.0.1:{}/shop", support::free_port());
+    let out = shop.run(&["push", "--to", &dead, "--service", "login"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot reach the registry"),
+        "{}",
+        stderr(&out)
+    );
+
+    let repo = format!("{}/shop/nonprod", registry.host);
+    let out = shop.run(&["push", "--to", &repo, "--service", "login"]);
+    assert_eq!(out.status.code(), Some(1), "no login at all");
+    assert!(stderr(&out).contains("has none for it"), "{}", stderr(&out));
+
+    shop.login(&registry.host, "ci", "wrong-password");
+    let out = shop.run(&["push", "--to", &repo, "--service", "login"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("refused the credentials"), "{err}");
+    assert!(
+        !err.contains("wrong-password"),
+        "a password never reaches the output"
+    );
+    assert_eq!(
+        registry.uploads(),
+        0,
+        "nothing was uploaded with bad credentials"
+    );
+
+    shop.login(&registry.host, "ci", PASSWORD);
+    let ev = ok(&shop.run(&[
+        "push",
+        "--to",
+        &repo,
+        "--service",
+        "login",
+        "--output",
+        "json",
+    ]));
+    let tag = field(&ev, "image_pushed", "tag");
+    let creds = format!("--creds=ci:{PASSWORD}");
+    let seen = skopeo_inspect(
+        &skopeo,
+        &[
+            &creds,
+            &format!("docker://{repo}/login:{}", tag.as_str().unwrap()),
+        ],
+    );
+    assert_eq!(seen["Digest"], field(&ev, "image_pushed", "digest"));
+}
