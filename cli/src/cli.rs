@@ -149,6 +149,12 @@ pub enum Command {
     /// Copy an image by digest from one repository to another, with its signature and SBOM.
     #[command(after_help = PROMOTE_HELP)]
     Promote(PromoteArgs),
+    /// Sign an image by digest, cosign-compatible (ECDSA P-256, the sha256-<hex>.sig tag).
+    #[command(after_help = SIGN_HELP)]
+    Sign(SignArgs),
+    /// Check an image's cosign signatures against a public key.
+    #[command(after_help = VERIFY_HELP)]
+    Verify(VerifyArgs),
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  ecomctl completions zsh > ~/.zfunc/_ecomctl")]
     Completions { shell: clap_complete::Shell },

@@ -90,3 +90,47 @@ pub struct PromoteArgs {
     #[arg(long)]
     pub tag: Option<String>,
 }
+
+pub const SIGN_HELP: &str = "\
+Examples:
+  ecomctl sign 127.0.0.1:5000/shop/nonprod/login@sha256:4f1c... --key cosign.key
+  ECOMCTL_SIGNING_KEY=\"$(cat cosign.key)\" ecomctl sign REG/shop/nonprod/login@sha256:4f1c...
+  ecomctl sign --public-key --key cosign.key > cosign.pub
+
+The signature is cosign's: the simple-signing payload naming the digest, ECDSA P-256 over
+SHA-256, stored as a layer of the manifest tagged sha256-<hex>.sig next to the image (a new
+signature is appended to those there). The key is an unencrypted PKCS#8 P-256 PEM (`openssl
+genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`), from --key or the ECOMCTL_SIGNING_KEY
+environment variable; cosign's own encrypted key files and KMS keys are not read yet.
+`cosign verify --key cosign.pub --insecure-ignore-tlog` accepts these signatures (no Rekor entry
+is made).";
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The image, by digest: REGISTRY/REPOSITORY@sha256:DIGEST.
+    #[arg(value_name = "IMAGE", required_unless_present = "public_key")]
+    pub image: Option<String>,
+    /// The private key file (PEM, PKCS#8, P-256); else the ECOMCTL_SIGNING_KEY variable holds it.
+    #[arg(long, env = "ECOMCTL_SIGNING_KEY_FILE", value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Print the key's public half (PEM) instead of signing.
+    #[arg(long, conflicts_with = "image")]
+    pub public_key: bool,
+}
+
+pub const VERIFY_HELP: &str = "\
+Examples:
+  ecomctl verify 127.0.0.1:5000/shop/prod/login@sha256:4f1c... --key cosign.pub
+
+Exit 0 when at least one signature under sha256-<hex>.sig names this digest and verifies with the
+key; exit 1 otherwise (no signature, or none by this key).";
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The image, by digest: REGISTRY/REPOSITORY@sha256:DIGEST.
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// The public key (PEM `PUBLIC KEY`, P-256), as `ecomctl sign --public-key` prints it.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+}

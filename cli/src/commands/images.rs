@@ -54,7 +54,7 @@ pub fn build(args: &BuildArgs, ui: &Ui) -> Result<Vec<Built>> {
     build::build(&build_options(args)?, ui)
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -65,14 +65,14 @@ fn repo_arg(flag: &str, value: &str) -> Result<Repo> {
     Repo::parse(value).map_err(|e| Exit::new(USAGE, format!("{flag}: {e}")).into())
 }
 
-fn client() -> Result<Client> {
+pub(super) fn client() -> Result<Client> {
     let config =
         DockerConfig::load().context("reading the Docker config for registry credentials")?;
     Ok(Client::new(config)?)
 }
 
 /// A transfer error with the exit code and the hint that fits it.
-fn explain(err: TransferError, doing: String) -> anyhow::Error {
+pub(super) fn explain(err: TransferError, doing: String) -> anyhow::Error {
     let hint = match &err {
         TransferError::Registry(RegistryError::Unauthorized { registry, .. }) => Some(format!(
             "log in to {registry} (an `auths` entry in $DOCKER_CONFIG/config.json or ~/.docker/config.json)"

@@ -15,6 +15,7 @@ pub mod plan;
 pub mod policy;
 pub mod render;
 pub mod rollback;
+pub mod signing;
 pub mod status;
 pub mod unlock;
 pub mod up;
@@ -81,5 +82,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Build(args) => images::build(&args, ui).map(|_| ()),
         Command::Push(args) => images::push(&args, ui),
         Command::Promote(args) => images::promote(&args, ui),
+        Command::Sign(args) => signing::sign(&args, ui),
+        Command::Verify(args) => signing::verify(&args, ui),
     }
 }

@@ -19,6 +19,7 @@ pub mod layer;
 pub mod layout;
 pub mod reference;
 pub mod registry;
+pub mod sign;
 pub mod transfer;
 
 use serde::{Deserialize, Serialize};
