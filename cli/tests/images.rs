@@ -400,7 +400,11 @@ fn a_signature_verifies_with_an_independent_implementation_and_follows_promotion
         "--output",
         "json",
     ]));
-    assert!(field(&ev, "image_promoted", "attached").as_u64().unwrap() >= 1);
+    assert_eq!(
+        field(&ev, "image_promoted", "attached"),
+        2,
+        "the signature and the SBOM"
+    );
     ok(&shop.run(&[
         "verify",
         &format!("{prod}/login@{digest}"),
@@ -416,4 +420,91 @@ fn ok_stdout(out: &std::process::Output) -> Vec<u8> {
         String::from_utf8_lossy(&out.stderr)
     );
     out.stdout.clone()
+}
+
+fn validate_cyclonedx(
+    python: &std::path::Path,
+    schemas: &std::path::Path,
+    bom: &std::path::Path,
+) -> std::process::Output {
+    std::process::Command::new(python)
+        .arg(support::repo().join("cli/tests/support/validate_cyclonedx.py"))
+        .arg(schemas)
+        .arg(bom)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_sbom_of_a_real_service_validates_against_cyclonedx_1_6() {
+    use ecomctl::oci::{
+        debian::Lock,
+        image::{Provenance, Written},
+        sbom, Descriptor,
+    };
+    let python = support::repo().join(".tools/venv/bin/python");
+    let schemas = support::repo().join(".tools/share/cyclonedx");
+    let (Some(python), Some(schemas)) = (
+        support::present(python, "run scripts/setup"),
+        support::present(
+            schemas,
+            "run scripts/setup (the @cyclonedx/cyclonedx-library schemas)",
+        ),
+    ) else {
+        return;
+    };
+    let graph = sbom::CargoGraph::load(&support::repo(), "x86_64-unknown-linux-gnu").unwrap();
+    let lock =
+        Lock::parse(&std::fs::read_to_string(support::repo().join("images/base.lock")).unwrap())
+            .unwrap();
+    let image = Written {
+        dir: "unused".into(),
+        manifest: Descriptor::of("application/vnd.oci.image.manifest.v1+json", b"{}"),
+        size: 0,
+    };
+    let provenance = Provenance {
+        created: 1_767_225_600,
+        revision: "0".repeat(40),
+        source: Some("https://example.com/shop.git".into()),
+        tag: "1.0.0".into(),
+    };
+    let bom = sbom::document(&graph, "ecom-login", "login", &image, &lock, &provenance).unwrap();
+    let components = bom["components"].as_array().unwrap();
+    let axum = components
+        .iter()
+        .find(|c| c["name"] == "axum")
+        .expect("axum is in login's graph");
+    assert_eq!(axum["hashes"][0]["alg"], "SHA-256");
+    assert_eq!(axum["hashes"][0]["content"].as_str().unwrap().len(), 64);
+    assert!(axum["licenses"][0]["expression"]
+        .as_str()
+        .unwrap()
+        .contains("MIT"));
+    assert!(components.iter().any(|c| c["name"] == "libc6"
+        && c["purl"]
+            .as_str()
+            .unwrap()
+            .starts_with("pkg:deb/debian/libc6@")));
+    assert!(
+        !components.iter().any(|c| c["name"] == "insta"),
+        "crates outside login's graph (the CLI's) are not in its SBOM"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("login.cdx.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&bom).unwrap()).unwrap();
+    let out = validate_cyclonedx(&python, &schemas, &path);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The validator can fail: a component of a kind CycloneDX does not know.
+    let mut broken = bom.clone();
+    broken["components"][0]["type"] = "gadget".into();
+    std::fs::write(&path, serde_json::to_vec(&broken).unwrap()).unwrap();
+    assert!(!validate_cyclonedx(&python, &schemas, &path)
+        .status
+        .success());
 }

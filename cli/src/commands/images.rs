@@ -147,6 +147,8 @@ pub fn push(args: &PushArgs, ui: &Ui) -> Result<()> {
         let report = rt
             .block_on(transfer::push_layout(&client, &layout, &repo, &tag))
             .map_err(|e| explain(e, format!("pushing {} to {repo}", s.name())))?;
+        let sbom = attach_sbom(&client, &rt, &layout, &dir, s, &repo)
+            .with_context(|| format!("attaching the {} SBOM", s.name()))?;
         ui.status(
             "pushed",
             &format!(
@@ -160,10 +162,58 @@ pub fn push(args: &PushArgs, ui: &Ui) -> Result<()> {
         ui.event(
             "image_pushed",
             json!({"service": s.name(), "repository": repo.to_string(), "tag": tag, "digest": report.digest,
-                   "blobs_uploaded": report.uploaded, "blobs_skipped": report.skipped}),
+                   "blobs_uploaded": report.uploaded, "blobs_skipped": report.skipped, "sbom": sbom}),
         );
     }
     Ok(())
+}
+
+/// Attaches `<images>/<service>.cdx.json` as a referrer of the pushed image, when it was built
+/// for this image (its metadata names the image's digest). Returns the referrer's digest.
+fn attach_sbom(
+    client: &Client,
+    rt: &tokio::runtime::Runtime,
+    layout: &Layout,
+    dir: &std::path::Path,
+    s: Service,
+    repo: &Repo,
+) -> Result<Option<String>> {
+    let path = crate::oci::build::sbom_path(dir, s);
+    let Ok(bytes) = std::fs::read(&path) else {
+        return Ok(None);
+    };
+    let (desc, _, _) = layout.image()?;
+    let bom: serde_json::Value =
+        serde_json::from_slice(&bytes).with_context(|| format!("reading {}", path.display()))?;
+    let names =
+        bom["metadata"]["component"]["hashes"][0]["content"].as_str() == digest_hex(&desc.digest);
+    if !names {
+        return Err(Exit::new(
+            FAILURE,
+            format!(
+                "{} describes another build than {}",
+                path.display(),
+                layout.dir.display()
+            ),
+        )
+        .hint(format!("ecomctl build --service {}", s.name()))
+        .into());
+    }
+    let mut annotations = serde_json::Map::new();
+    if let Some(created) = bom["metadata"]["timestamp"].as_str() {
+        annotations.insert("org.opencontainers.image.created".into(), created.into());
+    }
+    let digest = rt
+        .block_on(crate::oci::referrers::attach(
+            client,
+            repo,
+            &desc,
+            crate::oci::sbom::MEDIA_CYCLONEDX,
+            bytes,
+            annotations,
+        ))
+        .map_err(|e| explain(e, format!("attaching the SBOM to {repo}@{}", desc.digest)))?;
+    Ok(Some(digest))
 }
 
 /// `login@sha256:...` -> (service, digest).

@@ -10,6 +10,7 @@ use serde_json::json;
 use super::base;
 use super::debian::Lock;
 use super::image::{self, ImageSpec, Provenance, Written};
+use super::sbom::{self, CargoGraph};
 use crate::dev::Service;
 use crate::exit::{Exit, FAILURE, USAGE};
 use crate::tools::process::{self, Spec};
@@ -108,6 +109,11 @@ fn cargo_build(root: &Path, services: &[Service], ui: &Ui) -> Result<()> {
     Ok(())
 }
 
+/// Where the SBOM of a service's image is written: beside its layout.
+pub fn sbom_path(out: &Path, service: Service) -> PathBuf {
+    out.join(format!("{}.cdx.json", service.name()))
+}
+
 /// The highest `GLIBC_2.N` symbol version a binary asks for.
 pub fn glibc_needed(binary: &[u8]) -> Option<(u32, u32)> {
     let needle = b"GLIBC_2.";
@@ -135,10 +141,11 @@ fn base_glibc(lock: &Lock) -> Option<(u32, u32)> {
     Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
 }
 
-fn oci_arch() -> Result<&'static str> {
+/// The OCI architecture and the Rust target triple of this machine's builds.
+fn oci_arch() -> Result<(&'static str, &'static str)> {
     match (std::env::consts::OS, std::env::consts::ARCH) {
-        ("linux", "x86_64") => Ok("amd64"),
-        ("linux", "aarch64") => Ok("arm64"),
+        ("linux", "x86_64") => Ok(("amd64", "x86_64-unknown-linux-gnu")),
+        ("linux", "aarch64") => Ok(("arm64", "aarch64-unknown-linux-gnu")),
         (os, arch) => Err(Exit::new(
             USAGE,
             format!("images are linux binaries; this is {os}/{arch}"),
@@ -149,7 +156,7 @@ fn oci_arch() -> Result<&'static str> {
 }
 
 pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<Vec<Built>> {
-    let arch = oci_arch()?;
+    let (arch, triple) = oci_arch()?;
     let provenance = provenance(opts)?;
     let lock_path = opts.root.join("images/base.lock");
     let lock_text = std::fs::read_to_string(&lock_path)
@@ -196,6 +203,7 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<Vec<Built>> {
             .collect::<Vec<_>>()
             .join(" ")
     );
+    let graph = CargoGraph::load(&opts.root, triple)?;
     let bins = crate::dev::bin_dir(&opts.root, true);
     let mut built = Vec::new();
     for &service in &opts.services {
@@ -225,6 +233,13 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<Vec<Built>> {
         let dest = opts.out.join(service.name());
         let image = image::write(&spec, &dest)
             .with_context(|| format!("writing the {} image", service.name()))?;
+        let bom = sbom::document(&graph, &name, service.name(), &image, &lock, &provenance)?;
+        let bom_path = sbom_path(&opts.out, service);
+        std::fs::write(
+            &bom_path,
+            serde_json::to_vec_pretty(&bom).unwrap_or_default(),
+        )
+        .with_context(|| format!("writing {}", bom_path.display()))?;
         ui.status(
             "built",
             &format!(
@@ -244,6 +259,7 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<Vec<Built>> {
                 "size": image.size,
                 "binary_size": binary_size,
                 "layout": image.dir,
+                "sbom": bom_path,
             }),
         );
         built.push(Built {

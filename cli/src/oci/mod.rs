@@ -18,7 +18,9 @@ pub mod image;
 pub mod layer;
 pub mod layout;
 pub mod reference;
+pub mod referrers;
 pub mod registry;
+pub mod sbom;
 pub mod sign;
 pub mod transfer;
 

@@ -372,6 +372,20 @@ impl Client {
         media_type: &str,
         bytes: &[u8],
     ) -> Result<String, RegistryError> {
+        self.put_manifest_subject(repo, reference, media_type, bytes)
+            .await
+            .map(|(d, _)| d)
+    }
+
+    /// As `put_manifest`; also whether the registry indexed the manifest's `subject` itself
+    /// (it answers with an `OCI-Subject` header when it implements the referrers API).
+    pub async fn put_manifest_subject(
+        &self,
+        repo: &Repo,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<(String, bool), RegistryError> {
         let url = Client::url(repo, &format!("manifests/{reference}"));
         let what = format!("storing manifest {repo}:{reference}");
         let resp = self
@@ -385,8 +399,9 @@ impl Client {
                 accept: false,
             })
             .await?;
-        ok_or_status(resp, &what).await?;
-        Ok(sha256_digest(bytes))
+        let resp = ok_or_status(resp, &what).await?;
+        let indexed = resp.headers().contains_key("OCI-Subject");
+        Ok((sha256_digest(bytes), indexed))
     }
 }
 
