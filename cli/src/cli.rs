@@ -23,6 +23,9 @@ Examples:
   ecomctl rollback -e nonprod --to 3        re-apply revision 3 of the nonprod release
   ecomctl dev                               run the whole shop locally (storefront on :8080)
   ecomctl doctor -e prod --format sarif     audit tools, identity, state, IaC, chart, cluster (PCI DSS / SOC 2)
+  ecomctl build --service login             an OCI image, no Docker daemon (target/images/login)
+  ecomctl push --to 127.0.0.1:5000/shop/nonprod   by digest; tags never move
+  ecomctl promote login@sha256:4f1c... --from REG/shop/nonprod --to REG/shop/prod
   ecomctl config schema > ecomctl.schema.json
   ecomctl completions bash > /etc/bash_completion.d/ecomctl
 

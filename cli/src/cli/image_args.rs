@@ -102,8 +102,8 @@ SHA-256, stored as a layer of the manifest tagged sha256-<hex>.sig next to the i
 signature is appended to those there). The key is an unencrypted PKCS#8 P-256 PEM (`openssl
 genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`), from --key or the ECOMCTL_SIGNING_KEY
 environment variable; cosign's own encrypted key files and KMS keys are not read yet.
-`cosign verify --key cosign.pub --insecure-ignore-tlog` accepts these signatures (no Rekor entry
-is made).";
+The layout is cosign's, so `cosign verify --key cosign.pub --insecure-ignore-tlog` is meant to
+accept it (no Rekor entry is made). See docs/supply-chain.md.";
 
 #[derive(Debug, Args)]
 pub struct SignArgs {
