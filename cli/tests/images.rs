@@ -92,6 +92,78 @@ fn the_same_commit_builds_the_same_digest_and_skopeo_reads_the_layout() {
         raw["annotations"]["org.opencontainers.image.created"],
         "2023-11-14T22:13:20Z"
     );
+
+    // The image runs on its own base: its layers unpacked, the entrypoint started in a chroot
+    // as the image's user, with the base's libc and loader (nothing from the host).
+    let rootfs = shop.path().join("rootfs");
+    std::fs::create_dir_all(&rootfs).unwrap();
+    for layer in raw["layers"].as_array().unwrap() {
+        let hex = layer["digest"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("sha256:");
+        let blob = shop
+            .path()
+            .join("target/images/login/blobs/sha256")
+            .join(hex);
+        let st = std::process::Command::new("tar")
+            .arg("-xzf")
+            .arg(&blob)
+            .arg("-C")
+            .arg(&rootfs)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+    let Some(run) = run_in_chroot(&rootfs, "/usr/local/bin/ecom-login") else {
+        return;
+    };
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "login fixture");
+}
+
+/// Runs `cmd` chrooted in `root`: as 65532:65532 when the tests run as root, else in a user
+/// namespace (`unshare -r`). `None` (skip; a failure under CI=true) when neither is allowed.
+fn run_in_chroot(root: &std::path::Path, cmd: &str) -> Option<std::process::Output> {
+    let as_root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .unwrap()
+        .stdout
+        == b"0\n";
+    let out = if as_root {
+        std::process::Command::new("chroot")
+            .arg("--userspec=65532:65532")
+            .arg(root)
+            .arg(cmd)
+            .output()
+            .unwrap()
+    } else {
+        std::process::Command::new("unshare")
+            .args(["-r", "chroot"])
+            .arg(root)
+            .arg(cmd)
+            .output()
+            .unwrap()
+    };
+    let denied = String::from_utf8_lossy(&out.stderr).contains("Operation not permitted");
+    if denied {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "chroot is not allowed here and CI must not skip: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        eprintln!(
+            "skipping the chroot run: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        return None;
+    }
+    Some(out)
 }
 
 #[test]
