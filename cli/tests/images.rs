@@ -213,6 +213,8 @@ fn build_push_promote_by_digest_against_a_real_registry() {
     ]));
     assert_eq!(field(&ev, "image_pushed", "digest"), digest.as_str());
     assert_eq!(field(&ev, "image_pushed", "blobs_uploaded"), 3);
+    // The base layer (over 4 MiB) went up in chunks: PATCH, PATCH, then the closing PUT.
+    assert_eq!(registry.requests("PATCH", "/blobs/uploads/"), 2);
     let tag = field(&ev, "image_pushed", "tag")
         .as_str()
         .unwrap()

@@ -94,8 +94,15 @@ impl Client {
         format!("{} {}", repo.registry, Client::scope(repo, push))
     }
 
-    async fn send_once(&self, r: &Req<'_>) -> Result<reqwest::Response, RegistryError> {
+    async fn send_once(
+        &self,
+        r: &Req<'_>,
+        range: Option<&str>,
+    ) -> Result<reqwest::Response, RegistryError> {
         let mut b = self.http.request(r.method.clone(), &r.url);
+        if let Some(range) = range {
+            b = b.header("Content-Range", range);
+        }
         if let Some(ct) = r.content_type {
             b = b.header("Content-Type", ct);
         }
@@ -121,7 +128,17 @@ impl Client {
 
     /// Sends; on a 401 answers the challenge once and sends again.
     async fn send(&self, r: Req<'_>) -> Result<reqwest::Response, RegistryError> {
-        let resp = self.send_once(&r).await?;
+        self.send_with(r, None).await
+    }
+
+    /// As `send`, with a `Content-Range` header (a chunk of an upload).
+    async fn send_with(
+        &self,
+        r: Req<'_>,
+        range: Option<String>,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let range = range.as_deref();
+        let resp = self.send_once(&r, range).await?;
         if resp.status() != StatusCode::UNAUTHORIZED {
             return Ok(resp);
         }
@@ -134,7 +151,7 @@ impl Client {
         if let Ok(mut m) = self.auth.lock() {
             m.insert(Client::key(r.repo, r.push), header);
         }
-        let resp = self.send_once(&r).await?;
+        let resp = self.send_once(&r, range).await?;
         if resp.status() == StatusCode::UNAUTHORIZED {
             return Err(RegistryError::Unauthorized {
                 registry: r.repo.registry.clone(),
@@ -265,7 +282,9 @@ impl Client {
         Ok(bytes.to_vec())
     }
 
-    /// A monolithic upload: `POST .../blobs/uploads/`, then `PUT <location>?digest=`.
+    /// Uploads a blob: `POST .../blobs/uploads/`, then for a blob up to `CHUNK` bytes one
+    /// `PUT <location>?digest=` with the bytes (monolithic); for a larger one `PATCH` chunks of
+    /// `CHUNK` bytes (each to the location the previous answer gave), then the closing `PUT`.
     pub async fn upload_blob(
         &self,
         repo: &Repo,
@@ -286,19 +305,34 @@ impl Client {
             })
             .await?;
         let resp = ok_or_status(resp, &what).await?;
-        let location = resp
-            .headers()
-            .get("Location")
-            .and_then(|l| l.to_str().ok())
-            .ok_or_else(|| status_error(what.clone(), resp.status(), "no Location header".into()))?
-            .to_string();
-        let base = if location.starts_with('/') {
-            format!("{}{location}", repo.base_url())
+        let mut location = location_of(&resp, repo, &what)?;
+        let body = if bytes.len() > CHUNK {
+            for (i, chunk) in bytes.chunks(CHUNK).enumerate() {
+                let start = i * CHUNK;
+                let range = format!("{start}-{}", start + chunk.len() - 1);
+                let resp = self
+                    .send_with(
+                        Req {
+                            method: Method::PATCH,
+                            url: location.clone(),
+                            repo,
+                            push: true,
+                            content_type: Some("application/octet-stream"),
+                            body: Some(chunk.to_vec()),
+                            accept: false,
+                        },
+                        Some(range),
+                    )
+                    .await?;
+                let resp = ok_or_status(resp, &what).await?;
+                location = location_of(&resp, repo, &what)?;
+            }
+            None
         } else {
-            location
+            Some(bytes)
         };
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}digest={digest}");
+        let sep = if location.contains('?') { '&' } else { '?' };
+        let url = format!("{location}{sep}digest={digest}");
         let resp = self
             .send(Req {
                 method: Method::PUT,
@@ -306,7 +340,7 @@ impl Client {
                 repo,
                 push: true,
                 content_type: Some("application/octet-stream"),
-                body: Some(bytes),
+                body,
                 accept: false,
             })
             .await?;
@@ -408,6 +442,25 @@ impl Client {
 /// Whether a media type is one ecomctl copies as a manifest.
 pub fn is_manifest_type(media_type: &str) -> bool {
     [MEDIA_MANIFEST, MEDIA_INDEX, MEDIA_DOCKER_MANIFEST].contains(&media_type)
+}
+
+/// Blobs larger than this are uploaded in chunks of this size.
+pub const CHUNK: usize = 4 << 20;
+
+/// The absolute upload URL a registry answered with (`Location`, often a path).
+fn location_of(resp: &reqwest::Response, repo: &Repo, what: &str) -> Result<String, RegistryError> {
+    let loc = resp
+        .headers()
+        .get("Location")
+        .and_then(|l| l.to_str().ok())
+        .ok_or_else(|| {
+            status_error(what.to_string(), resp.status(), "no Location header".into())
+        })?;
+    Ok(if loc.starts_with('/') {
+        format!("{}{loc}", repo.base_url())
+    } else {
+        loc.to_string()
+    })
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -141,10 +141,16 @@ impl Registry {
 
     /// How many blob uploads the registry has started so far (its access log).
     pub fn uploads(&self) -> usize {
+        self.requests("POST", "/blobs/uploads/")
+    }
+
+    /// How many `method` requests to a path containing `fragment` the access log shows.
+    pub fn requests(&self, method: &str, fragment: &str) -> usize {
+        let start = format!("\"{method} /v2/");
         std::fs::read_to_string(&self.log)
             .unwrap_or_default()
             .lines()
-            .filter(|l| l.contains("\"POST /v2/") && l.contains("/blobs/uploads/"))
+            .filter(|l| l.contains(&start) && l.contains(fragment))
             .count()
     }
 }
