@@ -259,6 +259,23 @@ fn build_push_promote_by_digest_against_a_real_registry() {
         "the promoted image has the same digest"
     );
 
+    // Again, with a tag: nothing left to upload, the tag set on the same digest.
+    let ev = ok(&shop.run(&[
+        "promote",
+        &image,
+        "--from",
+        &nonprod,
+        "--to",
+        &prod,
+        "--tag",
+        "release-1",
+        "--output",
+        "json",
+    ]));
+    assert_eq!(field(&ev, "image_promoted", "blobs_uploaded"), 0);
+    let seen = skopeo_inspect(&skopeo, &[&format!("docker://{prod}/login:release-1")]);
+    assert_eq!(seen["Digest"], digest.as_str());
+
     // A digest the source does not hold: a clear error, nothing tagged in the destination.
     let missing = "login@sha256:0000000000000000000000000000000000000000000000000000000000000000";
     let out = shop.run(&[

@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 
 use super::layout::Layout;
 use super::reference::Repo;
-use super::registry::{Client, RegistryError};
-use super::{digest_hex, Descriptor, Index, Manifest};
+use super::registry::{Client, Fetched, RegistryError};
+use super::{digest_hex, Index, Manifest};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransferError {
@@ -67,8 +67,7 @@ fn parse_manifest(what: &str, bytes: &[u8]) -> Result<Manifest, TransferError> {
     })
 }
 
-/// Pushes the image of a layout (and `extra` blobs-and-manifests, e.g. an SBOM referrer, after
-/// it); tags it `tag` last.
+/// Pushes the image of a layout: blobs, the manifest by digest, and the tag `tag` last.
 pub async fn push_layout(
     client: &Client,
     layout: &Layout,
@@ -127,14 +126,14 @@ async fn copy_blobs(
     Ok(())
 }
 
-/// Copies one image manifest (not an index) by digest; returns its descriptor.
+/// Copies one image manifest (not an index) by digest; returns it as fetched.
 async fn copy_manifest(
     client: &Client,
     src: &Repo,
     dst: &Repo,
     digest: &str,
     report: &mut Report,
-) -> Result<Descriptor, TransferError> {
+) -> Result<Fetched, TransferError> {
     let fetched =
         client
             .get_manifest(src, digest)
@@ -148,13 +147,7 @@ async fn copy_manifest(
     client
         .put_manifest(dst, digest, &fetched.media_type, &fetched.bytes)
         .await?;
-    Ok(Descriptor {
-        media_type: fetched.media_type,
-        digest: fetched.digest,
-        size: fetched.bytes.len() as u64,
-        artifact_type: manifest.artifact_type,
-        annotations: Default::default(),
-    })
+    Ok(fetched)
 }
 
 /// Copies the image `digest` from `src` to `dst`, then its signature and referrers; tags it
@@ -176,7 +169,7 @@ pub async fn copy(
         digest: digest.to_string(),
         ..Report::default()
     };
-    let desc = copy_manifest(client, src, dst, digest, &mut report).await?;
+    let image = copy_manifest(client, src, dst, digest, &mut report).await?;
     let hex = digest_hex(digest).unwrap_or_default();
     // The cosign signature: its own manifest under a tag derived from the digest.
     let sig_tag = format!("sha256-{hex}.sig");
@@ -199,34 +192,26 @@ pub async fn copy(
             copy_manifest(client, src, dst, &m.digest, &mut report).await?;
             report.attached += 1;
         }
+        // Referrers the destination already lists stay listed.
+        let mut merged = parsed;
+        if let Some(existing) = client.get_manifest(dst, &ref_tag).await? {
+            if let Ok(theirs) = serde_json::from_slice::<Index>(&existing.bytes) {
+                for m in theirs.manifests {
+                    if merged.manifests.iter().all(|x| x.digest != m.digest) {
+                        merged.manifests.push(m);
+                    }
+                }
+            }
+        }
+        let bytes = serde_json::to_vec(&merged).unwrap_or_default();
         client
-            .put_manifest(dst, &ref_tag, &index.media_type, &index.bytes)
+            .put_manifest(dst, &ref_tag, &index.media_type, &bytes)
             .await?;
     }
     if let (Some(t), false) = (tag, tagged) {
         client
-            .put_manifest(
-                dst,
-                t,
-                &desc.media_type,
-                &client_bytes(client, dst, digest).await?,
-            )
+            .put_manifest(dst, t, &image.media_type, &image.bytes)
             .await?;
     }
     Ok(report)
-}
-
-async fn client_bytes(
-    client: &Client,
-    repo: &Repo,
-    digest: &str,
-) -> Result<Vec<u8>, TransferError> {
-    Ok(client
-        .get_manifest(repo, digest)
-        .await?
-        .ok_or_else(|| TransferError::NotInSource {
-            repo: repo.to_string(),
-            digest: digest.to_string(),
-        })?
-        .bytes)
 }
