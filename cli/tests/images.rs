@@ -599,3 +599,49 @@ fn the_sbom_of_a_real_service_validates_against_cyclonedx_1_6() {
         .status
         .success());
 }
+
+#[test]
+fn ecr_credentials_come_from_get_authorization_token() {
+    // moto answers GetAuthorizationToken with base64("AWS:123456789012-auth-token"); the
+    // registry's htpasswd holds exactly that login (bcrypt made once with libxcrypt).
+    let login = (
+        "AWS",
+        "$2b$10$jZMtLpCfiRWRtV6t3FYSKO4LFdy/QYuOV/8pmjNXIxYwdTZBeYvra",
+    );
+    let (Some(moto), Some(registry)) =
+        (support::Moto::bare(None), Registry::start_with(Some(login)))
+    else {
+        return;
+    };
+    let shop = Shop::new();
+    build(&shop, &[]);
+    let repo = format!("{}/shop/nonprod", registry.host);
+    let push = |auth: &str| {
+        shop.command(&[
+            "push",
+            "--to",
+            &repo,
+            "--service",
+            "login",
+            "--registry-auth",
+            auth,
+            "--output",
+            "json",
+        ])
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_REGION", "eu-west-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap()
+    };
+    let out = push("docker");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "without ECR the registry refuses"
+    );
+    let ev = ok(&push("ecr"));
+    assert_eq!(field(&ev, "image_pushed", "blobs_uploaded"), 3);
+}

@@ -1,6 +1,6 @@
 //! Arguments of the image commands: build, push, promote, sign, verify.
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
 pub const BUILD_HELP: &str = "\
@@ -49,8 +49,9 @@ skipped (HEAD), the rest uploaded, the manifest stored by digest, then tagged (t
 --tag). A tag that already names another digest is never moved: the push fails and nothing is
 tagged. The SBOM built beside the image is attached as an OCI referrer. Credentials come from the
 Docker config ($DOCKER_CONFIG/config.json or ~/.docker/config.json, `auths`), answered to the
-registry's Basic or Bearer challenge. Loopback registries are spoken to over plain HTTP, every
-other over HTTPS.";
+registry's Basic or Bearer challenge; for an ECR registry without such a login, from ECR
+GetAuthorizationToken with the ambient AWS credentials (see --registry-auth). Loopback registries
+are spoken to over plain HTTP, every other over HTTPS.";
 
 #[derive(Debug, Args)]
 pub struct PushArgs {
@@ -63,6 +64,8 @@ pub struct PushArgs {
     /// Tag instead of the one `ecomctl build` wrote into the layout.
     #[arg(long)]
     pub tag: Option<String>,
+    #[command(flatten)]
+    pub auth: RegistryAuthArgs,
 }
 
 pub const PROMOTE_HELP: &str = "\
@@ -89,6 +92,8 @@ pub struct PromoteArgs {
     /// Also tag the copy (never moves a tag that names another digest).
     #[arg(long)]
     pub tag: Option<String>,
+    #[command(flatten)]
+    pub auth: RegistryAuthArgs,
 }
 
 pub const SIGN_HELP: &str = "\
@@ -116,6 +121,8 @@ pub struct SignArgs {
     /// Print the key's public half (PEM) instead of signing.
     #[arg(long, conflicts_with = "image")]
     pub public_key: bool,
+    #[command(flatten)]
+    pub auth: RegistryAuthArgs,
 }
 
 pub const VERIFY_HELP: &str = "\
@@ -133,4 +140,25 @@ pub struct VerifyArgs {
     /// The public key (PEM `PUBLIC KEY`, P-256), as `ecomctl sign --public-key` prints it.
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
+    #[command(flatten)]
+    pub auth: RegistryAuthArgs,
+}
+
+/// Where registry credentials come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RegistryAuth {
+    /// ECR hosts without a login in the Docker config: GetAuthorizationToken; others: the Docker config.
+    Auto,
+    /// The Docker config only.
+    Docker,
+    /// ECR GetAuthorizationToken for every registry named (e.g. ECR behind a VPC endpoint name).
+    Ecr,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RegistryAuthArgs {
+    /// Where registry credentials come from (ECR uses the ambient AWS credentials and
+    /// AWS_ENDPOINT_URL when set).
+    #[arg(long, value_enum, env = "ECOMCTL_REGISTRY_AUTH", default_value_t = RegistryAuth::Auto)]
+    pub registry_auth: RegistryAuth,
 }

@@ -3,12 +3,14 @@
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use crate::cli::{BuildArgs, PromoteArgs, PushArgs};
+use super::Settings;
+use crate::cli::{BuildArgs, PromoteArgs, PushArgs, RegistryAuth, RegistryAuthArgs};
 use crate::dev::Service;
 use crate::exit::{Exit, FAILURE, USAGE};
 use crate::oci::auth::DockerConfig;
 use crate::oci::build::{self, BuildOptions, Built};
 use crate::oci::digest_hex;
+use crate::oci::ecr;
 use crate::oci::layout::Layout;
 use crate::oci::reference::{valid_tag, Repo};
 use crate::oci::registry::{Client, RegistryError};
@@ -65,9 +67,37 @@ fn repo_arg(flag: &str, value: &str) -> Result<Repo> {
     Repo::parse(value).map_err(|e| Exit::new(USAGE, format!("{flag}: {e}")).into())
 }
 
-pub(super) fn client() -> Result<Client> {
-    let config =
+/// The registry client for `hosts`: Docker-config logins, plus ECR tokens where `auth` says so.
+pub(super) fn client(
+    settings: &Settings,
+    auth: &RegistryAuthArgs,
+    hosts: &[&str],
+) -> Result<Client> {
+    let mut config =
         DockerConfig::load().context("reading the Docker config for registry credentials")?;
+    let mut rt = None;
+    for host in hosts {
+        let use_ecr = match auth.registry_auth {
+            RegistryAuth::Docker => false,
+            RegistryAuth::Ecr => true,
+            RegistryAuth::Auto => ecr::ecr_host(host).is_some() && config.get(host).is_none(),
+        };
+        if use_ecr {
+            let rt = match &mut rt {
+                Some(rt) => rt,
+                None => rt.insert(runtime()?),
+            };
+            let creds = rt
+                .block_on(ecr::credentials(host, settings.run.aws_endpoint.as_deref()))
+                .map_err(|e| {
+                    anyhow::Error::new(e).context(
+                        Exit::new(FAILURE, format!("getting registry credentials for {host} from ECR"))
+                            .hint("check the AWS credentials (aws sts get-caller-identity) and ecr:GetAuthorizationToken"),
+                    )
+                })?;
+            config = config.with(host, creds);
+        }
+    }
     Ok(Client::new(config)?)
 }
 
@@ -95,7 +125,7 @@ pub(super) fn explain(err: TransferError, doing: String) -> anyhow::Error {
     anyhow::Error::new(err).context(exit)
 }
 
-pub fn push(args: &PushArgs, ui: &Ui) -> Result<()> {
+pub fn push(settings: &Settings, args: &PushArgs, ui: &Ui) -> Result<()> {
     let root = crate::dev::workspace_root()?;
     let to = repo_arg("--to", &args.to)?;
     if let Some(t) = args.tag.as_deref().filter(|t| !valid_tag(t)) {
@@ -139,7 +169,7 @@ pub fn push(args: &PushArgs, ui: &Ui) -> Result<()> {
                 .into(),
         );
     }
-    let client = client()?;
+    let client = client(settings, &args.auth, &[&to.registry])?;
     let rt = runtime()?;
     for (s, layout, tag) in work {
         let repo = to.child(s.name());
@@ -241,7 +271,7 @@ fn service_at_digest(image: &str) -> Result<(Service, String)> {
     Ok((service, digest.to_string()))
 }
 
-pub fn promote(args: &PromoteArgs, ui: &Ui) -> Result<()> {
+pub fn promote(settings: &Settings, args: &PromoteArgs, ui: &Ui) -> Result<()> {
     let (service, digest) = service_at_digest(&args.image)?;
     let from = repo_arg("--from", &args.from)?.child(service.name());
     let to = repo_arg("--to", &args.to)?.child(service.name());
@@ -252,7 +282,7 @@ pub fn promote(args: &PromoteArgs, ui: &Ui) -> Result<()> {
         )
         .into());
     }
-    let client = client()?;
+    let client = client(settings, &args.auth, &[&from.registry, &to.registry])?;
     ui.status("promoting", &format!("{from}@{digest} to {to}"));
     let report = runtime()?
         .block_on(transfer::copy(

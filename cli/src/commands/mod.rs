@@ -80,9 +80,9 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Output(args) => output::run(&settings, &args, ui),
         Command::Dev(args) => dev::run(&args, ui),
         Command::Build(args) => images::build(&args, ui).map(|_| ()),
-        Command::Push(args) => images::push(&args, ui),
-        Command::Promote(args) => images::promote(&args, ui),
-        Command::Sign(args) => signing::sign(&args, ui),
-        Command::Verify(args) => signing::verify(&args, ui),
+        Command::Push(args) => images::push(&settings, &args, ui),
+        Command::Promote(args) => images::promote(&settings, &args, ui),
+        Command::Sign(args) => signing::sign(&settings, &args, ui),
+        Command::Verify(args) => signing::verify(&settings, &args, ui),
     }
 }

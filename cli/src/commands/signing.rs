@@ -4,6 +4,7 @@ use anyhow::{Context, Result};
 use serde_json::json;
 
 use super::images::{client, explain, runtime};
+use super::Settings;
 use crate::cli::{SignArgs, VerifyArgs};
 use crate::exit::{Exit, FAILURE, USAGE};
 use crate::oci::reference::{Reference, Repo};
@@ -45,7 +46,7 @@ fn signing_key(args: &SignArgs) -> Result<SigningKey> {
         .map_err(|e| Exit::new(USAGE, format!("the signing key from {from}: {e}")).into())
 }
 
-pub fn sign(args: &SignArgs, ui: &Ui) -> Result<()> {
+pub fn sign(settings: &Settings, args: &SignArgs, ui: &Ui) -> Result<()> {
     let key = signing_key(args)?;
     if args.public_key {
         ui.data(&key.public_pem());
@@ -53,7 +54,7 @@ pub fn sign(args: &SignArgs, ui: &Ui) -> Result<()> {
     }
     let image = args.image.as_deref().unwrap_or_default();
     let (repo, digest) = by_digest(image)?;
-    let client = client()?;
+    let client = client(settings, &args.auth, &[&repo.registry])?;
     ui.status("signing", &format!("{repo}@{digest}"));
     let sig = runtime()?
         .block_on(sign::sign(&client, &repo, &digest, &key))
@@ -69,13 +70,13 @@ pub fn sign(args: &SignArgs, ui: &Ui) -> Result<()> {
     Ok(())
 }
 
-pub fn verify(args: &VerifyArgs, ui: &Ui) -> Result<()> {
+pub fn verify(settings: &Settings, args: &VerifyArgs, ui: &Ui) -> Result<()> {
     let (repo, digest) = by_digest(&args.image)?;
     let text = std::fs::read_to_string(&args.key)
         .with_context(|| format!("reading the key {}", args.key.display()))?;
     let key = VerifyingKey::from_pem(&text)
         .map_err(|e| Exit::new(USAGE, format!("the public key {}: {e}", args.key.display())))?;
-    let client = client()?;
+    let client = client(settings, &args.auth, &[&repo.registry])?;
     let (good, total) = runtime()?
         .block_on(sign::verify(&client, &repo, &digest, &key))
         .map_err(|e| explain(e, format!("verifying {repo}@{digest}")))?;

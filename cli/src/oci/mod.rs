@@ -14,6 +14,7 @@ pub mod auth;
 pub mod base;
 pub mod build;
 pub mod debian;
+pub mod ecr;
 pub mod image;
 pub mod layer;
 pub mod layout;

@@ -93,6 +93,11 @@ pub struct Registry {
 impl Registry {
     /// `None` (skip) when docker-registry is missing outside CI; under CI=true a panic.
     pub fn start(htpasswd_user: Option<&str>) -> Option<Registry> {
+        Registry::start_with(htpasswd_user.map(|u| (u, PASSWORD_BCRYPT)))
+    }
+
+    /// With htpasswd auth for (user, bcrypt hash).
+    pub fn start_with(login: Option<(&str, &str)>) -> Option<Registry> {
         let bin = present(
             PathBuf::from("/usr/bin/docker-registry"),
             "apt-get install docker-registry (scripts/setup)",
@@ -104,9 +109,9 @@ impl Registry {
             "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {host}\n  secret: test-only-secret\n",
             dir.path().join("data").display()
         );
-        if let Some(user) = htpasswd_user {
+        if let Some((user, hash)) = login {
             let file = dir.path().join("htpasswd");
-            std::fs::write(&file, format!("{user}:{PASSWORD_BCRYPT}\n")).unwrap();
+            std::fs::write(&file, format!("{user}:{hash}\n")).unwrap();
             config.push_str(&format!(
                 "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
                 file.display()
