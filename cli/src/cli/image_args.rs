@@ -10,9 +10,9 @@ Examples:
   SOURCE_DATE_EPOCH=1767225600 ecomctl build --tag 1.4.0
   skopeo inspect oci:target/images/login     any OCI tool reads the result
 
-No Docker daemon: `cargo build --release --locked` of the services, then each image is written as
-an OCI image layout: the base from images/base.lock (Debian packages pinned by SHA-256, fetched
-once into the cache), a layer with the binary, user 65532 (nonroot), the binary as entrypoint and
+No Docker daemon: `cargo build --profile image --locked` of the services (release without debug
+info), then each image is written as an OCI image layout: the base from images/base.lock (Debian
+packages pinned by SHA-256, fetched once into the cache), a layer with the binary, user 65532 (nonroot), the binary as entrypoint and
 the org.opencontainers.image.{created,revision,source} annotations. Entries are sorted, mtimes are
 SOURCE_DATE_EPOCH (default: the commit's time) and owners fixed, so the same commit builds the same
 digest. See docs/supply-chain.md.";

@@ -46,10 +46,7 @@ pub fn build_options(args: &BuildArgs) -> Result<BuildOptions> {
 }
 
 fn images_dir(root: &std::path::Path) -> std::path::PathBuf {
-    crate::dev::bin_dir(root, true)
-        .parent()
-        .map(|t| t.join("images"))
-        .unwrap_or_else(|| root.join("target/images"))
+    crate::dev::target_dir(root).join("images")
 }
 
 pub fn build(args: &BuildArgs, ui: &Ui) -> Result<Vec<Built>> {

@@ -86,11 +86,16 @@ pub fn provenance(opts: &BuildOptions) -> Result<Provenance> {
     })
 }
 
+/// The Cargo profile images are built with: release without debug info (the workspace's
+/// `[profile.image]`).
+pub const PROFILE: &str = "image";
+
 fn cargo_build(root: &Path, services: &[Service], ui: &Ui) -> Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut spec = Spec::new("cargo build --release", PathBuf::from(cargo)).args([
+    let mut spec = Spec::new("cargo build --profile image", PathBuf::from(cargo)).args([
         "build",
-        "--release",
+        "--profile",
+        PROFILE,
         "--locked",
         "--bins",
     ]);
@@ -204,7 +209,7 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<Vec<Built>> {
             .join(" ")
     );
     let graph = CargoGraph::load(&opts.root, triple)?;
-    let bins = crate::dev::bin_dir(&opts.root, true);
+    let bins = crate::dev::target_dir(&opts.root).join(PROFILE);
     let mut built = Vec::new();
     for &service in &opts.services {
         let name = service.crate_name();
