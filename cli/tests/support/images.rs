@@ -3,7 +3,8 @@
 //! registry (Debian's `docker-registry`, distribution 2.8) on a free loopback port with its own
 //! storage, optionally behind htpasswd auth.
 
-use super::{copy_tree, free_port, present, repo};
+use super::{copy_tree, events, free_port, named, present, repo};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -188,4 +189,44 @@ pub fn skopeo_inspect(skopeo: &Path, args: &[&str]) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+pub fn ok(out: &std::process::Output) -> Vec<Value> {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    events(out)
+}
+
+pub fn field(events: &[Value], event: &str, key: &str) -> Value {
+    named(events, event)
+        .last()
+        .unwrap_or_else(|| panic!("no {event} event in {events:?}"))[key]
+        .clone()
+}
+
+pub fn build(shop: &Shop, extra: &[&str]) -> String {
+    let mut args = vec![
+        "build",
+        "--service",
+        "login",
+        "--output",
+        "json",
+        "--source",
+        "https://example.com/shop.git",
+    ];
+    args.extend_from_slice(extra);
+    let ev = ok(&shop.run(&args));
+    field(&ev, "image_built", "digest")
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }
