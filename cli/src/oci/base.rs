@@ -87,12 +87,16 @@ pub async fn layer(
     };
     let layer = base.files.finish(BASE_MTIME).map_err(io(&gz_path))?;
     std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-    std::fs::write(&gz_path, &layer.gzip).map_err(io(&gz_path))?;
-    std::fs::write(
-        &id_path,
-        format!("{} {}\n", sha256_digest(&layer.gzip), layer.diff_id),
-    )
-    .map_err(io(&id_path))?;
+    // Written beside and renamed into place: parallel builds share the cache.
+    let put = |path: &Path, bytes: &[u8]| {
+        let tmp = path.with_extension(format!("part.{}", std::process::id()));
+        std::fs::write(&tmp, bytes)
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(io(path))
+    };
+    put(&gz_path, &layer.gzip)?;
+    let ids = format!("{} {}\n", sha256_digest(&layer.gzip), layer.diff_id);
+    put(&id_path, ids.as_bytes())?;
     Ok(layer)
 }
 

@@ -158,7 +158,8 @@ pub async fn fetch(
         source,
     };
     std::fs::create_dir_all(cache).map_err(io)?;
-    let tmp = cached.with_extension("part");
+    // Unique per process: parallel builds (and tests) share the cache; rename is atomic.
+    let tmp = cached.with_extension(format!("part.{}", std::process::id()));
     std::fs::write(&tmp, &bytes).map_err(io)?;
     std::fs::rename(&tmp, &cached).map_err(io)?;
     Ok(bytes)
