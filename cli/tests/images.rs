@@ -202,11 +202,45 @@ fn build_push_promote_by_digest_against_a_real_registry() {
         "a second push starts no upload at the registry"
     );
 
+    // The SBOM went along as a referrer (the fallback tag index; distribution 2.8 has no
+    // referrers API).
+    let sbom_tag = format!("sha256-{}", digest.trim_start_matches("sha256:"));
+    let referrers = skopeo_inspect(
+        &skopeo,
+        &["--raw", &format!("docker://{nonprod}/login:{sbom_tag}")],
+    );
+    assert_eq!(
+        referrers["manifests"][0]["artifactType"],
+        "application/vnd.cyclonedx+json"
+    );
+
     let image = format!("login@{digest}");
     let ev = ok(&shop.run(&[
         "promote", &image, "--from", &nonprod, "--to", &prod, "--output", "json",
     ]));
     assert_eq!(field(&ev, "image_promoted", "digest"), digest.as_str());
+    assert_eq!(
+        field(&ev, "image_promoted", "attached"),
+        1,
+        "the SBOM referrer came along"
+    );
+    // Same registry: every blob mounted from the source repository, none uploaded again.
+    assert_eq!(field(&ev, "image_promoted", "blobs_uploaded"), 0);
+    assert_eq!(
+        field(&ev, "image_promoted", "blobs_mounted"),
+        5,
+        "image config and 2 layers, SBOM config and layer"
+    );
+    let referrer = referrers["manifests"][0]["digest"].as_str().unwrap();
+    let sbom = skopeo_inspect(
+        &skopeo,
+        &["--raw", &format!("docker://{prod}/login@{referrer}")],
+    );
+    assert_eq!(sbom["subject"]["digest"], digest.as_str());
+    assert_eq!(
+        sbom["layers"][0]["mediaType"],
+        "application/vnd.cyclonedx+json"
+    );
     let seen = skopeo_inspect(
         &skopeo,
         &["--no-tags", &format!("docker://{prod}/login@{digest}")],

@@ -309,7 +309,8 @@ pub fn promote(settings: &Settings, args: &PromoteArgs, ui: &Ui) -> Result<()> {
     ui.event(
         "image_promoted",
         json!({"service": service.name(), "from": from.to_string(), "to": to.to_string(), "digest": digest,
-               "blobs_uploaded": report.uploaded, "blobs_skipped": report.skipped, "attached": report.attached}),
+               "blobs_uploaded": report.uploaded, "blobs_skipped": report.skipped, "blobs_mounted": report.mounted,
+               "attached": report.attached}),
     );
     Ok(())
 }

@@ -347,6 +347,51 @@ impl Client {
         ok_or_status(resp, &what).await.map(|_| ())
     }
 
+    /// Asks `repo` to take the blob from `from` on the same registry without an upload
+    /// (`POST .../blobs/uploads/?mount=&from=`). `false` when the registry declines (it then
+    /// opens an upload session instead, which is cancelled).
+    pub async fn mount_blob(
+        &self,
+        repo: &Repo,
+        digest: &str,
+        from: &Repo,
+    ) -> Result<bool, RegistryError> {
+        let what = format!("mounting blob {digest} from {from} into {repo}");
+        let url = Client::url(
+            repo,
+            &format!("blobs/uploads/?mount={digest}&from={}", from.path),
+        );
+        let resp = self
+            .send(Req {
+                method: Method::POST,
+                url,
+                repo,
+                push: true,
+                content_type: None,
+                body: None,
+                accept: false,
+            })
+            .await?;
+        if resp.status() == StatusCode::CREATED {
+            return Ok(true);
+        }
+        let resp = ok_or_status(resp, &what).await?;
+        if let Ok(session) = location_of(&resp, repo, &what) {
+            let _ = self
+                .send(Req {
+                    method: Method::DELETE,
+                    url: session,
+                    repo,
+                    push: true,
+                    content_type: None,
+                    body: None,
+                    accept: false,
+                })
+                .await;
+        }
+        Ok(false)
+    }
+
     /// The manifest `reference` (tag or digest) names, or `None` when there is none.
     pub async fn get_manifest(
         &self,

@@ -37,6 +37,8 @@ pub struct Report {
     pub digest: String,
     pub uploaded: usize,
     pub skipped: usize,
+    /// Blobs the destination took from the source without an upload (same registry).
+    pub mounted: usize,
     /// Signature and referrer manifests copied along.
     pub attached: usize,
 }
@@ -117,6 +119,10 @@ async fn copy_blobs(
         }
         if client.blob_exists(dst, &blob.digest).await? {
             report.skipped += 1;
+            continue;
+        }
+        if src.registry == dst.registry && client.mount_blob(dst, &blob.digest, src).await? {
+            report.mounted += 1;
             continue;
         }
         let bytes = client.get_blob(src, &blob.digest).await?;
