@@ -5,7 +5,9 @@ use crate::ui::OutputFormat;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+mod image_args;
 mod run_args;
+pub use image_args::*;
 pub use run_args::{ClusterAccess, RunArgs};
 
 const EXAMPLES: &str = "\
@@ -21,6 +23,9 @@ Examples:
   ecomctl rollback -e nonprod --to 3        re-apply revision 3 of the nonprod release
   ecomctl dev                               run the whole shop locally (storefront on :8080)
   ecomctl doctor -e prod --format sarif     audit tools, identity, state, IaC, chart, cluster (PCI DSS / SOC 2)
+  ecomctl build --service login             an OCI image, no Docker daemon (target/images/login)
+  ecomctl push --to 127.0.0.1:5000/shop/nonprod   by digest; tags never move
+  ecomctl promote login@sha256:4f1c... --from REG/shop/nonprod --to REG/shop/prod
   ecomctl config schema > ecomctl.schema.json
   ecomctl completions bash > /etc/bash_completion.d/ecomctl
 
@@ -138,6 +143,21 @@ pub enum Command {
         after_help = "Examples:\n  cargo run -p ecomctl -- dev          # build, start, print http://127.0.0.1:8080/\n  ecomctl dev --service catalog --service frontend\n  ecomctl dev --port 9080              # storefront on 9080, services on 9081..9085\n  ecomctl dev --reset                  # drop the dev databases and start from the demo data\n\nPostgreSQL comes from DATABASE_URL, else the server on 127.0.0.1:5432, else a private cluster\nin .ecomctl/dev/postgres (initdb + pg_ctl, not as root). Ctrl-C stops every service (exit 0).\nSee docs/dev.md."
     )]
     Dev(DevArgs),
+    /// Build one OCI image per service with no Docker daemon (layouts in target/images/).
+    #[command(after_help = BUILD_HELP)]
+    Build(BuildArgs),
+    /// Push built images to a registry by digest (blobs it has are skipped; tags never move).
+    #[command(after_help = PUSH_HELP)]
+    Push(PushArgs),
+    /// Copy an image by digest from one repository to another, with its signature and SBOM.
+    #[command(after_help = PROMOTE_HELP)]
+    Promote(PromoteArgs),
+    /// Sign an image by digest, cosign-compatible (ECDSA P-256, the sha256-<hex>.sig tag).
+    #[command(after_help = SIGN_HELP)]
+    Sign(SignArgs),
+    /// Check an image's cosign signatures against a public key.
+    #[command(after_help = VERIFY_HELP)]
+    Verify(VerifyArgs),
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  ecomctl completions zsh > ~/.zfunc/_ecomctl")]
     Completions { shell: clap_complete::Shell },

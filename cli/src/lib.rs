@@ -14,6 +14,7 @@ pub mod diag;
 pub mod doctor;
 pub mod exit;
 pub mod limits;
+pub mod oci;
 pub mod policy;
 pub mod render;
 pub mod stages;

@@ -7,6 +7,7 @@ pub mod config_schema;
 pub mod dev;
 pub mod doctor;
 pub mod down;
+pub mod images;
 pub mod init;
 pub mod orchestrate;
 pub mod output;
@@ -14,6 +15,7 @@ pub mod plan;
 pub mod policy;
 pub mod render;
 pub mod rollback;
+pub mod signing;
 pub mod status;
 pub mod unlock;
 pub mod up;
@@ -77,5 +79,10 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Doctor(args) => doctor::run(&settings, &args, ui),
         Command::Output(args) => output::run(&settings, &args, ui),
         Command::Dev(args) => dev::run(&args, ui),
+        Command::Build(args) => images::build(&args, ui).map(|_| ()),
+        Command::Push(args) => images::push(&settings, &args, ui),
+        Command::Promote(args) => images::promote(&settings, &args, ui),
+        Command::Sign(args) => signing::sign(&settings, &args, ui),
+        Command::Verify(args) => signing::verify(&settings, &args, ui),
     }
 }

@@ -110,12 +110,16 @@ pub fn check_ports(selected: &[Service], base: u16) -> Result<()> {
     Ok(())
 }
 
-fn bin_dir(root: &Path, release: bool) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
+/// The Cargo target directory (`CARGO_TARGET_DIR` honoured).
+pub fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .map(|t| if t.is_absolute() { t } else { root.join(t) })
-        .unwrap_or_else(|| root.join("target"));
-    target.join(if release { "release" } else { "debug" })
+        .unwrap_or_else(|| root.join("target"))
+}
+
+fn bin_dir(root: &Path, release: bool) -> PathBuf {
+    target_dir(root).join(if release { "release" } else { "debug" })
 }
 
 fn build(root: &Path, selected: &[Service], release: bool, ui: &Ui) -> Result<()> {

@@ -1,0 +1,164 @@
+//! Arguments of the image commands: build, push, promote, sign, verify.
+
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+
+pub const BUILD_HELP: &str = "\
+Examples:
+  ecomctl build                              every service, layouts in target/images/<service>/
+  ecomctl build --service login --service catalog
+  SOURCE_DATE_EPOCH=1767225600 ecomctl build --tag 1.4.0
+  skopeo inspect oci:target/images/login     any OCI tool reads the result
+
+No Docker daemon: `cargo build --profile image --locked` of the services (release without debug
+info), then each image is written as an OCI image layout: the base from images/base.lock (Debian
+packages pinned by SHA-256, fetched once into the cache), a layer with the binary, user 65532 (nonroot), the binary as entrypoint and
+the org.opencontainers.image.{created,revision,source} annotations. Entries are sorted, mtimes are
+SOURCE_DATE_EPOCH (default: the commit's time) and owners fixed, so the same commit builds the same
+digest. See docs/supply-chain.md.";
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Only these services (repeatable; default: all six).
+    #[arg(long = "service", value_enum, value_name = "S")]
+    pub services: Vec<crate::dev::Service>,
+    /// The tag written into the layouts and pushed (default: the commit's first 12 hex digits).
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// The repository URL for org.opencontainers.image.source (default: git's `origin`).
+    #[arg(long, env = "ECOMCTL_IMAGE_SOURCE", value_name = "URL")]
+    pub source: Option<String>,
+    /// Every timestamp in the images (default: the commit's time).
+    #[arg(long, env = "SOURCE_DATE_EPOCH", value_name = "SECONDS")]
+    pub source_date_epoch: Option<u64>,
+    /// Where downloaded Debian packages are kept (default: $XDG_CACHE_HOME/ecomctl or ~/.cache/ecomctl).
+    #[arg(long, env = "ECOMCTL_CACHE_DIR", value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// A Debian mirror to fetch the locked packages from instead of the lock's.
+    #[arg(long, env = "ECOMCTL_DEBIAN_MIRROR", value_name = "URL")]
+    pub debian_mirror: Option<String>,
+}
+
+pub const PUSH_HELP: &str = "\
+Examples:
+  ecomctl push --to 127.0.0.1:5000/shop/nonprod                      every built image
+  ecomctl push --to 111111111111.dkr.ecr.eu-west-1.amazonaws.com/shop/nonprod --service login
+
+Each image in target/images/<service> goes to <TO>/<service>: blobs the registry already has are
+skipped (HEAD), the rest uploaded, the manifest stored by digest, then tagged (the layout's tag, or
+--tag). A tag that already names another digest is never moved: the push fails and nothing is
+tagged. The SBOM built beside the image is attached as an OCI referrer. Credentials come from the
+Docker config ($DOCKER_CONFIG/config.json or ~/.docker/config.json, `auths`), answered to the
+registry's Basic or Bearer challenge; for an ECR registry without such a login, from ECR
+GetAuthorizationToken with the ambient AWS credentials (see --registry-auth). Loopback registries
+are spoken to over plain HTTP, every other over HTTPS.";
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The repository prefix: each service goes to <TO>/<service>.
+    #[arg(long, value_name = "REGISTRY/PATH")]
+    pub to: String,
+    /// Only these services (repeatable; default: every one built).
+    #[arg(long = "service", value_enum, value_name = "S")]
+    pub services: Vec<crate::dev::Service>,
+    /// Tag instead of the one `ecomctl build` wrote into the layout.
+    #[arg(long)]
+    pub tag: Option<String>,
+    #[command(flatten)]
+    pub auth: RegistryAuthArgs,
+}
+
+pub const PROMOTE_HELP: &str = "\
+Examples:
+  ecomctl promote login@sha256:4f1c... --from 127.0.0.1:5000/shop/nonprod --to 127.0.0.1:5000/shop/prod
+  ecomctl promote login@sha256:4f1c... --from REG/shop/nonprod --to REG/shop/prod --tag 1.4.0
+
+Copies <FROM>/<service>@<digest> to <TO>/<service> by digest: the manifest bytes are the same, so
+the digest is the same. Blobs the destination has are skipped. The cosign signature
+(sha256-<hex>.sig) and the referrers (SBOM) come along when the source has them. A digest the
+source does not hold is an error, and nothing is tagged then.";
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The image: <service>@sha256:<digest>.
+    #[arg(value_name = "SERVICE@DIGEST")]
+    pub image: String,
+    /// The source repository prefix (<FROM>/<service>).
+    #[arg(long, value_name = "REGISTRY/PATH")]
+    pub from: String,
+    /// The destination repository prefix (<TO>/<service>).
+    #[arg(long, value_name = "REGISTRY/PATH")]
+    pub to: String,
+    /// Also tag the copy (never moves a tag that names another digest).
+    #[arg(long)]
+    pub tag: Option<String>,
+    #[command(flatten)]
+    pub auth: RegistryAuthArgs,
+}
+
+pub const SIGN_HELP: &str = "\
+Examples:
+  ecomctl sign 127.0.0.1:5000/shop/nonprod/login@sha256:4f1c... --key cosign.key
+  ECOMCTL_SIGNING_KEY=\"$(cat cosign.key)\" ecomctl sign REG/shop/nonprod/login@sha256:4f1c...
+  ecomctl sign --public-key --key cosign.key > cosign.pub
+
+The signature is cosign's: the simple-signing payload naming the digest, ECDSA P-256 over
+SHA-256, stored as a layer of the manifest tagged sha256-<hex>.sig next to the image (a new
+signature is appended to those there). The key is an unencrypted PKCS#8 P-256 PEM (`openssl
+genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`), from --key or the ECOMCTL_SIGNING_KEY
+environment variable; cosign's own encrypted key files and KMS keys are not read yet.
+The layout is cosign's, so `cosign verify --key cosign.pub --insecure-ignore-tlog` is meant to
+accept it (no Rekor entry is made). See docs/supply-chain.md.";
+
+#[derive(Debug, Args)]
+pub struct SignArgs {
+    /// The image, by digest: REGISTRY/REPOSITORY@sha256:DIGEST.
+    #[arg(value_name = "IMAGE", required_unless_present = "public_key")]
+    pub image: Option<String>,
+    /// The private key file (PEM, PKCS#8, P-256); else the ECOMCTL_SIGNING_KEY variable holds it.
+    #[arg(long, env = "ECOMCTL_SIGNING_KEY_FILE", value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Print the key's public half (PEM) instead of signing.
+    #[arg(long, conflicts_with = "image")]
+    pub public_key: bool,
+    #[command(flatten)]
+    pub auth: RegistryAuthArgs,
+}
+
+pub const VERIFY_HELP: &str = "\
+Examples:
+  ecomctl verify 127.0.0.1:5000/shop/prod/login@sha256:4f1c... --key cosign.pub
+
+Exit 0 when at least one signature under sha256-<hex>.sig names this digest and verifies with the
+key; exit 1 otherwise (no signature, or none by this key).";
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The image, by digest: REGISTRY/REPOSITORY@sha256:DIGEST.
+    #[arg(value_name = "IMAGE")]
+    pub image: String,
+    /// The public key (PEM `PUBLIC KEY`, P-256), as `ecomctl sign --public-key` prints it.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    #[command(flatten)]
+    pub auth: RegistryAuthArgs,
+}
+
+/// Where registry credentials come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RegistryAuth {
+    /// ECR hosts without a login in the Docker config: GetAuthorizationToken; others: the Docker config.
+    Auto,
+    /// The Docker config only.
+    Docker,
+    /// ECR GetAuthorizationToken for every registry named (e.g. ECR behind a VPC endpoint name).
+    Ecr,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RegistryAuthArgs {
+    /// Where registry credentials come from (ECR uses the ambient AWS credentials and
+    /// AWS_ENDPOINT_URL when set).
+    #[arg(long, value_enum, env = "ECOMCTL_REGISTRY_AUTH", default_value_t = RegistryAuth::Auto)]
+    pub registry_auth: RegistryAuth,
+}

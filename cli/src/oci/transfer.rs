@@ -1,0 +1,223 @@
+//! Pushing a layout and copying an image between repositories, always by digest: blobs the
+//! destination has are skipped, the manifest is stored by digest, and only then is a tag set;
+//! a tag that already names another digest is never moved. Copies take the image's cosign
+//! signature (`sha256-<hex>.sig`) and its referrers (the `sha256-<hex>` fallback index) along.
+
+use std::collections::BTreeSet;
+
+use super::layout::Layout;
+use super::reference::Repo;
+use super::registry::{Client, Fetched, RegistryError};
+use super::{digest_hex, Index, Manifest};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransferError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Layout(#[from] super::layout::LayoutError),
+    #[error(
+        "{repo}:{tag} already names {existing}; tags are immutable, so it is not moved to {wanted}"
+    )]
+    TagMoved {
+        repo: String,
+        tag: String,
+        existing: String,
+        wanted: String,
+    },
+    #[error("{repo} has no manifest {digest}")]
+    NotInSource { repo: String, digest: String },
+    #[error("{what}: {why}")]
+    Invalid { what: String, why: String },
+}
+
+/// What a push or a copy did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    pub digest: String,
+    pub uploaded: usize,
+    pub skipped: usize,
+    /// Blobs the destination took from the source without an upload (same registry).
+    pub mounted: usize,
+    /// Signature and referrer manifests copied along.
+    pub attached: usize,
+}
+
+/// Refuses when `tag` names another digest; `true` when it already names `digest`.
+pub async fn check_tag(
+    client: &Client,
+    repo: &Repo,
+    tag: &str,
+    digest: &str,
+) -> Result<bool, TransferError> {
+    match client.get_manifest(repo, tag).await? {
+        Some(f) if f.digest == digest => Ok(true),
+        Some(f) => Err(TransferError::TagMoved {
+            repo: repo.to_string(),
+            tag: tag.to_string(),
+            existing: f.digest,
+            wanted: digest.to_string(),
+        }),
+        None => Ok(false),
+    }
+}
+
+fn parse_manifest(what: &str, bytes: &[u8]) -> Result<Manifest, TransferError> {
+    serde_json::from_slice(bytes).map_err(|e| TransferError::Invalid {
+        what: what.to_string(),
+        why: e.to_string(),
+    })
+}
+
+/// Pushes the image of a layout: blobs, the manifest by digest, and the tag `tag` last.
+pub async fn push_layout(
+    client: &Client,
+    layout: &Layout,
+    repo: &Repo,
+    tag: &str,
+) -> Result<Report, TransferError> {
+    let (desc, bytes, manifest) = layout.image()?;
+    client.ping(repo).await?;
+    let tagged = check_tag(client, repo, tag, &desc.digest).await?;
+    let mut report = Report {
+        digest: desc.digest.clone(),
+        ..Report::default()
+    };
+    for blob in std::iter::once(&manifest.config).chain(&manifest.layers) {
+        if client.blob_exists(repo, &blob.digest).await? {
+            report.skipped += 1;
+        } else {
+            client
+                .upload_blob(repo, &blob.digest, layout.blob(&blob.digest)?)
+                .await?;
+            report.uploaded += 1;
+        }
+    }
+    client
+        .put_manifest(repo, &desc.digest, &desc.media_type, &bytes)
+        .await?;
+    if !tagged {
+        client
+            .put_manifest(repo, tag, &desc.media_type, &bytes)
+            .await?;
+    }
+    Ok(report)
+}
+
+/// Copies the blobs of one manifest from `src` to `dst` (skipping those `dst` has).
+async fn copy_blobs(
+    client: &Client,
+    src: &Repo,
+    dst: &Repo,
+    manifest: &Manifest,
+    report: &mut Report,
+) -> Result<(), TransferError> {
+    let mut seen = BTreeSet::new();
+    for blob in std::iter::once(&manifest.config).chain(&manifest.layers) {
+        if !seen.insert(blob.digest.clone()) {
+            continue;
+        }
+        if client.blob_exists(dst, &blob.digest).await? {
+            report.skipped += 1;
+            continue;
+        }
+        if src.registry == dst.registry && client.mount_blob(dst, &blob.digest, src).await? {
+            report.mounted += 1;
+            continue;
+        }
+        let bytes = client.get_blob(src, &blob.digest).await?;
+        client.upload_blob(dst, &blob.digest, bytes).await?;
+        report.uploaded += 1;
+    }
+    Ok(())
+}
+
+/// Copies one image manifest (not an index) by digest; returns it as fetched.
+async fn copy_manifest(
+    client: &Client,
+    src: &Repo,
+    dst: &Repo,
+    digest: &str,
+    report: &mut Report,
+) -> Result<Fetched, TransferError> {
+    let fetched =
+        client
+            .get_manifest(src, digest)
+            .await?
+            .ok_or_else(|| TransferError::NotInSource {
+                repo: src.to_string(),
+                digest: digest.to_string(),
+            })?;
+    let manifest = parse_manifest(&format!("{src}@{digest}"), &fetched.bytes)?;
+    copy_blobs(client, src, dst, &manifest, report).await?;
+    client
+        .put_manifest(dst, digest, &fetched.media_type, &fetched.bytes)
+        .await?;
+    Ok(fetched)
+}
+
+/// Copies the image `digest` from `src` to `dst`, then its signature and referrers; tags it
+/// `tag` in `dst` when given.
+pub async fn copy(
+    client: &Client,
+    src: &Repo,
+    dst: &Repo,
+    digest: &str,
+    tag: Option<&str>,
+) -> Result<Report, TransferError> {
+    client.ping(src).await?;
+    client.ping(dst).await?;
+    let tagged = match tag {
+        Some(t) => check_tag(client, dst, t, digest).await?,
+        None => true,
+    };
+    let mut report = Report {
+        digest: digest.to_string(),
+        ..Report::default()
+    };
+    let image = copy_manifest(client, src, dst, digest, &mut report).await?;
+    let hex = digest_hex(digest).unwrap_or_default();
+    // The cosign signature: its own manifest under a tag derived from the digest.
+    let sig_tag = format!("sha256-{hex}.sig");
+    if let Some(sig) = client.get_manifest(src, &sig_tag).await? {
+        copy_manifest(client, src, dst, &sig.digest, &mut report).await?;
+        client
+            .put_manifest(dst, &sig_tag, &sig.media_type, &sig.bytes)
+            .await?;
+        report.attached += 1;
+    }
+    // Referrers (the SBOM): the fallback tag's index lists them.
+    let ref_tag = format!("sha256-{hex}");
+    if let Some(index) = client.get_manifest(src, &ref_tag).await? {
+        let parsed: Index =
+            serde_json::from_slice(&index.bytes).map_err(|e| TransferError::Invalid {
+                what: format!("{src}:{ref_tag}"),
+                why: e.to_string(),
+            })?;
+        for m in &parsed.manifests {
+            copy_manifest(client, src, dst, &m.digest, &mut report).await?;
+            report.attached += 1;
+        }
+        // Referrers the destination already lists stay listed.
+        let mut merged = parsed;
+        if let Some(existing) = client.get_manifest(dst, &ref_tag).await? {
+            if let Ok(theirs) = serde_json::from_slice::<Index>(&existing.bytes) {
+                for m in theirs.manifests {
+                    if merged.manifests.iter().all(|x| x.digest != m.digest) {
+                        merged.manifests.push(m);
+                    }
+                }
+            }
+        }
+        let bytes = serde_json::to_vec(&merged).unwrap_or_default();
+        client
+            .put_manifest(dst, &ref_tag, &index.media_type, &bytes)
+            .await?;
+    }
+    if let (Some(t), false) = (tag, tagged) {
+        client
+            .put_manifest(dst, t, &image.media_type, &image.bytes)
+            .await?;
+    }
+    Ok(report)
+}
