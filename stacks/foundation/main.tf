@@ -99,12 +99,13 @@ module "eks" {
   subnet_ids          = module.network.app_subnet_ids
   public_access_cidrs = var.eks_public_access_cidrs
   node_groups         = var.node_groups
-
-  enable_network_policy = var.network_policy_engine == "vpc-cni"
   require_arm64       = local.prod
   fargate_profiles    = var.fargate_profiles
   log_retention_days  = var.log_retention_days
   logs_kms_key_arn    = module.logs_kms.key_arn
+
+  # The VPC CNI add-on's own policy agent, unless Calico enforces the NetworkPolicies.
+  enable_network_policy = var.network_policy_engine == "vpc-cni"
 
   cluster_admin_principal_arns = {
     app-deployer = module.iam.app_deployer_role_arn

@@ -13,10 +13,33 @@ pub struct Shop {
     pub dir: tempfile::TempDir,
 }
 
-/// Downloaded Debian packages and base layers, shared by every test run.
+/// ecomctl's cache for the tests: base layers shared by every test run, seeded with the Debian
+/// packages `scripts/setup` fetched into `.tools/cache/debs` (the tests never download: the
+/// mirror they are given is a closed loopback port). Missing packages fail under CI.
 pub fn cache_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ecomctl-cache")
+    let cache = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ecomctl-cache");
+    let debs = cache.join("debs");
+    std::fs::create_dir_all(&debs).unwrap();
+    let seed = repo().join(".tools/cache/debs");
+    let lock = std::fs::read_to_string(repo().join("images/base.lock")).unwrap();
+    for line in lock.lines().filter(|l| l.starts_with("deb ")) {
+        let sha = line.split_whitespace().nth(4).unwrap();
+        let name = format!("{sha}.deb");
+        if debs.join(&name).exists() {
+            continue;
+        }
+        if let Some(from) = present(seed.join(&name), "run scripts/setup") {
+            // A per-process name renamed into place: tests seed the cache in parallel.
+            let tmp = debs.join(format!("{name}.{}", std::process::id()));
+            std::fs::copy(from, &tmp).unwrap();
+            std::fs::rename(tmp, debs.join(&name)).unwrap();
+        }
+    }
+    cache
 }
+
+/// Where the tests' ecomctl would download Debian packages: nowhere (a closed loopback port).
+pub const NO_MIRROR: &str = "http://127.0.0.1:9";
 
 fn git(dir: &Path, args: &[&str]) {
     let st = Command::new("git")
@@ -54,6 +77,7 @@ impl Shop {
         cmd.args(args)
             .current_dir(self.path())
             .env("ECOMCTL_CACHE_DIR", cache_dir())
+            .env("ECOMCTL_DEBIAN_MIRROR", NO_MIRROR)
             .env("DOCKER_CONFIG", self.path().join(".docker"))
             .env("NO_COLOR", "1")
             .env_remove("CARGO_TARGET_DIR")
