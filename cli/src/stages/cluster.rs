@@ -99,13 +99,18 @@ impl ClusterDriver {
         stage::sdk_config(&region, endpoint).await
     }
 
-    /// The Secrets the saved plan syncs (where from; never their data).
-    fn saved_synced(cx: &Cx) -> Result<Vec<SyncedSecret>> {
+    /// The saved plan document.
+    fn saved_plan(cx: &Cx) -> Result<Value> {
         let path = cx.dir.plan_file();
-        let doc: Value = serde_json::from_slice(
+        serde_json::from_slice(
             &std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
         )
-        .with_context(|| format!("{} is damaged; plan again", path.display()))?;
+        .with_context(|| format!("{} is damaged; plan again", path.display()))
+    }
+
+    /// The Secrets the saved plan syncs (where from; never their data).
+    fn saved_synced(cx: &Cx, doc: &Value) -> Result<Vec<SyncedSecret>> {
+        let path = cx.dir.plan_file();
         match doc.get("synced_secrets") {
             None => Ok(Vec::new()),
             Some(v) => serde_json::from_value(v.clone())
@@ -113,12 +118,7 @@ impl ClusterDriver {
         }
     }
 
-    fn saved_manifests(cx: &Cx) -> Result<(Vec<Manifest>, bool)> {
-        let path = cx.dir.plan_file();
-        let doc: Value = serde_json::from_slice(
-            &std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?,
-        )
-        .with_context(|| format!("{} is damaged; plan again", path.display()))?;
+    fn saved_manifests(doc: &Value) -> (Vec<Manifest>, bool) {
         let manifests = doc["manifests"]
             .as_array()
             .into_iter()
@@ -134,7 +134,7 @@ impl ClusterDriver {
                 })
             })
             .collect();
-        Ok((manifests, doc["destroy"] == true))
+        (manifests, doc["destroy"] == true)
     }
 }
 
@@ -281,8 +281,9 @@ impl StageDriver for ClusterDriver {
 
     fn apply(&self, cx: &Cx, _plan: &PlanOutcome) -> Result<()> {
         let t = cx.target;
-        let (mut manifests, _) = Self::saved_manifests(cx)?;
-        let synced = Self::saved_synced(cx)?;
+        let doc = Self::saved_plan(cx)?;
+        let (mut manifests, _) = Self::saved_manifests(&doc);
+        let synced = Self::saved_synced(cx, &doc)?;
         let mut opts = ApplyOptions {
             force_conflicts: self.force_conflicts,
             ..ApplyOptions::default()
