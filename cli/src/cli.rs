@@ -5,8 +5,10 @@ use crate::ui::OutputFormat;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+mod deploy_args;
 mod image_args;
 mod run_args;
+pub use deploy_args::{DeployArgs, DEPLOY_HELP};
 pub use image_args::*;
 pub use run_args::{ClusterAccess, RunArgs};
 
@@ -158,6 +160,9 @@ pub enum Command {
     /// Check an image's cosign signatures against a public key.
     #[command(after_help = VERIFY_HELP)]
     Verify(VerifyArgs),
+    /// Deploy images by digest to an environment: the cluster stage with these digests.
+    #[command(after_help = DEPLOY_HELP)]
+    Deploy(DeployArgs),
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  ecomctl completions zsh > ~/.zfunc/_ecomctl")]
     Completions { shell: clap_complete::Shell },

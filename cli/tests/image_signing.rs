@@ -4,23 +4,7 @@
 mod support;
 
 use serde_json::Value;
-use support::images::{build, field, ok, skopeo, stderr, Registry, Shop};
-
-/// A P-256 key pair made by Python `cryptography`: (private PKCS#8 PEM, public PEM).
-fn python_key_pair(python: &std::path::Path) -> (String, String) {
-    let out = std::process::Command::new(python)
-        .args(["-c", "from cryptography.hazmat.primitives.asymmetric import ec\nfrom cryptography.hazmat.primitives import serialization as s\nk = ec.generate_private_key(ec.SECP256R1())\nprint(k.private_bytes(s.Encoding.PEM, s.PrivateFormat.PKCS8, s.NoEncryption()).decode() + '#' + k.public_key().public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo).decode())"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let (private, public) = text.split_once('#').unwrap();
-    (private.to_string(), public.trim().to_string() + "\n")
-}
+use support::images::{build, field, ok, python_key_pair, skopeo, stderr, Registry, Shop};
 
 #[test]
 fn a_signature_verifies_with_an_independent_implementation_and_follows_promotion() {

@@ -13,6 +13,7 @@ pub mod fetch;
 pub mod inventory;
 pub mod manifest;
 pub mod plan;
+pub mod provenance;
 pub mod secrets;
 pub mod source;
 pub mod stage;

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod completions;
 pub mod config_schema;
+pub mod deploy;
 pub mod dev;
 pub mod doctor;
 pub mod down;
@@ -84,5 +85,6 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Promote(args) => images::promote(&settings, &args, ui),
         Command::Sign(args) => signing::sign(&settings, &args, ui),
         Command::Verify(args) => signing::verify(&settings, &args, ui),
+        Command::Deploy(args) => deploy::run(&settings, &args, ui),
     }
 }

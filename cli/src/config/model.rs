@@ -551,6 +551,15 @@ pub struct Images {
     /// Registry secrets for pulling.
     #[serde(default)]
     pub pull_secrets: Vec<String>,
+    /// The public key (PEM, ECDSA P-256, as `ecomctl sign --public-key` prints it; a path
+    /// relative to this file) every image must carry a signature by. Required in prod: its
+    /// cluster stage refuses images without one.
+    #[serde(default)]
+    pub verify_key: Option<String>,
+    /// prod only: the environment a digest must have been deployed to (`ecomctl deploy`)
+    /// before prod runs it (default: `nonprod`).
+    #[serde(default)]
+    pub promoted_from: Option<String>,
 }
 
 /// One service's workload settings.

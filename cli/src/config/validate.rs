@@ -692,6 +692,15 @@ fn environment(o: &mut Out, c: &Config, name: &str, env: &Environment, p: &str) 
         }
     }
 
+    if let Some(from) = &env.images.promoted_from {
+        if from == name || !c.environments.contains_key(from) {
+            o.err(
+                format!("{p}.images.promoted_from"),
+                format!("\"{from}\" is not another environment of this config"),
+            );
+        }
+    }
+
     // Namespaces and services.
     for (ns, q) in &env.namespaces {
         let f = format!("{p}.namespaces.{ns}");

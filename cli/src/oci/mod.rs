@@ -10,6 +10,7 @@
 //! - `registry`: the distribution API client (auth, blobs, manifests); `transfer` pushes and
 //!   copies by digest; `sign` and `sbom` make and attach what describes an image.
 
+pub mod access;
 pub mod auth;
 pub mod base;
 pub mod build;
@@ -18,6 +19,7 @@ pub mod ecr;
 pub mod image;
 pub mod layer;
 pub mod layout;
+pub mod provenance;
 pub mod reference;
 pub mod referrers;
 pub mod registry;

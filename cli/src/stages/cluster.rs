@@ -18,9 +18,14 @@ use crate::cluster::connect::Connection;
 use crate::cluster::fetch::ReleaseCache;
 use crate::cluster::manifest::{Manifest, ObjectRef};
 use crate::cluster::plan::{self, Action};
+use crate::cluster::provenance::{self, GateError, Verdict};
 use crate::cluster::secrets::{self, SecretSource, SyncedSecret};
 use crate::cluster::{source, stage, ClusterError};
+use crate::config::model::Environment;
 use crate::exit::{Exit, FAILURE};
+use crate::oci::access;
+use crate::oci::reference::Reference;
+use crate::oci::sign::VerifyingKey;
 use crate::render;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
@@ -116,6 +121,61 @@ impl ClusterDriver {
             Some(v) => serde_json::from_value(v.clone())
                 .with_context(|| format!("{} is damaged; plan again", path.display())),
         }
+    }
+
+    /// prod only: the release's images, each signed by `images.verify_key` and deployed to
+    /// `images.promoted_from` before (`cluster::provenance`); refuses the plan otherwise.
+    fn provenance(
+        &self,
+        cx: &Cx,
+        rt: &tokio::runtime::Runtime,
+        manifests: &[Manifest],
+    ) -> Result<Option<Vec<Verdict>>> {
+        if !Environment::is_prod(cx.env) {
+            return Ok(None);
+        }
+        let label = cx.target.label();
+        let images = &cx.ws.loaded.config.environments[cx.env].images;
+        let field = format!("environments.{}.images.verify_key", cx.env);
+        let refuse =
+            |msg: String, hint: String| anyhow::Error::new(Exit::new(FAILURE, msg).hint(hint));
+        let Some(key_path) = &images.verify_key else {
+            return Err(refuse(
+                format!("cannot plan {label}: {field} is not set, and prod runs only signed images"),
+                format!("set {field} to the signing key's public half (`ecomctl sign --public-key --key KEY > cosign.pub`)"),
+            ));
+        };
+        let path = cx.ws.loaded.base_dir().join(key_path);
+        let key = std::fs::read_to_string(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| VerifyingKey::from_pem(&t).map_err(|e| e.to_string()))
+            .map_err(|e| {
+                refuse(
+                    format!("cannot plan {label}: {field} ({}): {e}", path.display()),
+                    "give the PEM `PUBLIC KEY` that `ecomctl sign --public-key` prints".into(),
+                )
+            })?;
+        let from = images.promoted_from.as_deref().unwrap_or("nonprod");
+        let pinned = provenance::images(manifests, source::RELEASE_NAMESPACE);
+        let hosts: Vec<String> = pinned
+            .iter()
+            .filter_map(|p| Reference::parse(&p.image).ok().map(|r| r.repo.registry))
+            .collect();
+        let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+        let endpoint = self.flags.aws_endpoint.as_deref().filter(|e| !e.is_empty());
+        let verdicts = rt.block_on(async {
+            let client = access::client(&hosts, access::Source::Auto, endpoint).await?;
+            provenance::check(&client, &pinned, &key, cx.env, from)
+                .await
+                .map_err(anyhow::Error::from)
+        });
+        verdicts.map(Some).map_err(|e| {
+            let hint = match e.downcast_ref::<GateError>() {
+                Some(g) => g.hint(from),
+                None => "check the Docker config or the AWS credentials for the registry".into(),
+            };
+            e.context(Exit::new(FAILURE, format!("cannot plan {label}")).hint(hint))
+        })
     }
 
     fn saved_manifests(doc: &Value) -> (Vec<Manifest>, bool) {
@@ -217,6 +277,11 @@ impl StageDriver for ClusterDriver {
             let synced = secrets::wanted(&cx.ws.state_dir, cx.env, source::RELEASE_NAMESPACE);
             (manifests, synced)
         };
+        let verdicts = if destroy {
+            None
+        } else {
+            self.provenance(cx, &rt, &manifests)?
+        };
         let p = rt.block_on(async {
             let mut conn = self.connect(cx).await?;
             let cluster = conn.cluster().await?;
@@ -268,6 +333,7 @@ impl StageDriver for ClusterDriver {
             "resource_changes": changes,
             "manifests": manifests.iter().map(|m| &m.value).collect::<Vec<_>>(),
             "synced_secrets": synced,
+            "images": verdicts,
         });
         let bytes = serde_json::to_vec(&document)?;
         record::write_atomic(&cx.dir.plan_file(), &bytes)?;
@@ -373,7 +439,18 @@ impl StageDriver for ClusterDriver {
             Ok::<_, anyhow::Error>(plan::load_inventory(cluster, cx.env).await?)
         })?;
         let revision = inv.current().map(|r| r.revision).unwrap_or(0);
-        Ok(json!({"release_revision": {"value": revision, "type": "number", "sensitive": false}}))
+        // The images the current revision runs (what `ecomctl deploy` records as deployed).
+        let images: Vec<String> = inv
+            .current()
+            .map(|r| provenance::images(&r.manifests(), source::RELEASE_NAMESPACE))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| p.image)
+            .collect();
+        Ok(json!({
+            "release_revision": {"value": revision, "type": "number", "sensitive": false},
+            "release_images": {"value": images, "type": ["list", "string"], "sensitive": false},
+        }))
     }
 }
 

@@ -66,6 +66,30 @@ impl Workspace {
         Ok(steps)
     }
 
+    /// `ecomctl deploy`: the cluster stage of `env` alone, walked as `up` walks it (plan, the
+    /// policy gate, approval, apply; skipped when nothing changed).
+    pub fn deploy(&self, env: &str, approval: &Approval, ui: &Ui) -> Result<Step> {
+        let t = Target::new(env, Stage::Cluster);
+        let d = self.driver(env, Stage::Cluster).map_err(|reason| {
+            Exit::new(FAILURE, format!("cannot deploy to {env}: {reason}")).hint(
+                "give the cluster's kubeconfig (--kubeconfig), or apply the foundation stage first",
+            )
+        })?;
+        let _lock = self.lock(&t, ui)?;
+        let cx = self.cx(env, &t, ui);
+        let result = self.up_one(&cx, d, approval);
+        self.finish(
+            &t,
+            Action::Up,
+            result.as_ref().map(|s| match s {
+                Step::Applied => Outcome::Applied,
+                _ => Outcome::Unchanged,
+            }),
+            ui,
+        );
+        result
+    }
+
     fn up_one(&self, cx: &Cx, d: &dyn StageDriver, approval: &Approval) -> Result<Step> {
         let (t, ui) = (cx.target, cx.ui);
         let o = match self.start(cx, d, Intent::Up, approval)? {
