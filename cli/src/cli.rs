@@ -26,6 +26,7 @@ Examples:
   ecomctl build --service login             an OCI image, no Docker daemon (target/images/login)
   ecomctl push --to 127.0.0.1:5000/shop/nonprod   by digest; tags never move
   ecomctl promote login@sha256:4f1c... --from REG/shop/nonprod --to REG/shop/prod
+  ecomctl mirror -e nonprod                 the config's base and add-on images into mirrors/, by digest
   ecomctl config schema > ecomctl.schema.json
   ecomctl completions bash > /etc/bash_completion.d/ecomctl
 
@@ -158,6 +159,9 @@ pub enum Command {
     /// Check an image's cosign signatures against a public key.
     #[command(after_help = VERIFY_HELP)]
     Verify(VerifyArgs),
+    /// Copy the config's base and add-on images by digest into <registry>/mirrors/.
+    #[command(after_help = MIRROR_HELP)]
+    Mirror(MirrorArgs),
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  ecomctl completions zsh > ~/.zfunc/_ecomctl")]
     Completions { shell: clap_complete::Shell },

@@ -162,3 +162,26 @@ pub struct RegistryAuthArgs {
     #[arg(long, value_enum, env = "ECOMCTL_REGISTRY_AUTH", default_value_t = RegistryAuth::Auto)]
     pub registry_auth: RegistryAuth,
 }
+
+pub const MIRROR_HELP: &str = "\
+Examples:
+  ecomctl mirror -e nonprod                    into the app stage's registry (its ecr_registry output)
+  ecomctl mirror --to 127.0.0.1:5000           into any registry
+
+Copies each image of the config's supply_chain.mirror list by digest into
+<REGISTRY>/mirrors/<path> (the repositories the app stage creates): the manifest bytes are the
+same, so the digest is the same; a multi-platform image (an index) is copied whole, every
+platform's manifest with it. Blobs the registry has are skipped, so a second run uploads nothing.
+The source's tag is set on the copy too, and never moved once set. A digest the source does not
+hold is an error, and nothing is tagged then. Sources are read with the same credentials as
+push (the Docker config, ECR tokens; anonymous pulls where the registry allows them).";
+
+#[derive(Debug, Args)]
+pub struct MirrorArgs {
+    /// The registry to mirror into (HOST[:PORT]); default: the app stage's `ecr_registry`
+    /// output of the environment given with -e.
+    #[arg(long, value_name = "REGISTRY")]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub auth: RegistryAuthArgs,
+}

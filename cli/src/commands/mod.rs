@@ -9,6 +9,7 @@ pub mod doctor;
 pub mod down;
 pub mod images;
 pub mod init;
+pub mod mirror;
 pub mod orchestrate;
 pub mod output;
 pub mod plan;
@@ -84,5 +85,6 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Promote(args) => images::promote(&settings, &args, ui),
         Command::Sign(args) => signing::sign(&settings, &args, ui),
         Command::Verify(args) => signing::verify(&settings, &args, ui),
+        Command::Mirror(args) => mirror::run(&settings, &args, ui),
     }
 }
