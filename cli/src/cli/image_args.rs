@@ -185,3 +185,29 @@ pub struct MirrorArgs {
     #[command(flatten)]
     pub auth: RegistryAuthArgs,
 }
+
+pub const SCAN_HELP: &str = "\
+Examples:
+  ecomctl scan                                 every built image in target/images/
+  ecomctl scan --service login --fail-on critical
+  ecomctl scan --require                       CI: no scanner installed is a failure
+
+Runs Grype (`grype oci-dir:<layout> -o json`) or, without it, Trivy (`trivy image --input
+<layout> --format json`) on each image layout `ecomctl build` wrote, counts the findings per
+severity and fails (exit 1) when one is at or above the threshold: --fail-on, else the config's
+supply_chain.scan.fail_on, else high. Each scanner's report is kept beside the layout
+(target/images/<service>.<scanner>.json). With neither installed every image is reported as
+skipped, never as passed: exit 0, or exit 1 with --require.";
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Only these services (repeatable; default: every one built).
+    #[arg(long = "service", value_enum, value_name = "S")]
+    pub services: Vec<crate::dev::Service>,
+    /// Fail at this severity or above (default: the config's supply_chain.scan.fail_on, else high).
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<crate::config::supply_chain::Severity>,
+    /// Fail (exit 1) when neither grype nor trivy is installed, instead of reporting skipped.
+    #[arg(long)]
+    pub require: bool,
+}

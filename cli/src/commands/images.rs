@@ -17,7 +17,7 @@ use crate::oci::registry::{Client, RegistryError};
 use crate::oci::transfer::{self, TransferError};
 use crate::ui::Ui;
 
-fn selected(services: &[Service]) -> Vec<Service> {
+pub(super) fn selected(services: &[Service]) -> Vec<Service> {
     Service::ALL
         .into_iter()
         .filter(|s| services.is_empty() || services.contains(s))
@@ -45,7 +45,7 @@ pub fn build_options(args: &BuildArgs) -> Result<BuildOptions> {
     })
 }
 
-fn images_dir(root: &std::path::Path) -> std::path::PathBuf {
+pub(super) fn images_dir(root: &std::path::Path) -> std::path::PathBuf {
     crate::dev::target_dir(root).join("images")
 }
 

@@ -22,6 +22,7 @@ pub mod reference;
 pub mod referrers;
 pub mod registry;
 pub mod sbom;
+pub mod scan;
 pub mod sign;
 pub mod transfer;
 
