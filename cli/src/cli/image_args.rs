@@ -43,11 +43,13 @@ pub const PUSH_HELP: &str = "\
 Examples:
   ecomctl push --to 127.0.0.1:5000/shop/nonprod                      every built image
   ecomctl push --to 111111111111.dkr.ecr.eu-west-1.amazonaws.com/shop/nonprod --service login
+  ecomctl push --to REG/shop/nonprod --sbom-bucket     SBOMs into the bootstrap stage's artifacts bucket too
 
 Each image in target/images/<service> goes to <TO>/<service>: blobs the registry already has are
 skipped (HEAD), the rest uploaded, the manifest stored by digest, then tagged (the layout's tag, or
 --tag). A tag that already names another digest is never moved: the push fails and nothing is
-tagged. The SBOM built beside the image is attached as an OCI referrer. Credentials come from the
+tagged. The SBOM built beside the image is attached as an OCI referrer, and with --sbom-bucket
+also stored in S3 (sbom/<service>/sha256-<hex>.cdx.json, KMS-encrypted). Credentials come from the
 Docker config ($DOCKER_CONFIG/config.json or ~/.docker/config.json, `auths`), answered to the
 registry's Basic or Bearer challenge; for an ECR registry without such a login, from ECR
 GetAuthorizationToken with the ambient AWS credentials (see --registry-auth). Loopback registries
@@ -64,6 +66,15 @@ pub struct PushArgs {
     /// Tag instead of the one `ecomctl build` wrote into the layout.
     #[arg(long)]
     pub tag: Option<String>,
+    /// Also upload each SBOM to this S3 bucket (sbom/<service>/sha256-<hex>.cdx.json, aws:kms).
+    /// Given without a value: the bootstrap stage's artifacts bucket (its artifact_bucket_name
+    /// and kms_key_arn outputs; needs the config).
+    #[arg(long, value_name = "BUCKET", env = "ECOMCTL_SBOM_BUCKET", num_args = 0..=1, default_missing_value = "")]
+    pub sbom_bucket: Option<String>,
+    /// The KMS key the SBOM objects are encrypted with (default: the bootstrap stage's
+    /// kms_key_arn for its bucket, else the bucket's default key).
+    #[arg(long, value_name = "KEY", requires = "sbom_bucket")]
+    pub sbom_kms_key: Option<String>,
     #[command(flatten)]
     pub auth: RegistryAuthArgs,
 }

@@ -10,6 +10,7 @@
 //! - `registry`: the distribution API client (auth, blobs, manifests); `transfer` pushes and
 //!   copies by digest; `sign` and `sbom` make and attach what describes an image.
 
+pub mod artifacts;
 pub mod auth;
 pub mod base;
 pub mod build;
