@@ -28,6 +28,8 @@ Examples:
   ecomctl build --service login             an OCI image, no Docker daemon (target/images/login)
   ecomctl push --to 127.0.0.1:5000/shop/nonprod   by digest; tags never move
   ecomctl promote login@sha256:4f1c... --from REG/shop/nonprod --to REG/shop/prod
+  ecomctl scan --require                    Grype or Trivy over the built images, the config's threshold
+  ecomctl mirror -e nonprod                 the config's base and add-on images into mirrors/, by digest
   ecomctl config schema > ecomctl.schema.json
   ecomctl completions bash > /etc/bash_completion.d/ecomctl
 
@@ -163,6 +165,12 @@ pub enum Command {
     /// Deploy images by digest to an environment: the cluster stage with these digests.
     #[command(after_help = DEPLOY_HELP)]
     Deploy(DeployArgs),
+    /// Copy the config's base and add-on images by digest into <registry>/mirrors/.
+    #[command(after_help = MIRROR_HELP)]
+    Mirror(MirrorArgs),
+    /// Scan the built images with Grype or Trivy; fail at the config's severity threshold.
+    #[command(after_help = SCAN_HELP)]
+    Scan(ScanArgs),
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  ecomctl completions zsh > ~/.zfunc/_ecomctl")]
     Completions { shell: clap_complete::Shell },

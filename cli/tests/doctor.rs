@@ -665,3 +665,46 @@ fn fake_cluster_a_pod_running_as_root_fails() {
         "{doc:#}"
     );
 }
+
+#[test]
+fn image_scanning_is_reported_as_skipped_without_a_scanner_and_passes_with_one() {
+    let d = Doctor::new(None);
+    let empty = d.path("empty-bin");
+    std::fs::create_dir_all(&empty).unwrap();
+    let (_, doc) = d.json_with_path(&empty, &["--offline", "--only", "tools"]);
+    let o = outcomes(&doc, "ECOM-DOC-TOOL-005");
+    assert_eq!(o.len(), 1);
+    assert_eq!(o[0]["status"], "skip", "{}", o[0]);
+    assert!(
+        o[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no image scanner installed"),
+        "{}",
+        o[0]
+    );
+    // A FAKE trivy (an empty script, never run by the doctor) is found on PATH.
+    let fake = d.path("fake-scanner-bin");
+    std::fs::create_dir_all(&fake).unwrap();
+    let trivy = fake.join("trivy");
+    std::fs::write(&trivy, "#!/bin/sh\n# FAKE trivy for tests\nexit 0\n").unwrap();
+    std::fs::set_permissions(
+        &trivy,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+    )
+    .unwrap();
+    let (_, doc) = d.json_with_path(&fake, &["--offline", "--only", "tools"]);
+    assert_eq!(status(&doc, "ECOM-DOC-TOOL-005"), ["pass"]);
+}
+
+impl Doctor {
+    /// `json` with PATH set to `path` only.
+    fn json_with_path(&self, path: &Path, args: &[&str]) -> (Option<i32>, Value) {
+        let mut all = args.to_vec();
+        all.extend(["--format", "json"]);
+        let out = self.command(&all).env("PATH", path).output().unwrap();
+        let doc =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", show(&out)));
+        (out.status.code(), doc)
+    }
+}

@@ -43,11 +43,13 @@ pub const PUSH_HELP: &str = "\
 Examples:
   ecomctl push --to 127.0.0.1:5000/shop/nonprod                      every built image
   ecomctl push --to 111111111111.dkr.ecr.eu-west-1.amazonaws.com/shop/nonprod --service login
+  ecomctl push --to REG/shop/nonprod --sbom-bucket     SBOMs into the bootstrap stage's artifacts bucket too
 
 Each image in target/images/<service> goes to <TO>/<service>: blobs the registry already has are
 skipped (HEAD), the rest uploaded, the manifest stored by digest, then tagged (the layout's tag, or
 --tag). A tag that already names another digest is never moved: the push fails and nothing is
-tagged. The SBOM built beside the image is attached as an OCI referrer. Credentials come from the
+tagged. The SBOM built beside the image is attached as an OCI referrer, and with --sbom-bucket
+also stored in S3 (sbom/<service>/sha256-<hex>.cdx.json, KMS-encrypted). Credentials come from the
 Docker config ($DOCKER_CONFIG/config.json or ~/.docker/config.json, `auths`), answered to the
 registry's Basic or Bearer challenge; for an ECR registry without such a login, from ECR
 GetAuthorizationToken with the ambient AWS credentials (see --registry-auth). Loopback registries
@@ -64,6 +66,15 @@ pub struct PushArgs {
     /// Tag instead of the one `ecomctl build` wrote into the layout.
     #[arg(long)]
     pub tag: Option<String>,
+    /// Also upload each SBOM to this S3 bucket (sbom/<service>/sha256-<hex>.cdx.json, aws:kms).
+    /// Given without a value: the bootstrap stage's artifacts bucket (its artifact_bucket_name
+    /// and kms_key_arn outputs; needs the config).
+    #[arg(long, value_name = "BUCKET", env = "ECOMCTL_SBOM_BUCKET", num_args = 0..=1, default_missing_value = "")]
+    pub sbom_bucket: Option<String>,
+    /// The KMS key the SBOM objects are encrypted with (default: the bootstrap stage's
+    /// kms_key_arn for its bucket, else the bucket's default key).
+    #[arg(long, value_name = "KEY", requires = "sbom_bucket")]
+    pub sbom_kms_key: Option<String>,
     #[command(flatten)]
     pub auth: RegistryAuthArgs,
 }
@@ -161,4 +172,53 @@ pub struct RegistryAuthArgs {
     /// AWS_ENDPOINT_URL when set).
     #[arg(long, value_enum, env = "ECOMCTL_REGISTRY_AUTH", default_value_t = RegistryAuth::Auto)]
     pub registry_auth: RegistryAuth,
+}
+
+pub const MIRROR_HELP: &str = "\
+Examples:
+  ecomctl mirror -e nonprod                    into the app stage's registry (its ecr_registry output)
+  ecomctl mirror --to 127.0.0.1:5000           into any registry
+
+Copies each image of the config's supply_chain.mirror list by digest into
+<REGISTRY>/mirrors/<path> (the repositories the app stage creates): the manifest bytes are the
+same, so the digest is the same; a multi-platform image (an index) is copied whole, every
+platform's manifest with it. Blobs the registry has are skipped, so a second run uploads nothing.
+The source's tag is set on the copy too, and never moved once set. A digest the source does not
+hold is an error, and nothing is tagged then. Sources are read with the same credentials as
+push (the Docker config, ECR tokens; anonymous pulls where the registry allows them).";
+
+#[derive(Debug, Args)]
+pub struct MirrorArgs {
+    /// The registry to mirror into (HOST[:PORT]); default: the app stage's `ecr_registry`
+    /// output of the environment given with -e.
+    #[arg(long, value_name = "REGISTRY")]
+    pub to: Option<String>,
+    #[command(flatten)]
+    pub auth: RegistryAuthArgs,
+}
+
+pub const SCAN_HELP: &str = "\
+Examples:
+  ecomctl scan                                 every built image in target/images/
+  ecomctl scan --service login --fail-on critical
+  ecomctl scan --require                       CI: no scanner installed is a failure
+
+Runs Grype (`grype oci-dir:<layout> -o json`) or, without it, Trivy (`trivy image --input
+<layout> --format json`) on each image layout `ecomctl build` wrote, counts the findings per
+severity and fails (exit 1) when one is at or above the threshold: --fail-on, else the config's
+supply_chain.scan.fail_on, else high. Each scanner's report is kept beside the layout
+(target/images/<service>.<scanner>.json). With neither installed every image is reported as
+skipped, never as passed: exit 0, or exit 1 with --require.";
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Only these services (repeatable; default: every one built).
+    #[arg(long = "service", value_enum, value_name = "S")]
+    pub services: Vec<crate::dev::Service>,
+    /// Fail at this severity or above (default: the config's supply_chain.scan.fail_on, else high).
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub fail_on: Option<crate::config::supply_chain::Severity>,
+    /// Fail (exit 1) when neither grype nor trivy is installed, instead of reporting skipped.
+    #[arg(long)]
+    pub require: bool,
 }

@@ -7,6 +7,7 @@ use super::Settings;
 use crate::cli::{BuildArgs, PromoteArgs, PushArgs, RegistryAuth, RegistryAuthArgs};
 use crate::dev::Service;
 use crate::exit::{Exit, FAILURE, USAGE};
+use crate::oci::artifacts::{self, SbomBucket};
 use crate::oci::auth::DockerConfig;
 use crate::oci::build::{self, BuildOptions, Built};
 use crate::oci::digest_hex;
@@ -17,7 +18,7 @@ use crate::oci::registry::{Client, RegistryError};
 use crate::oci::transfer::{self, TransferError};
 use crate::ui::Ui;
 
-fn selected(services: &[Service]) -> Vec<Service> {
+pub(super) fn selected(services: &[Service]) -> Vec<Service> {
     Service::ALL
         .into_iter()
         .filter(|s| services.is_empty() || services.contains(s))
@@ -45,7 +46,7 @@ pub fn build_options(args: &BuildArgs) -> Result<BuildOptions> {
     })
 }
 
-fn images_dir(root: &std::path::Path) -> std::path::PathBuf {
+pub(super) fn images_dir(root: &std::path::Path) -> std::path::PathBuf {
     crate::dev::target_dir(root).join("images")
 }
 
@@ -166,8 +167,14 @@ pub fn push(settings: &Settings, args: &PushArgs, ui: &Ui) -> Result<()> {
                 .into(),
         );
     }
+    let sbom_to = sbom_bucket(settings, args)?;
     let client = client(settings, &args.auth, &[&to.registry])?;
     let rt = runtime()?;
+    let s3 = sbom_to.as_ref().map(|(_, region)| {
+        let endpoint = settings.run.aws_endpoint.as_deref();
+        let config = rt.block_on(ecr::sdk_config(region.clone(), endpoint));
+        crate::oci::artifacts::s3_client(&config, endpoint)
+    });
     for (s, layout, tag) in work {
         let repo = to.child(s.name());
         ui.status("pushing", &format!("{} to {repo}:{tag}", s.name()));
@@ -176,6 +183,18 @@ pub fn push(settings: &Settings, args: &PushArgs, ui: &Ui) -> Result<()> {
             .map_err(|e| explain(e, format!("pushing {} to {repo}", s.name())))?;
         let sbom = attach_sbom(&client, &rt, &layout, &dir, s, &repo)
             .with_context(|| format!("attaching the {} SBOM", s.name()))?;
+        let sbom_object = match (&sbom_to, &s3) {
+            (Some((bucket, _)), Some(s3)) => Some(upload_sbom(
+                &rt,
+                s3,
+                bucket,
+                &dir,
+                s,
+                &report.digest,
+                sbom.is_some(),
+            )?),
+            _ => None,
+        };
         ui.status(
             "pushed",
             &format!(
@@ -189,10 +208,98 @@ pub fn push(settings: &Settings, args: &PushArgs, ui: &Ui) -> Result<()> {
         ui.event(
             "image_pushed",
             json!({"service": s.name(), "repository": repo.to_string(), "tag": tag, "digest": report.digest,
-                   "blobs_uploaded": report.uploaded, "blobs_skipped": report.skipped, "sbom": sbom}),
+                   "blobs_uploaded": report.uploaded, "blobs_skipped": report.skipped, "sbom": sbom,
+                   "sbom_object": sbom_object}),
         );
     }
     Ok(())
+}
+
+/// Where `--sbom-bucket` sends the SBOMs, and the region of the S3 calls: the flag's bucket, or
+/// (given without a value) the bootstrap stage's `artifact_bucket_name` and `kms_key_arn`.
+fn sbom_bucket(settings: &Settings, args: &PushArgs) -> Result<Option<(SbomBucket, String)>> {
+    let Some(flag) = &args.sbom_bucket else {
+        return Ok(None);
+    };
+    let loaded = if settings.config.exists() || flag.is_empty() {
+        Some(settings.load_config()?)
+    } else {
+        None
+    };
+    let region = match &loaded {
+        Some(l) => l.config.regions.primary.clone(),
+        None => std::env::var("AWS_REGION")
+            .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
+            .map_err(|_| {
+                Exit::new(
+                    USAGE,
+                    "--sbom-bucket: no AWS region (no config, AWS_REGION unset)",
+                )
+                .hint("set AWS_REGION, or run with the config (-c ecomctl.yaml)")
+            })?,
+    };
+    if !flag.is_empty() {
+        let bucket = SbomBucket {
+            bucket: flag.clone(),
+            kms_key: args.sbom_kms_key.clone(),
+        };
+        return Ok(Some((bucket, region)));
+    }
+    let loaded = loaded.context("the config is needed for the bootstrap stage's outputs")?;
+    let target = crate::stages::Target::new("", crate::render::Stage::Bootstrap);
+    let outputs = crate::stages::stored_outputs(&crate::stages::state_dir(&loaded)?, &target)
+        .map_err(|e| Exit::new(FAILURE, format!("{e:#}")))?;
+    let value = |name: &str| {
+        outputs
+            .as_ref()
+            .and_then(|o| o[name]["value"].as_str())
+            .map(str::to_string)
+    };
+    let bucket = value("artifact_bucket_name").ok_or_else(|| {
+        Exit::new(
+            FAILURE,
+            format!("{} has no `artifact_bucket_name` output", target.label()),
+        )
+        .hint("apply the bootstrap stage first (`ecomctl up`), or name the bucket: --sbom-bucket BUCKET")
+    })?;
+    let kms_key = args.sbom_kms_key.clone().or_else(|| value("kms_key_arn"));
+    Ok(Some((SbomBucket { bucket, kms_key }, region)))
+}
+
+/// Uploads `<images>/<service>.cdx.json` (already checked to describe `digest` when
+/// `attached`); returns the object's `s3://` URL.
+fn upload_sbom(
+    rt: &tokio::runtime::Runtime,
+    s3: &aws_sdk_s3::Client,
+    to: &SbomBucket,
+    dir: &std::path::Path,
+    s: Service,
+    digest: &str,
+    attached: bool,
+) -> Result<String> {
+    let path = crate::oci::build::sbom_path(dir, s);
+    if !attached {
+        return Err(Exit::new(
+            FAILURE,
+            format!(
+                "--sbom-bucket: {} has no SBOM ({})",
+                s.name(),
+                path.display()
+            ),
+        )
+        .hint(format!("ecomctl build --service {}", s.name()))
+        .into());
+    }
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let key = artifacts::sbom_key(s.name(), digest);
+    rt.block_on(artifacts::upload(s3, to, &key, bytes))
+        .map_err(|e| {
+            anyhow::Error::new(e).context(
+                Exit::new(FAILURE, format!("storing the {} SBOM", s.name()))
+                    .hint("the pushing role needs s3:PutObject on the bucket and kms:GenerateDataKey on its key"),
+            )
+        })?;
+    Ok(format!("s3://{}/{key}", to.bucket))
 }
 
 /// Attaches `<images>/<service>.cdx.json` as a referrer of the pushed image, when it was built

@@ -10,12 +10,14 @@ pub mod doctor;
 pub mod down;
 pub mod images;
 pub mod init;
+pub mod mirror;
 pub mod orchestrate;
 pub mod output;
 pub mod plan;
 pub mod policy;
 pub mod render;
 pub mod rollback;
+pub mod scan;
 pub mod signing;
 pub mod status;
 pub mod unlock;
@@ -86,5 +88,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Sign(args) => signing::sign(&settings, &args, ui),
         Command::Verify(args) => signing::verify(&settings, &args, ui),
         Command::Deploy(args) => deploy::run(&settings, &args, ui),
+        Command::Mirror(args) => mirror::run(&settings, &args, ui),
+        Command::Scan(args) => scan::run(&settings, &args, ui),
     }
 }

@@ -10,6 +10,7 @@ pub mod model;
 pub mod releases;
 pub mod schema_check;
 pub mod shared;
+pub mod supply_chain;
 pub mod validate;
 pub mod yaml;
 

@@ -29,6 +29,9 @@ pub struct Config {
     /// Third-party releases the cluster stage installs, pinned by version and SHA-256.
     #[serde(default)]
     pub releases: super::releases::Releases,
+    /// Images mirrored into the platform's registry, pinned by digest, and the image scan gate.
+    #[serde(default)]
+    pub supply_chain: super::supply_chain::SupplyChain,
     /// The environments, by name (for example `nonprod` and `prod`).
     pub environments: BTreeMap<String, Environment>,
 }

@@ -207,6 +207,7 @@ pub fn validate(c: &Config) -> Vec<Finding> {
         }
     }
     o.0.extend(super::releases::check(c));
+    o.0.extend(super::supply_chain::check(c));
     if c.environments.is_empty() {
         o.err("environments", "needs at least one environment");
     }

@@ -43,21 +43,7 @@ pub async fn credentials(registry: &str, endpoint: Option<&str>) -> Result<Crede
             .or_else(|_| std::env::var("AWS_DEFAULT_REGION"))
             .map_err(|_| EcrError::NoRegion(registry.to_string()))?,
     };
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    let timeouts = aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .operation_timeout(Duration::from_secs(30))
-        .build();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(region))
-        .http_client(http)
-        .timeout_config(timeouts);
-    if let Some(e) = endpoint {
-        loader = loader.endpoint_url(e);
-    }
-    let config = loader.load().await;
+    let config = sdk_config(region, endpoint).await;
     let client = aws_sdk_ecr::Client::new(&config);
     let out = client
         .get_authorization_token()
@@ -70,6 +56,26 @@ pub async fn credentials(registry: &str, endpoint: Option<&str>) -> Result<Crede
         .and_then(|d| d.authorization_token())
         .ok_or(EcrError::NoToken)?;
     decode_token(token).ok_or(EcrError::NoToken)
+}
+
+/// The SDK configuration of the image commands' AWS calls (ECR tokens, SBOM uploads, KMS
+/// keys): the ambient credentials, `region`, and `endpoint` instead of AWS's (moto in tests).
+pub async fn sdk_config(region: String, endpoint: Option<&str>) -> aws_config::SdkConfig {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .operation_timeout(Duration::from_secs(60))
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(region))
+        .http_client(http)
+        .timeout_config(timeouts);
+    if let Some(e) = endpoint {
+        loader = loader.endpoint_url(e);
+    }
+    loader.load().await
 }
 
 /// `base64("AWS:<password>")` -> the credentials.

@@ -11,6 +11,7 @@
 //!   copies by digest; `sign` and `sbom` make and attach what describes an image.
 
 pub mod access;
+pub mod artifacts;
 pub mod auth;
 pub mod base;
 pub mod build;
@@ -24,6 +25,7 @@ pub mod reference;
 pub mod referrers;
 pub mod registry;
 pub mod sbom;
+pub mod scan;
 pub mod sign;
 pub mod transfer;
 
@@ -36,6 +38,7 @@ pub const MEDIA_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 pub const MEDIA_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 pub const MEDIA_EMPTY: &str = "application/vnd.oci.empty.v1+json";
 pub const MEDIA_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+pub const MEDIA_DOCKER_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
 
 /// `sha256:<hex>` of some bytes.
 pub fn sha256_digest(bytes: &[u8]) -> String {

@@ -78,7 +78,12 @@ impl Repo {
             });
         let loopback = host == "localhost" || host == "[::1]" || host.starts_with("127.");
         let scheme = if loopback { "http" } else { "https" };
-        format!("{scheme}://{}", self.registry)
+        // Docker Hub's name in image references is not where its API answers.
+        let api = match self.registry.as_str() {
+            "docker.io" | "index.docker.io" => "registry-1.docker.io",
+            other => other,
+        };
+        format!("{scheme}://{api}")
     }
 }
 
@@ -158,6 +163,8 @@ mod tests {
             "https://111111111111.dkr.ecr.eu-west-1.amazonaws.com"
         );
         assert_eq!(ecr.child("login").path, "shop/nonprod/login");
+        let hub = Repo::parse("docker.io/calico/node").unwrap();
+        assert_eq!(hub.base_url(), "https://registry-1.docker.io");
     }
 
     #[test]

@@ -1,14 +1,15 @@
 //! Pushing a layout and copying an image between repositories, always by digest: blobs the
 //! destination has are skipped, the manifest is stored by digest, and only then is a tag set;
 //! a tag that already names another digest is never moved. Copies take the image's cosign
-//! signature (`sha256-<hex>.sig`) and its referrers (the `sha256-<hex>` fallback index) along.
+//! signature (`sha256-<hex>.sig`) and its referrers (the `sha256-<hex>` fallback index) along;
+//! an image index (multi-platform) is copied whole, each platform's manifest before the index.
 
 use std::collections::BTreeSet;
 
 use super::layout::Layout;
 use super::reference::Repo;
 use super::registry::{Client, Fetched, RegistryError};
-use super::{digest_hex, Index, Manifest};
+use super::{digest_hex, Index, Manifest, MEDIA_DOCKER_LIST, MEDIA_INDEX};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransferError {
@@ -41,6 +42,8 @@ pub struct Report {
     pub mounted: usize,
     /// Signature and referrer manifests copied along.
     pub attached: usize,
+    /// Manifests stored by digest (an index counts with each of its children).
+    pub manifests: usize,
 }
 
 /// Refuses when `tag` names another digest; `true` when it already names `digest`.
@@ -132,7 +135,53 @@ async fn copy_blobs(
     Ok(())
 }
 
-/// Copies one image manifest (not an index) by digest; returns it as fetched.
+/// The manifest `digest` of `src`, or `NotInSource`.
+async fn fetch(client: &Client, src: &Repo, digest: &str) -> Result<Fetched, TransferError> {
+    client
+        .get_manifest(src, digest)
+        .await?
+        .ok_or_else(|| TransferError::NotInSource {
+            repo: src.to_string(),
+            digest: digest.to_string(),
+        })
+}
+
+/// An image index (OCI) or a manifest list (Docker): it has `manifests`, not `layers`.
+fn as_index(what: &str, fetched: &Fetched) -> Result<Option<Index>, TransferError> {
+    let is_index = fetched.media_type == MEDIA_INDEX
+        || fetched.media_type == MEDIA_DOCKER_LIST
+        || serde_json::from_slice::<serde_json::Value>(&fetched.bytes)
+            .is_ok_and(|v| v.get("manifests").is_some());
+    if !is_index {
+        return Ok(None);
+    }
+    serde_json::from_slice(&fetched.bytes)
+        .map(Some)
+        .map_err(|e| TransferError::Invalid {
+            what: what.to_string(),
+            why: e.to_string(),
+        })
+}
+
+/// Stores one fetched image manifest in `dst` by digest, after the blobs it names.
+async fn copy_image(
+    client: &Client,
+    src: &Repo,
+    dst: &Repo,
+    fetched: &Fetched,
+    report: &mut Report,
+) -> Result<(), TransferError> {
+    let manifest = parse_manifest(&format!("{src}@{}", fetched.digest), &fetched.bytes)?;
+    copy_blobs(client, src, dst, &manifest, report).await?;
+    client
+        .put_manifest(dst, &fetched.digest, &fetched.media_type, &fetched.bytes)
+        .await?;
+    report.manifests += 1;
+    Ok(())
+}
+
+/// Copies a manifest by digest: an image with its blobs, or an image index (multi-platform)
+/// whole, every child manifest first, then the index itself; returns it as fetched.
 async fn copy_manifest(
     client: &Client,
     src: &Repo,
@@ -140,19 +189,26 @@ async fn copy_manifest(
     digest: &str,
     report: &mut Report,
 ) -> Result<Fetched, TransferError> {
-    let fetched =
-        client
-            .get_manifest(src, digest)
-            .await?
-            .ok_or_else(|| TransferError::NotInSource {
-                repo: src.to_string(),
-                digest: digest.to_string(),
-            })?;
-    let manifest = parse_manifest(&format!("{src}@{digest}"), &fetched.bytes)?;
-    copy_blobs(client, src, dst, &manifest, report).await?;
+    let fetched = fetch(client, src, digest).await?;
+    let Some(index) = as_index(&format!("{src}@{digest}"), &fetched)? else {
+        copy_image(client, src, dst, &fetched, report).await?;
+        return Ok(fetched);
+    };
+    for child in &index.manifests {
+        let what = format!("{src}@{}", child.digest);
+        let image = fetch(client, src, &child.digest).await?;
+        if as_index(&what, &image)?.is_some() {
+            return Err(TransferError::Invalid {
+                what,
+                why: "an image index inside an image index is not copied".into(),
+            });
+        }
+        copy_image(client, src, dst, &image, report).await?;
+    }
     client
         .put_manifest(dst, digest, &fetched.media_type, &fetched.bytes)
         .await?;
+    report.manifests += 1;
     Ok(fetched)
 }
 

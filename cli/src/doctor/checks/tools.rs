@@ -3,6 +3,7 @@
 
 use super::super::context::Context;
 use super::super::model::{Evidence, GroupRun, Outcome, Status};
+use crate::oci::scan::Scanner;
 use crate::tools::version::{Constraint, Version};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -155,7 +156,26 @@ pub fn run(ctx: &Context) -> GroupRun {
         )
     };
     run.push(scanners_outcome.with_evidence(&file));
+    run.push(image_scanning(Scanner::find().as_ref()).with_evidence(&file));
     run
+}
+
+/// Whether `ecomctl scan` can scan: without Grype or Trivy nothing is known about the images'
+/// vulnerabilities, which is reported as skipped (never as a pass).
+pub fn image_scanning(scanner: Option<&Scanner>) -> Outcome {
+    const ID: &str = "ECOM-DOC-TOOL-005";
+    match scanner {
+        Some(s) => Outcome::pass(
+            ID,
+            "image scanning",
+            format!("`ecomctl scan` uses {} at {}", s.name(), s.path().display()),
+        ),
+        None => Outcome::skip(
+            ID,
+            "image scanning",
+            "skipped: no image scanner installed (grype or trivy); `ecomctl scan` reports images as not scanned",
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -198,5 +218,14 @@ mod tests {
         assert_eq!(ok.status, Status::Pass);
         let missing = judge("ECOM-DOC-TOOL-001", "terraform", None, Some(">= 1.6"));
         assert_eq!(missing.status, Status::Fail);
+    }
+
+    #[test]
+    fn image_scanning_without_a_scanner_is_skipped_not_passed() {
+        assert_eq!(image_scanning(None).status, Status::Skip);
+        let grype = Scanner::Grype("/usr/local/bin/grype".into());
+        let found = image_scanning(Some(&grype));
+        assert_eq!(found.status, Status::Pass);
+        assert!(found.message.contains("grype at /usr/local/bin/grype"));
     }
 }
