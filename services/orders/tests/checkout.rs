@@ -1,214 +1,22 @@
 //! The checkout saga against real inventory and payments services (each on its own fresh
-//! database, served on loopback) and a catalog stub that serves prices.
+//! database, served on loopback) and a catalog stub that serves prices (`support`).
 
-use std::collections::HashMap;
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::Path;
 use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
-use ecom_orders::{openapi, router, saga, AppState, MIGRATOR};
+use axum::Router;
+use ecom_orders::{calls, openapi, router, saga, AppState};
 use ecom_shared::settings::{CommonSettings, Secret};
 use ecom_shared::testing::{
-    assert_documented_routes_exist, call, tables_containing, TestAuth, TestDb, SERVICE_TOKEN,
+    assert_documented_routes_exist, call, tables_containing, TestDb, SERVICE_TOKEN,
 };
 use ecom_shared::{Kit, Problem};
 use serde_json::{json, Value};
-
-const CARD_OK: &str = "4242424242424242";
-const CARD_DECLINED: &str = "4000000000000002";
-
-struct Platform {
-    orders_db: TestDb,
-    inventory_db: TestDb,
-    payments_db: TestDb,
-    state: AppState,
-    orders: Router,
-    inventory: Router,
-    payments: Router,
-    auth: TestAuth,
-    urls: (String, String, String),
-}
-
-fn catalog_stub(prices: HashMap<String, i64>) -> Router {
-    let prices = Arc::new(prices);
-    Router::new().route(
-        "/v1/skus/{sku}",
-        get(move |Path(sku): Path<String>| {
-            let prices = prices.clone();
-            async move {
-                match prices.get(&sku) {
-                    Some(p) => Ok(Json(json!({"sku": sku, "name": format!("Item {sku}"), "price_minor": p, "currency": "EUR"}))),
-                    None => Err(Problem::not_found("no such sku")),
-                }
-            }
-        }),
-    )
-}
-
-async fn platform(stock: &[(&str, i32, i64)]) -> Platform {
-    let inventory_db = TestDb::new().await.expect("PostgreSQL");
-    ecom_inventory::MIGRATOR
-        .run(&inventory_db.pool)
-        .await
-        .expect("migrate inventory");
-    let inv_kit = Kit::from_pool(
-        CommonSettings::for_tests("inventory", &inventory_db.url),
-        inventory_db.pool.clone(),
-    )
-    .expect("kit");
-    let inventory = ecom_inventory::router(ecom_inventory::AppState {
-        kit: inv_kit,
-        reservation_ttl_seconds: 900,
-    });
-    let inv_addr = ecom_shared::testing::spawn(inventory.clone())
-        .await
-        .expect("spawn");
-
-    let payments_db = TestDb::new().await.expect("PostgreSQL");
-    ecom_payments::MIGRATOR
-        .run(&payments_db.pool)
-        .await
-        .expect("migrate payments");
-    let auth = TestAuth::new();
-    let mut pay_settings = CommonSettings::for_tests("payments", &payments_db.url);
-    auth.trust(&mut pay_settings);
-    let pay_kit = Kit::from_pool(pay_settings, payments_db.pool.clone()).expect("kit");
-    let payments = ecom_payments::router(ecom_payments::AppState::new(pay_kit));
-    let pay_addr = ecom_shared::testing::spawn(payments.clone())
-        .await
-        .expect("spawn");
-
-    let prices = stock.iter().map(|(s, _, p)| (s.to_string(), *p)).collect();
-    let cat_addr: SocketAddr = ecom_shared::testing::spawn(catalog_stub(prices))
-        .await
-        .expect("spawn");
-
-    let orders_db = TestDb::new().await.expect("PostgreSQL");
-    MIGRATOR.run(&orders_db.pool).await.expect("migrate orders");
-    let mut settings = CommonSettings::for_tests("orders", &orders_db.url);
-    auth.trust(&mut settings);
-    let kit = Kit::from_pool(settings, orders_db.pool.clone()).expect("kit");
-    let urls = (
-        format!("http://{cat_addr}"),
-        format!("http://{inv_addr}"),
-        format!("http://{pay_addr}"),
-    );
-    let mut state = AppState::new(kit, &urls.0, &urls.1, &urls.2);
-    state.webhook_secret = Some(Secret::new("whsec-test"));
-    let orders = router(state.clone());
-    let p = Platform {
-        orders_db,
-        inventory_db,
-        payments_db,
-        state,
-        orders,
-        inventory,
-        payments,
-        auth,
-        urls,
-    };
-    for (sku, n, _) in stock {
-        let (s, _, b) = call(
-            &p.inventory,
-            Method::PUT,
-            &format!("/v1/stock/{sku}"),
-            Some(SERVICE_TOKEN),
-            Some(json!({"on_hand": n})),
-            &[],
-        )
-        .await;
-        assert_eq!(s, StatusCode::OK, "{b}");
-    }
-    p
-}
-
-impl Platform {
-    /// A payment token for the tests' usual customer, `u`.
-    async fn token(&self, card: &str) -> String {
-        self.token_for("u", card).await
-    }
-
-    /// A payment token made by `user`: it pays for their checkouts only.
-    async fn token_for(&self, user: &str, card: &str) -> String {
-        let jwt = self.auth.token(user, &["customer"]);
-        let (s, _, b) = call(
-            &self.payments,
-            Method::POST,
-            "/v1/tokens",
-            Some(&jwt),
-            Some(json!({"number": card, "exp_month": 12, "exp_year": 2040, "cvc": "123"})),
-            &[],
-        )
-        .await;
-        assert_eq!(s, StatusCode::CREATED, "{b}");
-        b["token"].as_str().unwrap_or_default().to_string()
-    }
-
-    async fn checkout(
-        &self,
-        router: &Router,
-        user: &str,
-        key: &str,
-        token: &str,
-        items: Value,
-    ) -> (StatusCode, Value) {
-        let jwt = self.auth.token(user, &["customer"]);
-        let (s, _, b) = call(
-            router,
-            Method::POST,
-            "/v1/checkout",
-            Some(&jwt),
-            Some(json!({"payment_token": token, "items": items})),
-            &[("idempotency-key", key)],
-        )
-        .await;
-        (s, b)
-    }
-
-    async fn stock(&self, sku: &str) -> (i32, i32) {
-        let (_, _, b) = call(
-            &self.inventory,
-            Method::GET,
-            &format!("/v1/stock/{sku}"),
-            None,
-            None,
-            &[],
-        )
-        .await;
-        (
-            b["on_hand"].as_i64().unwrap_or(-1) as i32,
-            b["reserved"].as_i64().unwrap_or(-1) as i32,
-        )
-    }
-
-    async fn count(db: &TestDb, sql: &str) -> i64 {
-        sqlx::query_scalar(sql)
-            .fetch_one(&db.pool)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e}"))
-    }
-
-    /// A fresh orders process over the same database: same state, no fail point.
-    fn restart(&self) -> AppState {
-        let kit = Kit::from_pool(
-            self.state.kit.settings.as_ref().clone(),
-            self.orders_db.pool.clone(),
-        )
-        .expect("kit");
-        AppState::new(kit, &self.urls.0, &self.urls.1, &self.urls.2)
-    }
-
-    async fn expire_leases(&self) {
-        sqlx::query("UPDATE orders SET lease_until = now() - interval '1 second'")
-            .execute(&self.orders_db.pool)
-            .await
-            .expect("expire leases");
-    }
-}
+use support::{platform, Platform, CARD_DECLINED, CARD_OK};
 
 #[tokio::test]
 async fn two_hundred_concurrent_checkouts_of_ten_in_stock() {
@@ -413,19 +221,6 @@ async fn declined_card_compensates() {
         .await
         .expect("order");
     assert_eq!(status, "failed");
-    // 3-D Secure cards cannot complete a server-side checkout: declined the same way.
-    let token = p.token("4000000000003220").await;
-    let (s, _) = p
-        .checkout(
-            &p.orders,
-            "u",
-            "k2",
-            &token,
-            json!([{"sku": "A", "quantity": 1}]),
-        )
-        .await;
-    assert_eq!(s, StatusCode::PAYMENT_REQUIRED);
-    assert_eq!(p.stock("A").await, (3, 0));
 }
 
 #[tokio::test]
@@ -1110,8 +905,8 @@ async fn batched_calls_answer_each_checkout_and_fall_back_to_single_calls() {
     let reservation = |id: uuid::Uuid| json!({"id": id, "lines": [{"sku": "A-1", "quantity": 1}], "ttl_seconds": 60});
 
     // Against the real services: one batch call each, every item answered.
-    let paid = saga::pay_many(&p.state.deps.payments, vec![request(1), request(2)]).await;
-    let paid: Vec<saga::PaymentReply> = paid.into_iter().map(|r| r.expect("paid")).collect();
+    let paid = calls::pay_many(&p.state.deps.payments, vec![request(1), request(2)]).await;
+    let paid: Vec<calls::PaymentReply> = paid.into_iter().map(|r| r.expect("paid")).collect();
     assert_eq!(
         (paid[0].status.as_str(), paid[1].status.as_str()),
         ("captured", "captured")
@@ -1122,7 +917,7 @@ async fn batched_calls_answer_each_checkout_and_fall_back_to_single_calls() {
         1
     );
     let ids = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()];
-    let reserved = saga::reserve_many(
+    let reserved = calls::reserve_many(
         &p.state.deps.inventory,
         ids.iter().map(|&id| reservation(id)).collect(),
     )
@@ -1156,23 +951,23 @@ async fn batched_calls_answer_each_checkout_and_fall_back_to_single_calls() {
             Some(Secret::new(SERVICE_TOKEN)),
         )
     };
-    let again = saga::pay_many(
+    let again = calls::pay_many(
         &client("payments", old_payments),
         vec![request(1), request(2), request(3)],
     )
     .await;
-    let again: Vec<saga::PaymentReply> = again.into_iter().map(|r| r.expect("paid")).collect();
+    let again: Vec<calls::PaymentReply> = again.into_iter().map(|r| r.expect("paid")).collect();
     // The first two are the same payments (same keys), the third a new one.
     assert_eq!((again[0].id, again[1].id), (paid[0].id, paid[1].id));
     assert_eq!(again[2].status, "captured");
     let more = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()];
-    let reserved = saga::reserve_many(
+    let reserved = calls::reserve_many(
         &client("inventory", old_inventory),
         more.iter().map(|&id| reservation(id)).collect(),
     )
     .await;
     assert!(reserved.iter().all(Result::is_ok), "{reserved:?}");
-    let committed = saga::commit_many(&client("inventory", old_inventory), more.to_vec()).await;
+    let committed = calls::commit_many(&client("inventory", old_inventory), more.to_vec()).await;
     assert!(committed.iter().all(Result::is_ok), "{committed:?}");
     assert_eq!(
         p.stock("A-1").await,
