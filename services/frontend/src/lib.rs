@@ -145,7 +145,18 @@ pub fn openapi() -> ApiDoc {
             &[303, 403, 422],
         ),
         ("get", "/orders", "Order history", &[200, 303]),
-        ("get", "/orders/{id}", "One order", &[200, 404]),
+        (
+            "get",
+            "/orders/{id}",
+            "One order (with the 3-D Secure verification form while it awaits one)",
+            &[200, 404],
+        ),
+        (
+            "post",
+            "/orders/{id}/3ds",
+            "Answer the order's 3-D Secure challenge (form, CSRF)",
+            &[303, 400, 403, 404, 422],
+        ),
         ("get", "/static/{file}", "Stylesheet and icon", &[200, 404]),
     ] {
         doc = doc.route(method, path, summary, Security::Public, codes);
@@ -188,6 +199,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/orders", get(routes::checkout::orders))
         .route("/orders/{id}", get(routes::checkout::order))
+        .route("/orders/{id}/3ds", post(routes::checkout::verify))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::layer,
