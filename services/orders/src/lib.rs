@@ -36,13 +36,21 @@ pub struct AppState {
     /// How long a repeated Idempotency-Key waits for the first request to finish.
     pub replay_wait: Duration,
     pub webhook_secret: Option<Secret>,
-    /// Tests only: stop the saga right after persisting this status, as a crash would.
-    pub fail_after: Option<String>,
-    /// Fault injection, off (zero) by default: a pause before each saga step, so a test can
-    /// kill the process while sagas are in flight (`ORDERS_FAULT_STEP_DELAY_MS`).
-    pub fault_step_delay: Duration,
+    /// Fault injection (tests only; off by default).
+    pub faults: Faults,
     /// The saga's own writes, batched across concurrent checkouts (see [`batch`]).
     pub writes: Arc<Writes>,
+}
+
+/// Fault injection for tests, off by default: nothing here changes what a checkout does,
+/// only when (or whether) its saga goes on.
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    /// Stop the saga right after persisting this status, as a crash would (in-process tests).
+    pub fail_after: Option<String>,
+    /// A pause before each saga step and between payment and confirmation, so a test can kill
+    /// the process while sagas are in flight (`ORDERS_FAULT_STEP_DELAY_MS`).
+    pub step_delay: Duration,
 }
 
 /// Largest number of checkouts one batched statement serves.
@@ -105,7 +113,7 @@ pub struct Settings {
     pub action_timeout: Duration,
     pub recovery_interval: Duration,
     pub webhook_secret: Option<Secret>,
-    pub fault_step_delay: Duration,
+    pub faults: Faults,
 }
 
 /// Every statement of this service is a keyed lookup or a small keyed write, so generic plans
@@ -117,6 +125,13 @@ fn keyed_lookups(mut common: CommonSettings, env: &Env) -> Result<CommonSettings
 
 impl Settings {
     pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
+        let common = CommonSettings::from_env("orders", DEFAULT_PORT, env)?;
+        Self::read(common, env)
+    }
+
+    /// orders' own settings from `env`, over `common` (tests pass
+    /// `CommonSettings::for_tests` and an `Env` naming the three service URLs).
+    pub fn read(common: CommonSettings, env: &Env) -> Result<Self, SettingsError> {
         let reservation_ttl_seconds = env.parse_or("ORDERS_RESERVATION_TTL_SECONDS", 900)?;
         let action_timeout: f64 = env.parse_or("ORDERS_ACTION_TIMEOUT_SECONDS", 600.0)?;
         // The stock stays reserved while the customer answers: the wait must end first.
@@ -130,7 +145,7 @@ impl Settings {
             });
         }
         Ok(Self {
-            common: keyed_lookups(CommonSettings::from_env("orders", DEFAULT_PORT, env)?, env)?,
+            common: keyed_lookups(common, env)?,
             catalog_url: env.required("CATALOG_URL", "e.g. http://catalog:8082")?,
             inventory_url: env.required("INVENTORY_URL", "e.g. http://inventory:8083")?,
             payments_url: env.required("PAYMENTS_URL", "e.g. http://payments:8085")?,
@@ -141,35 +156,43 @@ impl Settings {
                 env.parse_or("ORDERS_RECOVERY_INTERVAL_SECONDS", 10)?,
             ),
             webhook_secret: env.secret("PAYMENTS_WEBHOOK_SECRET"),
-            fault_step_delay: Duration::from_millis(env.parse_or("ORDERS_FAULT_STEP_DELAY_MS", 0)?),
+            faults: Faults {
+                fail_after: None,
+                step_delay: Duration::from_millis(env.parse_or("ORDERS_FAULT_STEP_DELAY_MS", 0)?),
+            },
         })
     }
 }
 
 impl AppState {
-    /// State with dependency clients at the given base URLs.
-    pub fn new(kit: Kit, catalog: &str, inventory: &str, payments: &str) -> Self {
+    /// The state `run()` serves, and tests alike: dependency clients at the settings' URLs
+    /// (with the kit's service token), the saga's timings, the webhook secret and the faults.
+    pub fn from_settings(kit: Kit, settings: &Settings) -> Self {
         let token = kit.settings.service_token.clone();
+        let client =
+            |name: &str, url: &str| ServiceClient::new(name, kit.http.clone(), url, token.clone());
         let deps = saga::Deps {
-            catalog: ServiceClient::new("catalog", kit.http.clone(), catalog, token.clone()),
-            inventory: ServiceClient::new("inventory", kit.http.clone(), inventory, token.clone()),
-            payments: ServiceClient::new("payments", kit.http.clone(), payments, token),
+            catalog: client("catalog", &settings.catalog_url),
+            inventory: client("inventory", &settings.inventory_url),
+            payments: client("payments", &settings.payments_url),
         };
         let writes = Arc::new(Writes::new(&deps));
         Self {
             kit,
             deps,
-            lease_seconds: 30.0,
-            reservation_ttl_seconds: 900,
-            action_timeout: Duration::from_secs(600),
-            replay_wait: Duration::from_secs(10),
-            webhook_secret: None,
-            fail_after: None,
-            fault_step_delay: Duration::ZERO,
+            lease_seconds: settings.lease_seconds,
+            reservation_ttl_seconds: settings.reservation_ttl_seconds,
+            action_timeout: settings.action_timeout,
+            replay_wait: REPLAY_WAIT,
+            webhook_secret: settings.webhook_secret.clone(),
+            faults: settings.faults.clone(),
             writes,
         }
     }
 }
+
+/// How long a repeated Idempotency-Key waits for the first request to finish.
+const REPLAY_WAIT: Duration = Duration::from_secs(10);
 
 pub fn openapi() -> ApiDoc {
     ApiDoc::new("orders", env!("CARGO_PKG_VERSION"))
@@ -242,21 +265,11 @@ pub async fn run() -> Result<(), RunError> {
     let env = Env::process();
     ecom_shared::telemetry::init_logs(&env.get("LOG_LEVEL").unwrap_or_else(|| "info".into()));
     let settings = Settings::from_env(&env)?;
-    let kit = Kit::start(settings.common, &MIGRATOR).await?;
-    let mut state = AppState::new(
-        kit.clone(),
-        &settings.catalog_url,
-        &settings.inventory_url,
-        &settings.payments_url,
-    );
-    state.lease_seconds = settings.lease_seconds;
-    state.reservation_ttl_seconds = settings.reservation_ttl_seconds;
-    state.action_timeout = settings.action_timeout;
-    state.webhook_secret = settings.webhook_secret;
-    state.fault_step_delay = settings.fault_step_delay;
-    if !state.fault_step_delay.is_zero() {
+    let kit = Kit::start(settings.common.clone(), &MIGRATOR).await?;
+    let state = AppState::from_settings(kit.clone(), &settings);
+    if !state.faults.step_delay.is_zero() {
         tracing::warn!(
-            delay_ms = state.fault_step_delay.as_millis() as u64,
+            delay_ms = state.faults.step_delay.as_millis() as u64,
             "fault injection: ORDERS_FAULT_STEP_DELAY_MS pauses every checkout step"
         );
     }

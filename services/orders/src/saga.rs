@@ -59,13 +59,13 @@ pub(crate) async fn fail(st: &AppState, o: &OrderRow, problem: Problem) -> Resul
 
 /// Fault injection (`ORDERS_FAULT_STEP_DELAY_MS`, off by default): a pause between steps.
 async fn fault_pause(st: &AppState) {
-    if !st.fault_step_delay.is_zero() {
-        tokio::time::sleep(st.fault_step_delay).await;
+    if !st.faults.step_delay.is_zero() {
+        tokio::time::sleep(st.faults.step_delay).await;
     }
 }
 
 fn crash_point(st: &AppState, after: &'static str) -> Result<(), OrdersError> {
-    if st.fail_after.as_deref() == Some(after) {
+    if st.faults.fail_after.as_deref() == Some(after) {
         return Err(OrdersError::Crashed(after));
     }
     Ok(())

@@ -228,7 +228,7 @@ async fn crash_after_reserve_is_resumed_to_confirmed() {
     let p = platform(&[("A", 4, 1000)]).await;
     let token = p.token(CARD_OK).await;
     let mut crashing = p.state.clone();
-    crashing.fail_after = Some("reserved".into());
+    crashing.faults.fail_after = Some("reserved".into());
     let (s, _) = p
         .checkout(
             &router(crashing),
@@ -273,7 +273,7 @@ async fn crash_after_authorize_is_resumed_to_confirmed() {
     let p = platform(&[("A", 4, 1000)]).await;
     let token = p.token(CARD_OK).await;
     let mut crashing = p.state.clone();
-    crashing.fail_after = Some("authorized".into());
+    crashing.faults.fail_after = Some("authorized".into());
     let (s, _) = p
         .checkout(
             &router(crashing),
@@ -316,7 +316,7 @@ async fn crash_then_expired_reservation_is_compensated() {
     let p = platform(&[("A", 4, 1000)]).await;
     let token = p.token(CARD_OK).await;
     let mut crashing = p.state.clone();
-    crashing.fail_after = Some("authorized".into());
+    crashing.faults.fail_after = Some("authorized".into());
     let (s, _) = p
         .checkout(
             &router(crashing),
@@ -381,7 +381,7 @@ async fn crash_before_payment_answer_is_refunded_on_compensation() {
     let p = platform(&[("A", 4, 1000)]).await;
     let token = p.token(CARD_OK).await;
     let mut crashing = p.state.clone();
-    crashing.fail_after = Some("authorized".into());
+    crashing.faults.fail_after = Some("authorized".into());
     p.checkout(
         &router(crashing),
         "u",
@@ -826,13 +826,13 @@ async fn checkout_against_the_real_catalog_uses_its_prices() {
         .expect("price");
 
     let p = platform(&[("DEMO-0002", 5, 1)]).await;
-    let state = AppState::new(
-        p.state.kit.clone(),
-        &format!("http://{cat_addr}"),
-        &p.urls.1,
-        &p.urls.2,
+    let urls = (
+        format!("http://{cat_addr}"),
+        p.urls.1.clone(),
+        p.urls.2.clone(),
     );
-    let orders = router(state);
+    let settings = support::orders_settings(p.settings.common.clone(), &urls, &[]);
+    let orders = router(AppState::from_settings(p.state.kit.clone(), &settings));
     let token = p.token(CARD_OK).await;
     let (s, b) = p
         .checkout(
