@@ -218,22 +218,15 @@ pub fn router(state: AppState) -> Router {
         ))
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Settings(#[from] SettingsError),
-    #[error(transparent)]
-    Kit(#[from] ecom_shared::KitError),
-}
+pub use ecom_shared::RunError;
 
 pub async fn run() -> Result<(), RunError> {
-    let env = Env::process();
-    ecom_shared::telemetry::init_logs(&env.get("LOG_LEVEL").unwrap_or_else(|| "info".into()));
-    let settings = Settings::from_env(&env)?;
-    let kit = Kit::start(settings.common.clone(), &MIGRATOR).await?;
-    let sweeper = session::spawn_sweeper(kit.pool.clone());
-    let state = AppState::new(kit.clone(), settings);
-    let r = ecom_shared::app::serve(router(state), &kit, ecom_shared::app::shutdown_signal()).await;
-    sweeper.abort();
-    Ok(r?)
+    ecom_shared::service::run(|env| async move {
+        let settings = Settings::from_env(&env)?;
+        let kit = Kit::start(settings.common.clone(), &MIGRATOR).await?;
+        let sweeper = session::spawn_sweeper(kit.pool.clone());
+        let state = AppState::new(kit.clone(), settings);
+        Ok(ecom_shared::service::Service::new(router(state), kit).task(sweeper))
+    })
+    .await
 }

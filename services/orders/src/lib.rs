@@ -16,6 +16,7 @@ use axum::routing::{get, post, put};
 use axum::Router;
 use ecom_shared::client::ServiceClient;
 use ecom_shared::openapi::{ApiDoc, Security};
+use ecom_shared::service::Service;
 use ecom_shared::settings::{CommonSettings, Env, Secret, SettingsError};
 use ecom_shared::{HasKit, Kit};
 use serde_json::json;
@@ -253,31 +254,24 @@ pub fn spawn_recovery(state: AppState, interval: Duration) -> tokio::task::JoinH
     })
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Settings(#[from] SettingsError),
-    #[error(transparent)]
-    Kit(#[from] ecom_shared::KitError),
-}
+pub use ecom_shared::RunError;
 
 pub async fn run() -> Result<(), RunError> {
-    let env = Env::process();
-    ecom_shared::telemetry::init_logs(&env.get("LOG_LEVEL").unwrap_or_else(|| "info".into()));
-    let settings = Settings::from_env(&env)?;
-    let kit = Kit::start(settings.common.clone(), &MIGRATOR).await?;
-    let state = AppState::from_settings(kit.clone(), &settings);
-    if !state.faults.step_delay.is_zero() {
-        tracing::warn!(
-            delay_ms = state.faults.step_delay.as_millis() as u64,
-            "fault injection: ORDERS_FAULT_STEP_DELAY_MS pauses every checkout step"
-        );
-    }
-    // Resumes sagas a previous process left unfinished (the first tick is immediate).
-    let recovery = spawn_recovery(state.clone(), settings.recovery_interval);
-    let r = ecom_shared::app::serve(router(state), &kit, ecom_shared::app::shutdown_signal()).await;
-    recovery.abort();
-    Ok(r?)
+    ecom_shared::service::run(|env| async move {
+        let settings = Settings::from_env(&env)?;
+        let kit = Kit::start(settings.common.clone(), &MIGRATOR).await?;
+        let state = AppState::from_settings(kit.clone(), &settings);
+        if !state.faults.step_delay.is_zero() {
+            tracing::warn!(
+                delay_ms = state.faults.step_delay.as_millis() as u64,
+                "fault injection: ORDERS_FAULT_STEP_DELAY_MS pauses every checkout step"
+            );
+        }
+        // Resumes sagas a previous process left unfinished (the first tick is immediate).
+        let recovery = spawn_recovery(state.clone(), settings.recovery_interval);
+        Ok(Service::new(router(state), kit).task(recovery))
+    })
+    .await
 }
 
 #[cfg(test)]

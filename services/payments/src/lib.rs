@@ -14,6 +14,7 @@ use std::time::Duration;
 use axum::routing::{get, post};
 use axum::Router;
 use ecom_shared::openapi::{ApiDoc, Security};
+use ecom_shared::service::Service;
 use ecom_shared::settings::{CommonSettings, Env, Secret, SettingsError};
 use ecom_shared::{HasKit, Kit};
 use serde_json::json;
@@ -167,27 +168,18 @@ pub fn spawn_webhooks(state: AppState, url: String, secret: Secret) -> tokio::ta
     })
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Settings(#[from] SettingsError),
-    #[error(transparent)]
-    Kit(#[from] ecom_shared::KitError),
-}
+pub use ecom_shared::RunError;
 
 pub async fn run() -> Result<(), RunError> {
-    let env = Env::process();
-    ecom_shared::telemetry::init_logs(&env.get("LOG_LEVEL").unwrap_or_else(|| "info".into()));
-    let settings = Settings::from_env(&env)?;
-    let kit = Kit::start(settings.common, &MIGRATOR).await?;
-    let state = AppState::new(kit.clone());
-    let hooks = match (settings.webhook_url, settings.webhook_secret) {
-        (Some(url), Some(secret)) => Some(spawn_webhooks(state.clone(), url, secret)),
-        _ => None,
-    };
-    let r = ecom_shared::app::serve(router(state), &kit, ecom_shared::app::shutdown_signal()).await;
-    if let Some(h) = hooks {
-        h.abort();
-    }
-    Ok(r?)
+    ecom_shared::service::run(|env| async move {
+        let settings = Settings::from_env(&env)?;
+        let kit = Kit::start(settings.common, &MIGRATOR).await?;
+        let state = AppState::new(kit.clone());
+        let mut service = Service::new(router(state.clone()), kit);
+        if let (Some(url), Some(secret)) = (settings.webhook_url, settings.webhook_secret) {
+            service = service.task(spawn_webhooks(state, url, secret));
+        }
+        Ok(service)
+    })
+    .await
 }
