@@ -308,3 +308,20 @@ async fn an_answer_that_reached_payments_but_not_the_order_is_confirmed_by_recov
         (StatusCode::CREATED, &json!("confirmed"))
     );
 }
+
+#[test]
+fn the_document_lists_the_challenge_route_and_the_202() {
+    let doc = ecom_orders::openapi().to_json();
+    let checkout = &doc["paths"]["/v1/checkout"]["post"]["responses"];
+    assert!(checkout["202"].is_object(), "{checkout}");
+    let answer = &doc["paths"]["/v1/orders/{id}/3ds"]["post"];
+    for code in ["200", "402", "404", "409", "422"] {
+        assert!(answer["responses"][code].is_object(), "{code}: {answer}");
+    }
+    let body = &answer["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(body["required"], json!(["challenge_id", "result"]));
+    assert_eq!(
+        body["properties"]["result"]["enum"],
+        json!(["succeeded", "failed"])
+    );
+}

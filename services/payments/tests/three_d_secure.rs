@@ -252,3 +252,16 @@ async fn an_unanswered_challenge_is_voided_and_cannot_be_answered_after() {
     .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
+
+#[test]
+fn the_document_lists_the_challenge_route() {
+    let doc = ecom_payments::openapi().to_json();
+    let answer = &doc["paths"]["/v1/payments/{id}/3ds"]["post"];
+    for code in ["200", "404", "409", "422"] {
+        assert!(answer["responses"][code].is_object(), "{code}: {answer}");
+    }
+    assert_eq!(
+        answer["requestBody"]["content"]["application/json"]["schema"]["additionalProperties"],
+        json!(false)
+    );
+}
