@@ -6,6 +6,7 @@ pub mod api;
 pub mod cards;
 pub mod challenge;
 pub mod error;
+pub mod refunds;
 pub mod store;
 
 use std::sync::Arc;
