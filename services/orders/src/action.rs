@@ -197,19 +197,11 @@ async fn after_payment(
     };
     // The payment's state is recorded with the move to compensation (which then has nothing
     // to give back).
-    let moved = sqlx::query(
-        "UPDATE orders SET payment_status = $2 WHERE id = $1 AND status = 'awaiting_action'",
-    )
-    .bind(o.id)
-    .bind(&p.status)
-    .execute(&st.kit.pool)
-    .await?
-    .rows_affected();
-    if moved == 0 {
-        return Ok(Resumed::Elsewhere);
+    if saga::fail_with(st, &o, problem, Some(&p.status)).await? {
+        Ok(Resumed::Reread)
+    } else {
+        Ok(Resumed::Elsewhere)
     }
-    saga::fail(st, &o, problem).await?;
-    Ok(Resumed::Reread)
 }
 
 /// The customer's answer to order `id`'s challenge: the checkout's outcome once the saga has

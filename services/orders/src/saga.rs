@@ -38,9 +38,21 @@ pub struct Outcome {
 
 /// Enters compensation with the problem the client will get.
 pub(crate) async fn fail(st: &AppState, o: &OrderRow, problem: Problem) -> Result<(), OrdersError> {
-    sqlx::query(
+    fail_with(st, o, problem, None).await.map(|_| ())
+}
+
+/// Enters compensation from the order's current status, recording the payment's status too
+/// when given; false if the order was no longer in that status (someone else moved it).
+pub(crate) async fn fail_with(
+    st: &AppState,
+    o: &OrderRow,
+    problem: Problem,
+    payment_status: Option<&str>,
+) -> Result<bool, OrdersError> {
+    let n = sqlx::query(
         "UPDATE orders SET status = 'compensating', failure_code = $3, failure_detail = $4,
              response_status = $5, response_body = $6, updated_at = now(),
+             payment_status = COALESCE($7, payment_status),
              -- From 'reserved' on, an authorization may exist even if its answer was lost.
              authorize_attempted = authorize_attempted
                  OR status IN ('reserved', 'awaiting_action', 'authorized')
@@ -52,9 +64,11 @@ pub(crate) async fn fail(st: &AppState, o: &OrderRow, problem: Problem) -> Resul
     .bind(&problem.detail)
     .bind(problem.status as i16)
     .bind(serde_json::to_value(&problem).unwrap_or(Value::Null))
+    .bind(payment_status)
     .execute(&st.kit.pool)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    Ok(n == 1)
 }
 
 /// Fault injection (`ORDERS_FAULT_STEP_DELAY_MS`, off by default): a pause between steps.
