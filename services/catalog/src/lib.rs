@@ -220,28 +220,21 @@ pub fn router(state: AppState) -> Router {
     ecom_shared::app::finish(api, &kit, &doc)
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Settings(#[from] SettingsError),
-    #[error(transparent)]
-    Kit(#[from] ecom_shared::KitError),
-    #[error("demo seed failed: {0}")]
-    Seed(#[from] error::CatalogError),
-}
+pub use ecom_shared::RunError;
 
 pub async fn run() -> Result<(), RunError> {
-    let env = Env::process();
-    ecom_shared::telemetry::init_logs(&env.get("LOG_LEVEL").unwrap_or_else(|| "info".into()));
-    let settings = Settings::from_env(&env)?;
-    let kit = Kit::start(settings.common, &MIGRATOR).await?;
-    if settings.seed_demo > 0 {
-        let n = seed::seed_demo(&kit.pool, settings.seed_demo).await?;
-        tracing::info!(inserted = n, "seeded the demo catalog");
-    }
-    let state = AppState::new(kit.clone(), settings.cache_entries);
-    let feed = state.start_change_feed(Duration::from_secs(2)).await;
-    let r = ecom_shared::app::serve(router(state), &kit, ecom_shared::app::shutdown_signal()).await;
-    feed.abort();
-    Ok(r?)
+    ecom_shared::service::run(|env| async move {
+        let settings = Settings::from_env(&env)?;
+        let kit = Kit::start(settings.common, &MIGRATOR).await?;
+        if settings.seed_demo > 0 {
+            let n = seed::seed_demo(&kit.pool, settings.seed_demo)
+                .await
+                .map_err(|e| RunError::start("demo seed failed", e))?;
+            tracing::info!(inserted = n, "seeded the demo catalog");
+        }
+        let state = AppState::new(kit.clone(), settings.cache_entries);
+        let feed = state.start_change_feed(Duration::from_secs(2)).await;
+        Ok(ecom_shared::service::Service::new(router(state), kit).task(feed))
+    })
+    .await
 }

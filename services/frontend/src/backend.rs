@@ -7,7 +7,8 @@
 //! - inventory: `GET /v1/stock/{sku}` (public).
 //! - login: `POST /v1/signup`, `POST /v1/signin`, `POST /v1/refresh`, `POST /v1/signout`.
 //! - orders (bearer = the visitor's access token): `GET /v1/cart`, `PUT /v1/cart/items/{sku}`,
-//!   `POST /v1/checkout` (`Idempotency-Key`), `GET /v1/orders`, `GET /v1/orders/{id}`.
+//!   `POST /v1/checkout` (`Idempotency-Key`; 202 with an `action` for a 3-D Secure card),
+//!   `POST /v1/orders/{id}/3ds`, `GET /v1/orders`, `GET /v1/orders/{id}`.
 //! - payments: `POST /v1/tokens` (card -> token), `GET /v1/test-cards`.
 //!
 //! The visitor's address travels as `X-Forwarded-For`, so login's rate limit and lockout count
@@ -200,6 +201,15 @@ pub struct Order {
     pub total_minor: i64,
     pub currency: String,
     pub created_at: String,
+    /// While the order is `awaiting_action`: the 3-D Secure challenge to answer.
+    #[serde(default)]
+    pub action: Option<OrderAction>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrderAction {
+    pub challenge_id: String,
+    pub expires_at: String,
 }
 
 /// What the catalog list route is asked.
@@ -471,6 +481,21 @@ impl Backend {
     ) -> Result<Order, BackendError> {
         let url = format!("{}/v1/checkout", self.inner.urls.orders);
         let body = json!({ "payment_token": payment_token });
+        self.send("orders", Method::POST, url, call, Some(&body))
+            .await
+    }
+
+    /// Answers an order's 3-D Secure challenge (`result`: `succeeded` or `failed`); the order
+    /// as the saga left it, or the problem (402 when it was declined or too late).
+    pub async fn answer_challenge(
+        &self,
+        call: &Call<'_>,
+        id: &str,
+        challenge_id: &str,
+        result: &str,
+    ) -> Result<Order, BackendError> {
+        let url = format!("{}/v1/orders/{}/3ds", self.inner.urls.orders, segment(id));
+        let body = json!({ "challenge_id": challenge_id, "result": result });
         self.send("orders", Method::POST, url, call, Some(&body))
             .await
     }

@@ -145,7 +145,18 @@ pub fn openapi() -> ApiDoc {
             &[303, 403, 422],
         ),
         ("get", "/orders", "Order history", &[200, 303]),
-        ("get", "/orders/{id}", "One order", &[200, 404]),
+        (
+            "get",
+            "/orders/{id}",
+            "One order (with the 3-D Secure verification form while it awaits one)",
+            &[200, 404],
+        ),
+        (
+            "post",
+            "/orders/{id}/3ds",
+            "Answer the order's 3-D Secure challenge (form, CSRF)",
+            &[303, 400, 403, 404, 422],
+        ),
         ("get", "/static/{file}", "Stylesheet and icon", &[200, 404]),
     ] {
         doc = doc.route(method, path, summary, Security::Public, codes);
@@ -188,6 +199,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/orders", get(routes::checkout::orders))
         .route("/orders/{id}", get(routes::checkout::order))
+        .route("/orders/{id}/3ds", post(routes::checkout::verify))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             session::layer,
@@ -206,22 +218,15 @@ pub fn router(state: AppState) -> Router {
         ))
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Settings(#[from] SettingsError),
-    #[error(transparent)]
-    Kit(#[from] ecom_shared::KitError),
-}
+pub use ecom_shared::RunError;
 
 pub async fn run() -> Result<(), RunError> {
-    let env = Env::process();
-    ecom_shared::telemetry::init_logs(&env.get("LOG_LEVEL").unwrap_or_else(|| "info".into()));
-    let settings = Settings::from_env(&env)?;
-    let kit = Kit::start(settings.common.clone(), &MIGRATOR).await?;
-    let sweeper = session::spawn_sweeper(kit.pool.clone());
-    let state = AppState::new(kit.clone(), settings);
-    let r = ecom_shared::app::serve(router(state), &kit, ecom_shared::app::shutdown_signal()).await;
-    sweeper.abort();
-    Ok(r?)
+    ecom_shared::service::run(|env| async move {
+        let settings = Settings::from_env(&env)?;
+        let kit = Kit::start(settings.common.clone(), &MIGRATOR).await?;
+        let sweeper = session::spawn_sweeper(kit.pool.clone());
+        let state = AppState::new(kit.clone(), settings);
+        Ok(ecom_shared::service::Service::new(router(state), kit).task(sweeper))
+    })
+    .await
 }

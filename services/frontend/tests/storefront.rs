@@ -322,3 +322,67 @@ async fn listings_filter_sort_and_page() {
     let bad = b.get("/search?q=boot&min=abc").await;
     assert!(bad.body.contains("is not an amount"), "{}", bad.body);
 }
+
+#[tokio::test]
+async fn a_card_that_asks_for_3_d_secure_is_verified_on_the_order_page() {
+    let shop = shop().await;
+    let mut b = Browser::new(&shop);
+    let slug = first_product(&b.get("/search?q=jacket").await.body);
+    add_to_cart(&mut b, &slug, "1").await;
+    sign_up(&mut b, "verifier@example.com", "/cart").await;
+
+    // The bank asks: the order page has the verification form; failing it places nothing.
+    let asked = pay(&mut b, "4000 0000 0000 3220").await;
+    assert_eq!(asked.status, 200, "{}", asked.body);
+    assert!(asked.url.starts_with("/orders/"), "{}", asked.url);
+    assert!(asked.body.contains("Verify your payment"), "{}", asked.body);
+    assert!(asked.body.contains("Awaiting card verification"));
+    let verify = |page: &support::Page| {
+        let at = page
+            .body
+            .find("action=\"/orders/")
+            .expect("verification form");
+        let rest = &page.body[at + 8..];
+        rest[..rest.find('"').expect("end of action")].to_string()
+    };
+    let challenge = support::field(&asked.body, "challenge_id").expect("challenge field");
+    let failed = b
+        .post(
+            &verify(&asked),
+            &[
+                ("csrf", &asked.csrf()),
+                ("challenge_id", &challenge),
+                ("result", "failed"),
+            ],
+        )
+        .await;
+    assert_eq!(failed.status, 422, "{}", failed.body);
+    assert!(
+        failed.body.contains("could not be verified"),
+        "{}",
+        failed.body
+    );
+    assert!(b.get("/cart").await.body.contains("value=\"1\""));
+
+    // Asked again and verified: placed and confirmed.
+    let asked = pay(&mut b, "4000000000003220").await;
+    let challenge = support::field(&asked.body, "challenge_id").expect("challenge field");
+    let placed = b
+        .post(
+            &verify(&asked),
+            &[
+                ("csrf", &asked.csrf()),
+                ("challenge_id", &challenge),
+                ("result", "succeeded"),
+            ],
+        )
+        .await;
+    assert_eq!(placed.status, 200, "{}", placed.body);
+    assert!(
+        placed.body.contains("Your order is placed"),
+        "{}",
+        placed.body
+    );
+    assert!(placed.body.contains("Confirmed"), "{}", placed.body);
+    assert!(b.get("/cart").await.body.contains("Your cart is empty"));
+}

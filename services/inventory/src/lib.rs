@@ -120,25 +120,18 @@ pub fn spawn_expiry(kit: Kit, interval: Duration) -> tokio::task::JoinHandle<()>
     })
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Settings(#[from] SettingsError),
-    #[error(transparent)]
-    Kit(#[from] ecom_shared::KitError),
-}
+pub use ecom_shared::RunError;
 
 pub async fn run() -> Result<(), RunError> {
-    let env = Env::process();
-    ecom_shared::telemetry::init_logs(&env.get("LOG_LEVEL").unwrap_or_else(|| "info".into()));
-    let settings = Settings::from_env(&env)?;
-    let kit = Kit::start(settings.common, &MIGRATOR).await?;
-    let expiry = spawn_expiry(kit.clone(), settings.expiry_interval);
-    let state = AppState {
-        kit: kit.clone(),
-        reservation_ttl_seconds: settings.reservation_ttl_seconds,
-    };
-    let r = ecom_shared::app::serve(router(state), &kit, ecom_shared::app::shutdown_signal()).await;
-    expiry.abort();
-    Ok(r?)
+    ecom_shared::service::run(|env| async move {
+        let settings = Settings::from_env(&env)?;
+        let kit = Kit::start(settings.common, &MIGRATOR).await?;
+        let expiry = spawn_expiry(kit.clone(), settings.expiry_interval);
+        let state = AppState {
+            kit: kit.clone(),
+            reservation_ttl_seconds: settings.reservation_ttl_seconds,
+        };
+        Ok(ecom_shared::service::Service::new(router(state), kit).task(expiry))
+    })
+    .await
 }

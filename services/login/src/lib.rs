@@ -147,14 +147,13 @@ impl HasKit for AppState {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Settings(#[from] SettingsError),
-    #[error(transparent)]
-    Kit(#[from] ecom_shared::KitError),
-    #[error(transparent)]
-    Login(#[from] LoginError),
+pub use ecom_shared::RunError;
+
+/// Signing keys that cannot be loaded or made stop the start.
+impl From<LoginError> for RunError {
+    fn from(e: LoginError) -> Self {
+        RunError::start("signing keys", e)
+    }
 }
 
 /// Builds the state over a migrated pool: loads (or makes) the signing keys and trusts them.
@@ -308,24 +307,25 @@ pub fn spawn_attempt_pruning(
 }
 
 pub async fn run() -> Result<(), RunError> {
-    let env = Env::process();
-    ecom_shared::telemetry::init_logs(&env.get("LOG_LEVEL").unwrap_or_else(|| "info".into()));
-    let common = CommonSettings::from_env("login", DEFAULT_PORT, &env)?;
-    let cfg = LoginConfig::from_env(&env, &common)?;
-    let pool = ecom_shared::app::connect(&common).await?;
-    MIGRATOR
-        .run(&pool)
-        .await
-        .map_err(ecom_shared::KitError::from)?;
-    let state = state(common, pool, cfg).await?;
-    let kit = state.kit.clone();
-    let tasks = [
-        spawn_key_reload(state.clone(), Duration::from_secs(30)),
-        spawn_attempt_pruning(state.clone(), Duration::from_secs(300)),
-    ];
-    let r = ecom_shared::app::serve(router(state), &kit, ecom_shared::app::shutdown_signal()).await;
-    for h in tasks.into_iter().flatten() {
-        h.abort();
-    }
-    Ok(r?)
+    ecom_shared::service::run(|env| async move {
+        let common = CommonSettings::from_env("login", DEFAULT_PORT, &env)?;
+        let cfg = LoginConfig::from_env(&env, &common)?;
+        let pool = ecom_shared::app::connect(&common).await?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(ecom_shared::KitError::from)?;
+        let state = state(common, pool, cfg).await?;
+        let mut service =
+            ecom_shared::service::Service::new(router(state.clone()), state.kit.clone());
+        let tasks = [
+            spawn_key_reload(state.clone(), Duration::from_secs(30)),
+            spawn_attempt_pruning(state, Duration::from_secs(300)),
+        ];
+        for task in tasks.into_iter().flatten() {
+            service = service.task(task);
+        }
+        Ok(service)
+    })
+    .await
 }

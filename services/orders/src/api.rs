@@ -14,8 +14,10 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::action::{self, ChallengeAnswer};
 use crate::error::OrdersError;
 use crate::saga::{self, Outcome};
+use crate::status::OrderStatus;
 use crate::store::{self, CartItem, Line, NewOrder};
 use crate::AppState;
 
@@ -161,8 +163,15 @@ async fn replay(st: &AppState, user: &str, key: &str, hash: &str) -> Result<Resp
         if o.request_hash != hash {
             return Err(OrdersError::KeyReused);
         }
-        if saga::terminal(&o) {
+        // Over, or waiting for the customer's 3-D Secure answer: the answer so far.
+        if saga::answerable(&o) {
             st.kit.metrics.incr("orders_checkout_replays_total", 1);
+            return Ok(respond(saga::run(st, o.id).await?));
+        }
+        // The wait for the answer is over and the sweep has not come by: time it out now.
+        if o.status == OrderStatus::AwaitingAction
+            && store::claim_expired_action(&st.kit.pool, o.id, st.lease_seconds).await?
+        {
             return Ok(respond(saga::run(st, o.id).await?));
         }
         if started.elapsed() > st.replay_wait {
@@ -308,6 +317,20 @@ pub async fn get_order(
         body["failure"] = json!({"code": code, "detail": o.failure_detail});
     }
     Ok(Json(body))
+}
+
+/// The customer's answer to their order's 3-D Secure challenge.
+pub async fn answer_challenge(
+    State(st): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    Json(answer): Json<ChallengeAnswer>,
+) -> Result<Response, OrdersError> {
+    let id =
+        Uuid::parse_str(&id).map_err(|_| OrdersError::Invalid("order id must be a UUID".into()))?;
+    Ok(respond(
+        action::answer(&st, &user.0.sub, id, &answer).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]

@@ -15,6 +15,8 @@ pub enum OrdersError {
     InProgress,
     #[error("order not found")]
     NotFound,
+    #[error("this order has no 3-D Secure challenge to answer")]
+    NoAction,
     #[error("unknown SKU {0}")]
     UnknownSku(String),
     #[error("the order comes to more than one payment may carry (at most {max} minor units)")]
@@ -75,6 +77,7 @@ impl From<&OrdersError> for Problem {
             .detail(e.to_string()),
             OrdersError::InProgress => Problem::conflict("in-progress", e.to_string()),
             OrdersError::NotFound => Problem::not_found(e.to_string()),
+            OrdersError::NoAction => Problem::conflict("no-action", e.to_string()),
             OrdersError::Dependency(c) => Problem::unavailable(public_call_error(c)),
             OrdersError::Webhook(_) => Problem::unauthorized(e.to_string()),
             OrdersError::WebhookNotConfigured => Problem::unavailable(e.to_string()),

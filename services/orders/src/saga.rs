@@ -10,10 +10,12 @@ use axum::http::StatusCode;
 use ecom_shared::client::{CallError, ServiceClient};
 use ecom_shared::Problem;
 use reqwest::Method;
-use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::action::{self, Resumed};
+use crate::calls::as_call;
+pub use crate::calls::{PaymentReply, PaymentRequest};
 use crate::error::{public_call_error, OrdersError};
 use crate::status::OrderStatus;
 use crate::store::{self, OrderRow};
@@ -27,18 +29,6 @@ pub struct Deps {
     pub payments: ServiceClient,
 }
 
-/// What orders reads of a payment.
-#[derive(Debug, Deserialize)]
-pub struct PaymentReply {
-    pub id: Uuid,
-    pub status: String,
-    #[serde(default)]
-    pub decline_code: Option<String>,
-}
-
-/// A payment request: its idempotency key and body.
-pub type PaymentRequest = (String, Value);
-
 /// A saga's outcome as the client sees it: the stored status and body.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
@@ -46,215 +36,26 @@ pub struct Outcome {
     pub body: Value,
 }
 
-/// A batched call's result as the single call's would be.
-fn as_call<T>(service: &str, r: Result<T, OrdersError>) -> Result<T, CallError> {
-    match r {
-        Ok(v) => Ok(v),
-        Err(OrdersError::Dependency(e)) => Err(e),
-        Err(e) => Err(CallError::Transport {
-            service: service.into(),
-            reason: e.to_string(),
-        }),
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct BatchReply {
-    results: Vec<BatchItem>,
-}
-
-/// One item of a batch answer (inventory's or payments'): its status, and its problem or
-/// payment.
-#[derive(Debug, Deserialize)]
-struct BatchItem {
-    status: u16,
-    #[serde(default)]
-    problem: Option<Problem>,
-    #[serde(default)]
-    payment: Option<PaymentReply>,
-}
-
-fn copy_error(e: &CallError) -> CallError {
-    match e {
-        CallError::Transport { service, reason } => CallError::Transport {
-            service: service.clone(),
-            reason: reason.clone(),
-        },
-        CallError::Status {
-            service,
-            status,
-            problem,
-        } => CallError::Status {
-            service: service.clone(),
-            status: *status,
-            problem: problem.clone(),
-        },
-        CallError::Decode { service, reason } => CallError::Decode {
-            service: service.clone(),
-            reason: reason.clone(),
-        },
-    }
-}
-
-/// Each item's result from `service`'s batch answer: 2xx is success (what `ok` takes of the
-/// item), anything else the error its single call would have had.
-fn batch_results<T>(
-    service: &str,
-    n: usize,
-    reply: Result<BatchReply, CallError>,
-    ok: impl Fn(BatchItem) -> Result<T, CallError>,
-) -> Vec<Result<T, OrdersError>> {
-    let reply = match reply {
-        Ok(b) if b.results.len() == n => b,
-        Ok(_) => {
-            let e = CallError::Decode {
-                service: service.into(),
-                reason: "batch answer with the wrong number of results".into(),
-            };
-            return (0..n).map(|_| Err(copy_error(&e).into())).collect();
-        }
-        Err(e) => return (0..n).map(|_| Err(copy_error(&e).into())).collect(),
-    };
-    reply
-        .results
-        .into_iter()
-        .map(|item| {
-            if (200..300).contains(&item.status) {
-                ok(item).map_err(OrdersError::from)
-            } else {
-                Err(CallError::Status {
-                    service: service.into(),
-                    status: item.status,
-                    problem: item.problem.map(Box::new),
-                }
-                .into())
-            }
-        })
-        .collect()
-}
-
-/// Whether a batch route is missing (an inventory from before batches, during a rollout).
-fn no_batch_route(r: &Result<BatchReply, CallError>) -> bool {
-    matches!(
-        r.as_ref().err().and_then(CallError::status),
-        Some(404 | 405)
-    )
-}
-
-/// Reserves for many checkouts in one call to inventory (one transaction there); a lone
-/// request uses the single route.
-pub async fn reserve_many(
-    inventory: &ServiceClient,
-    bodies: Vec<Value>,
-) -> Vec<Result<(), OrdersError>> {
-    if bodies.len() > 1 {
-        let n = bodies.len();
-        let batch = json!({ "reservations": bodies });
-        let r = inventory
-            .call::<Value, BatchReply>(Method::POST, "/v1/batch/reservations", Some(&batch), None)
-            .await;
-        if !no_batch_route(&r) {
-            return batch_results("inventory", n, r, |_| Ok(()));
-        }
-    }
-    let mut out = Vec::with_capacity(bodies.len());
-    for body in &bodies {
-        let r: Result<Value, CallError> = inventory
-            .call(Method::POST, "/v1/reservations", Some(body), None)
-            .await;
-        out.push(r.map(|_| ()).map_err(OrdersError::from));
-    }
-    out
-}
-
-/// Commits many checkouts' reservations in one call to inventory (one statement there); a
-/// lone request uses the single route.
-pub async fn commit_many(
-    inventory: &ServiceClient,
-    ids: Vec<Uuid>,
-) -> Vec<Result<(), OrdersError>> {
-    if ids.len() > 1 {
-        let batch = json!({ "ids": ids });
-        let r = inventory
-            .call::<Value, BatchReply>(
-                Method::POST,
-                "/v1/batch/reservations/commit",
-                Some(&batch),
-                None,
-            )
-            .await;
-        if !no_batch_route(&r) {
-            return batch_results("inventory", ids.len(), r, |_| Ok(()));
-        }
-    }
-    let mut out = Vec::with_capacity(ids.len());
-    for id in &ids {
-        let r: Result<Value, CallError> = inventory
-            .call::<Value, Value>(
-                Method::POST,
-                &format!("/v1/reservations/{id}/commit"),
-                None,
-                None,
-            )
-            .await;
-        out.push(r.map(|_| ()).map_err(OrdersError::from));
-    }
-    out
-}
-
-/// Pays for many checkouts in one call to payments (one statement there); a lone request uses
-/// the single route. Each is asked with `?webhook=false`: orders takes the outcome from the
-/// answer.
-pub async fn pay_many(
-    payments: &ServiceClient,
-    requests: Vec<PaymentRequest>,
-) -> Vec<Result<PaymentReply, OrdersError>> {
-    if requests.len() > 1 {
-        let n = requests.len();
-        let items: Vec<Value> = requests
-            .iter()
-            .map(|(key, body)| json!({"idempotency_key": key, "request": body}))
-            .collect();
-        let batch = json!({ "payments": items });
-        let r = payments
-            .call::<Value, BatchReply>(
-                Method::POST,
-                "/v1/batch/payments?webhook=false",
-                Some(&batch),
-                None,
-            )
-            .await;
-        if !no_batch_route(&r) {
-            return batch_results("payments", n, r, |item| {
-                item.payment.ok_or_else(|| CallError::Decode {
-                    service: "payments".into(),
-                    reason: "a batch item without its payment".into(),
-                })
-            });
-        }
-    }
-    let mut out = Vec::with_capacity(requests.len());
-    for (key, body) in &requests {
-        let r: Result<PaymentReply, CallError> = payments
-            .call(
-                Method::POST,
-                "/v1/payments?webhook=false",
-                Some(body),
-                Some(key),
-            )
-            .await;
-        out.push(r.map_err(OrdersError::from));
-    }
-    out
-}
-
 /// Enters compensation with the problem the client will get.
-async fn fail(st: &AppState, o: &OrderRow, problem: Problem) -> Result<(), OrdersError> {
-    sqlx::query(
+pub(crate) async fn fail(st: &AppState, o: &OrderRow, problem: Problem) -> Result<(), OrdersError> {
+    fail_with(st, o, problem, None).await.map(|_| ())
+}
+
+/// Enters compensation from the order's current status, recording the payment's status too
+/// when given; false if the order was no longer in that status (someone else moved it).
+pub(crate) async fn fail_with(
+    st: &AppState,
+    o: &OrderRow,
+    problem: Problem,
+    payment_status: Option<&str>,
+) -> Result<bool, OrdersError> {
+    let n = sqlx::query(
         "UPDATE orders SET status = 'compensating', failure_code = $3, failure_detail = $4,
              response_status = $5, response_body = $6, updated_at = now(),
+             payment_status = COALESCE($7, payment_status),
              -- From 'reserved' on, an authorization may exist even if its answer was lost.
-             authorize_attempted = authorize_attempted OR status IN ('reserved', 'authorized')
+             authorize_attempted = authorize_attempted
+                 OR status IN ('reserved', 'awaiting_action', 'authorized')
          WHERE id = $1 AND status = $2",
     )
     .bind(o.id)
@@ -263,20 +64,22 @@ async fn fail(st: &AppState, o: &OrderRow, problem: Problem) -> Result<(), Order
     .bind(&problem.detail)
     .bind(problem.status as i16)
     .bind(serde_json::to_value(&problem).unwrap_or(Value::Null))
+    .bind(payment_status)
     .execute(&st.kit.pool)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    Ok(n == 1)
 }
 
 /// Fault injection (`ORDERS_FAULT_STEP_DELAY_MS`, off by default): a pause between steps.
 async fn fault_pause(st: &AppState) {
-    if !st.fault_step_delay.is_zero() {
-        tokio::time::sleep(st.fault_step_delay).await;
+    if !st.faults.step_delay.is_zero() {
+        tokio::time::sleep(st.faults.step_delay).await;
     }
 }
 
 fn crash_point(st: &AppState, after: &'static str) -> Result<(), OrdersError> {
-    if st.fail_after.as_deref() == Some(after) {
+    if st.faults.fail_after.as_deref() == Some(after) {
         return Err(OrdersError::Crashed(after));
     }
     Ok(())
@@ -288,13 +91,20 @@ pub async fn order_json(st: &AppState, o: &OrderRow) -> Result<Value, OrdersErro
     Ok(order_body(o, &lines))
 }
 
-fn order_body(o: &OrderRow, lines: &[store::Line]) -> Value {
-    json!({
+pub(crate) fn order_body(o: &OrderRow, lines: &[store::Line]) -> Value {
+    let mut body = json!({
         "id": o.id, "status": o.status, "lines": lines, "total_minor": o.total_minor,
         "currency": o.currency,
         "payment": {"id": o.payment_id, "status": o.payment_status},
         "created_at": o.created_at,
-    })
+    });
+    // While it waits for the customer, the order carries what they are to do.
+    if o.status == OrderStatus::AwaitingAction {
+        if let Some(a) = o.response_body.as_ref().and_then(|b| b.get("action")) {
+            body["action"] = a.clone();
+        }
+    }
+    body
 }
 
 /// Runs the saga of order `id` from its persisted state until it is confirmed or failed.
@@ -314,6 +124,11 @@ pub async fn run_new(
     lines: Vec<store::Line>,
 ) -> Result<Outcome, OrdersError> {
     drive(st, order.id, Some(order), Some(lines)).await
+}
+
+/// Runs the saga of an order from its row as the caller just moved it.
+pub async fn resume(st: &AppState, order: OrderRow) -> Result<Outcome, OrdersError> {
+    drive(st, order.id, Some(order), None).await
 }
 
 async fn drive(
@@ -338,6 +153,14 @@ async fn drive(
         known = match o.status {
             OrderStatus::Pending => step_reserve(st, o, lines).await?,
             OrderStatus::Reserved => step_authorize(st, o, lines).await?,
+            // Waiting for the customer's 3-D Secure answer: the answer so far, until the
+            // deadline; after it (recovery claimed the order), the payment is voided.
+            OrderStatus::AwaitingAction if action::open(&o) => return finished(st, &o).await,
+            OrderStatus::AwaitingAction => match action::expire(st, o).await? {
+                Resumed::Row(o) => Some(*o),
+                Resumed::Reread => None,
+                Resumed::Elsewhere => return Err(OrdersError::InProgress),
+            },
             OrderStatus::Authorized => step_confirm(st, o, lines).await?,
             OrderStatus::Compensating => {
                 step_compensate(st, &o).await?;
@@ -479,6 +302,10 @@ async fn step_authorize(
             o.payment_status = Some(p.status);
             o.authorize_attempted = true;
             step_confirm(st, o, lines).await
+        }
+        // 3-D Secure: the customer answers a challenge first.
+        Ok(p) if p.status == "requires_action" && p.action.is_some() => {
+            action::wait_for_customer(st, o, p, lines).await
         }
         Ok(p) => {
             let code = p.decline_code.clone().unwrap_or_else(|| p.status.clone());
@@ -626,7 +453,8 @@ async fn step_compensate(st: &AppState, o: &OrderRow) -> Result<(), OrdersError>
     }
     let settled = matches!(
         payment_status.as_deref(),
-        Some("declined" | "requires_action" | "voided" | "refunded")
+        // A challenge nobody answered (`requires_action`) is voided: it cannot be answered after.
+        Some("declined" | "voided" | "refunded")
     );
     if let (Some(pid), false) = (payment_id, settled) {
         let first = match payment_status.as_deref() {
@@ -663,7 +491,7 @@ async fn step_compensate(st: &AppState, o: &OrderRow) -> Result<(), OrdersError>
 }
 
 /// Voids or refunds payment `pid`; `None` if it is in no state for that (409).
-async fn payment_move(
+pub(crate) async fn payment_move(
     st: &AppState,
     pid: Uuid,
     action: &str,
@@ -708,4 +536,10 @@ pub async fn recover(st: &AppState) -> Result<usize, OrdersError> {
 /// Whether an order's saga is over.
 pub fn terminal(o: &OrderRow) -> bool {
     o.status.is_terminal()
+}
+
+/// Whether a repeated checkout is answered now: the saga is over, or it waits for the
+/// customer's 3-D Secure answer (202 with the action).
+pub fn answerable(o: &OrderRow) -> bool {
+    terminal(o) || (o.status == OrderStatus::AwaitingAction && action::open(o))
 }

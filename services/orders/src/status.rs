@@ -2,15 +2,19 @@
 
 use serde::{Deserialize, Serialize};
 
-/// `pending → reserved → confirmed`, or `compensating → failed`; `authorized` remains for
-/// orders paid by an authorization before sales were used (captured on resumption). Stored
-/// as its lower-case name in `orders.status` (a `text` column with a check of the same names).
+/// `pending → reserved → confirmed`, or `compensating → failed`; a payment that asks for
+/// 3-D Secure makes it `reserved → awaiting_action` until the customer answers the challenge
+/// (`→ authorized → confirmed`, or `→ compensating → failed`) or the wait times out.
+/// `authorized` is also where orders paid by an authorization before sales were used resume
+/// (captured then). Stored as its snake_case name in `orders.status` (a `text` column with a
+/// check of the same names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, sqlx::Type)]
-#[sqlx(type_name = "text", rename_all = "lowercase")]
-#[serde(rename_all = "lowercase")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     Pending,
     Reserved,
+    AwaitingAction,
     Authorized,
     Confirmed,
     Compensating,
@@ -22,6 +26,7 @@ impl OrderStatus {
         match self {
             Self::Pending => "pending",
             Self::Reserved => "reserved",
+            Self::AwaitingAction => "awaiting_action",
             Self::Authorized => "authorized",
             Self::Confirmed => "confirmed",
             Self::Compensating => "compensating",
@@ -55,6 +60,7 @@ mod tests {
         let all = [
             OrderStatus::Pending,
             OrderStatus::Reserved,
+            OrderStatus::AwaitingAction,
             OrderStatus::Authorized,
             OrderStatus::Confirmed,
             OrderStatus::Compensating,
@@ -73,6 +79,7 @@ mod tests {
             [
                 "\"pending\"",
                 "\"reserved\"",
+                "\"awaiting_action\"",
                 "\"authorized\"",
                 "\"confirmed\"",
                 "\"compensating\"",

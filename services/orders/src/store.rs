@@ -34,11 +34,15 @@ pub struct OrderRow {
     pub response_status: Option<i16>,
     pub response_body: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
+    /// 3-D Secure: the payment's challenge, once one was asked for (kept afterwards).
+    pub challenge_id: Option<String>,
+    /// Until when the customer may answer it (`awaiting_action`).
+    pub action_expires_at: Option<DateTime<Utc>>,
 }
 
 const SELECT_ORDER: &str = "SELECT id, user_id, request_hash, status, payment_token, total_minor,
     currency, authorize_attempted, payment_id, payment_status, failure_code, failure_detail,
-    response_status, response_body, created_at FROM orders";
+    response_status, response_body, created_at, challenge_id, action_expires_at FROM orders";
 
 fn order_from_row(r: &sqlx::postgres::PgRow) -> Result<OrderRow, sqlx::Error> {
     Ok(OrderRow {
@@ -57,6 +61,8 @@ fn order_from_row(r: &sqlx::postgres::PgRow) -> Result<OrderRow, sqlx::Error> {
         response_status: r.try_get("response_status")?,
         response_body: r.try_get("response_body")?,
         created_at: r.try_get("created_at")?,
+        challenge_id: r.try_get("challenge_id")?,
+        action_expires_at: r.try_get("action_expires_at")?,
     })
 }
 
@@ -269,6 +275,8 @@ async fn insert_batch(
                 response_status: None,
                 response_body: None,
                 created_at,
+                challenge_id: None,
+                action_expires_at: None,
             })
         })
         .collect())
@@ -370,6 +378,26 @@ pub async fn claim_stale(
     .fetch_all(pool)
     .await?;
     Ok(ids)
+}
+
+/// Claims an order whose 3-D Secure wait is over (its lease runs until the deadline), as the
+/// recovery sweep would; false if it is not due or someone else has it.
+pub async fn claim_expired_action(
+    pool: &PgPool,
+    id: Uuid,
+    lease_seconds: f64,
+) -> Result<bool, OrdersError> {
+    let n = sqlx::query(
+        "UPDATE orders SET lease_until = now() + make_interval(secs => $2), attempts = attempts + 1
+         WHERE id = $1 AND status = 'awaiting_action' AND action_expires_at <= now()
+           AND lease_until <= now()",
+    )
+    .bind(id)
+    .bind(lease_seconds)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(n == 1)
 }
 
 #[derive(Debug, Serialize)]

@@ -18,25 +18,18 @@
 //!
 //! Needs PostgreSQL like every service test: without it the test fails, it never skips.
 
+mod support;
+
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::Path;
-use axum::http::{Method, StatusCode};
-use axum::routing::get;
-use axum::{Json, Router};
-use ecom_shared::settings::CommonSettings;
-use ecom_shared::testing::{call, TestAuth, TestDb, SERVICE_TOKEN};
-use ecom_shared::{Kit, Problem};
+use ecom_shared::testing::{TestDb, SERVICE_TOKEN};
 use serde_json::{json, Value};
+use support::{count, CARD_DECLINED, CARD_OK};
 use uuid::Uuid;
 
-const CARD_OK: &str = "4242424242424242";
-const CARD_DECLINED: &str = "4000000000000002";
 const CHECKOUTS: usize = 40;
 const STOCK: [(&str, i32, i64); 2] = [("crash-a", 15, 1_200), ("crash-b", 15, 3_400)];
 
@@ -102,31 +95,6 @@ impl Drop for OrdersProcess {
     }
 }
 
-fn catalog_stub() -> Router {
-    let prices: Arc<HashMap<String, i64>> =
-        Arc::new(STOCK.iter().map(|(s, _, p)| (s.to_string(), *p)).collect());
-    Router::new().route(
-        "/v1/skus/{sku}",
-        get(move |Path(sku): Path<String>| {
-            let prices = prices.clone();
-            async move {
-                match prices.get(&sku) {
-                    Some(p) => Ok(Json(json!({"sku": sku, "name": format!("Item {sku}"),
-                        "price_minor": p, "currency": "EUR"}))),
-                    None => Err(Problem::not_found("no such sku")),
-                }
-            }
-        }),
-    )
-}
-
-async fn count(db: &TestDb, sql: &str) -> i64 {
-    sqlx::query_scalar(sql)
-        .fetch_one(&db.pool)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-}
-
 /// One checkout over HTTP; `None` when the connection broke (the process was killed).
 async fn checkout(
     http: &reqwest::Client,
@@ -151,71 +119,16 @@ async fn checkout(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_process_killed_mid_saga_recovers_and_stock_and_payments_agree() {
-    // --- the services orders depends on, in-process -------------------------------------
-    let inventory_db = TestDb::new().await.expect("PostgreSQL");
-    ecom_inventory::MIGRATOR
-        .run(&inventory_db.pool)
-        .await
-        .expect("migrate inventory");
-    let inv_kit = Kit::from_pool(
-        CommonSettings::for_tests("inventory", &inventory_db.url),
-        inventory_db.pool.clone(),
-    )
-    .expect("kit");
-    let inventory = ecom_inventory::router(ecom_inventory::AppState {
-        kit: inv_kit,
-        reservation_ttl_seconds: 900,
-    });
-    let inv_addr = ecom_shared::testing::spawn(inventory.clone())
-        .await
-        .expect("spawn inventory");
-    for (sku, n, _) in STOCK {
-        let (s, _, b) = call(
-            &inventory,
-            Method::PUT,
-            &format!("/v1/stock/{sku}"),
-            Some(SERVICE_TOKEN),
-            Some(json!({"on_hand": n})),
-            &[],
-        )
-        .await;
-        assert_eq!(s, StatusCode::OK, "{b}");
-    }
-
-    let payments_db = TestDb::new().await.expect("PostgreSQL");
-    ecom_payments::MIGRATOR
-        .run(&payments_db.pool)
-        .await
-        .expect("migrate payments");
-    let auth = TestAuth::new();
-    let mut pay_settings = CommonSettings::for_tests("payments", &payments_db.url);
-    auth.trust(&mut pay_settings);
-    let pay_kit = Kit::from_pool(pay_settings, payments_db.pool.clone()).expect("kit");
-    let payments = ecom_payments::router(ecom_payments::AppState::new(pay_kit));
-    let pay_addr = ecom_shared::testing::spawn(payments.clone())
-        .await
-        .expect("spawn payments");
+    // --- the services orders depends on, in-process (shared with checkout.rs) ------------
+    let deps = support::dependencies(&STOCK).await;
     // Each buyer's own payment token: a token pays for the customer who made it only.
     let mut tokens = HashMap::new();
     for i in 0..CHECKOUTS {
         let card = if i % 5 == 4 { CARD_DECLINED } else { CARD_OK };
-        let jwt = auth.token(&format!("crash-user-{i}"), &["customer"]);
-        let (s, _, b) = call(
-            &payments,
-            Method::POST,
-            "/v1/tokens",
-            Some(&jwt),
-            Some(json!({"number": card, "exp_month": 12, "exp_year": 2040, "cvc": "123"})),
-            &[],
-        )
-        .await;
-        assert_eq!(s, StatusCode::CREATED, "{b}");
-        tokens.insert(i, b["token"].as_str().expect("token").to_string());
+        let token = deps.token_for(&format!("crash-user-{i}"), card).await;
+        tokens.insert(i, token);
     }
-
-    let cat_addr: SocketAddr = ecom_shared::testing::spawn(catalog_stub())
-        .await
-        .expect("spawn catalog stub");
+    let (inventory_db, payments_db, auth) = (&deps.inventory_db, &deps.payments_db, &deps.auth);
 
     // --- orders as a real process ---------------------------------------------------------
     let orders_db = TestDb::new().await.expect("PostgreSQL");
@@ -224,9 +137,9 @@ async fn orders_process_killed_mid_saga_recovers_and_stock_and_payments_agree() 
         vec![
             ("DATABASE_URL", orders_db.url.clone()),
             ("BIND_ADDR", "127.0.0.1:0".to_string()),
-            ("CATALOG_URL", format!("http://{cat_addr}")),
-            ("INVENTORY_URL", format!("http://{inv_addr}")),
-            ("PAYMENTS_URL", format!("http://{pay_addr}")),
+            ("CATALOG_URL", deps.urls.0.clone()),
+            ("INVENTORY_URL", deps.urls.1.clone()),
+            ("PAYMENTS_URL", deps.urls.2.clone()),
             ("SERVICE_TOKEN", SERVICE_TOKEN.to_string()),
             ("JWKS_JSON", jwks.clone()),
             ("LOG_LEVEL", "warn,ecom_shared::app=info".to_string()),
@@ -274,7 +187,7 @@ async fn orders_process_killed_mid_saga_recovers_and_stock_and_payments_agree() 
     let started = Instant::now();
     loop {
         let n = count(
-            &payments_db,
+            payments_db,
             "SELECT count(*) FROM payments WHERE status = 'captured'",
         )
         .await;
@@ -506,7 +419,7 @@ async fn orders_process_killed_mid_saga_recovers_and_stock_and_payments_agree() 
     let captured = pays.iter().filter(|p| p.1 == "captured").count();
     assert_eq!(captured, confirmed.len(), "captures vs confirmed orders");
     let kept = count(
-        &payments_db,
+        payments_db,
         "SELECT count(*) FILTER (WHERE kind = 'captured')
               - count(*) FILTER (WHERE kind = 'refunded') FROM payment_events",
     )

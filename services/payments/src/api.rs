@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::error::PaymentsError;
 use crate::store::{self, Announce, AuthorizeRequest};
-use crate::{cards, AppState};
+use crate::{cards, challenge, AppState};
 
 /// Card data as the storefront sends it. It is checked, summarised and dropped here.
 #[derive(Deserialize)]
@@ -208,7 +208,7 @@ pub async fn get_payment(
 async fn move_to(
     st: &AppState,
     id: &str,
-    from: &str,
+    from: &[&str],
     to: &str,
     action: &str,
     announce: Announce,
@@ -227,7 +227,15 @@ pub async fn capture(
     Path(id): Path<String>,
     Query(q): Query<AnnounceQuery>,
 ) -> Result<Json<store::Payment>, PaymentsError> {
-    move_to(&st, &id, "authorized", "captured", "capture", q.announce()).await
+    move_to(
+        &st,
+        &id,
+        &["authorized"],
+        "captured",
+        "capture",
+        q.announce(),
+    )
+    .await
 }
 
 pub async fn void(
@@ -236,7 +244,38 @@ pub async fn void(
     Path(id): Path<String>,
     Query(q): Query<AnnounceQuery>,
 ) -> Result<Json<store::Payment>, PaymentsError> {
-    move_to(&st, &id, "authorized", "voided", "void", q.announce()).await
+    // A 3-D Secure challenge nobody answered is voided too: it can no longer be answered.
+    move_to(
+        &st,
+        &id,
+        &["authorized", "requires_action"],
+        "voided",
+        "void",
+        q.announce(),
+    )
+    .await
+}
+
+/// The customer's answer to a payment's 3-D Secure challenge, relayed by the caller (orders
+/// checks that the customer is the order's). Answered again, it changes nothing.
+pub async fn answer_challenge(
+    State(st): State<AppState>,
+    _c: ServiceCaller,
+    Path(id): Path<String>,
+    Query(q): Query<AnnounceQuery>,
+    Json(answer): Json<challenge::ChallengeAnswer>,
+) -> Result<Json<store::Payment>, PaymentsError> {
+    let announce = q.announce();
+    let (p, moved) = challenge::answer(&st.kit.pool, parse_id(&id)?, &answer, announce).await?;
+    if moved {
+        st.kit
+            .metrics
+            .incr(&format!("payments_{}_total", p.status), 1);
+        if announce == Announce::Webhook {
+            st.wake_webhooks();
+        }
+    }
+    Ok(Json(p))
 }
 
 /// A partial refund's body; no body refunds what is left.

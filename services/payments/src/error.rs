@@ -17,6 +17,8 @@ pub enum PaymentsError {
     KeyReused,
     #[error("the refund is more than is left to refund ({left} in minor units)")]
     RefundTooLarge { left: i64 },
+    #[error("challenge_id is not this payment's challenge")]
+    ChallengeMismatch,
     #[error("Idempotency-Key header is required (1-200 printable characters)")]
     MissingKey,
     #[error(transparent)]
@@ -32,9 +34,10 @@ impl From<&PaymentsError> for Problem {
                 "Invalid card",
             )
             .detail(e.to_string()),
-            PaymentsError::Invalid(_) | PaymentsError::UnknownToken | PaymentsError::MissingKey => {
-                Problem::validation(e.to_string())
-            }
+            PaymentsError::Invalid(_)
+            | PaymentsError::UnknownToken
+            | PaymentsError::MissingKey
+            | PaymentsError::ChallengeMismatch => Problem::validation(e.to_string()),
             PaymentsError::NotFound(_) => Problem::not_found(e.to_string()),
             PaymentsError::WrongState { .. } => Problem::conflict("wrong-state", e.to_string()),
             PaymentsError::RefundTooLarge { .. } => {

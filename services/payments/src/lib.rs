@@ -4,7 +4,9 @@
 
 pub mod api;
 pub mod cards;
+pub mod challenge;
 pub mod error;
+pub mod refunds;
 pub mod store;
 
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use std::time::Duration;
 use axum::routing::{get, post};
 use axum::Router;
 use ecom_shared::openapi::{ApiDoc, Security};
+use ecom_shared::service::Service;
 use ecom_shared::settings::{CommonSettings, Env, Secret, SettingsError};
 use ecom_shared::{HasKit, Kit};
 use serde_json::json;
@@ -91,7 +94,7 @@ pub fn openapi() -> ApiDoc {
         .body(json!({"type": "object", "required": ["number", "exp_month", "exp_year", "cvc"], "properties": {
             "number": {"type": "string"}, "exp_month": {"type": "integer"}, "exp_year": {"type": "integer"}, "cvc": {"type": "string"}}}))
         .route("get", "/v1/test-cards", "The sandbox's test cards", Security::Public, &[200])
-        .route("post", "/v1/payments", "Authorize (Idempotency-Key header required)", Security::Service, &[200, 201, 401, 403, 422])
+        .route("post", "/v1/payments", "Authorize (Idempotency-Key header required). A card that asks for 3-D Secure answers status requires_action with action {type: 3ds_challenge, challenge_id}, answered at /v1/payments/{id}/3ds", Security::Service, &[200, 201, 401, 403, 422])
         .body(authorize.clone())
         .query("webhook", "false: the caller takes the outcome from the response; no webhook is sent")
         .route("post", "/v1/batch/payments", "Authorize many (1 to 200), each with its own idempotency key, in one statement; each item answered as its single call", Security::Service, &[200, 401, 403, 422])
@@ -104,7 +107,12 @@ pub fn openapi() -> ApiDoc {
         .route("get", "/v1/payments/{id}", "One payment", Security::Service, &[200, 404])
         .route("post", "/v1/payments/{id}/capture", "Capture an authorization", Security::Service, &[200, 404, 409])
         .query("webhook", "false: no webhook for this change")
-        .route("post", "/v1/payments/{id}/void", "Void an authorization", Security::Service, &[200, 404, 409])
+        .route("post", "/v1/payments/{id}/void", "Void an authorization, or a payment whose 3-D Secure challenge was never answered (requires_action)", Security::Service, &[200, 404, 409])
+        .query("webhook", "false: no webhook for this change")
+        .route("post", "/v1/payments/{id}/3ds", "Answer a requires_action payment's 3-D Secure challenge (the sandbox's issuer page): succeeded authorizes it (captures it when the request was a sale), failed declines it (authentication_failed); answered again, the payment as it is", Security::Service, &[200, 404, 409, 422])
+        .body(json!({"type": "object", "required": ["challenge_id", "result"], "additionalProperties": false, "properties": {
+            "challenge_id": {"type": "string", "description": "action.challenge_id of the payment"},
+            "result": {"type": "string", "enum": ["succeeded", "failed"]}}}))
         .query("webhook", "false: no webhook for this change")
         .route("post", "/v1/payments/{id}/refund", "Refund a capture: what is left of it (no body), or part of it (amount_minor; Idempotency-Key header required, one refund per key)", Security::Service, &[200, 404, 409, 422])
         .optional_body(json!({"type": "object", "required": ["amount_minor"], "properties": {
@@ -130,6 +138,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/payments/{id}", get(api::get_payment))
         .route("/v1/payments/{id}/capture", post(api::capture))
         .route("/v1/payments/{id}/void", post(api::void))
+        .route("/v1/payments/{id}/3ds", post(api::answer_challenge))
         .route("/v1/payments/{id}/refund", post(api::refund))
         .with_state(state);
     ecom_shared::app::finish(api, &kit, &doc)
@@ -160,27 +169,18 @@ pub fn spawn_webhooks(state: AppState, url: String, secret: Secret) -> tokio::ta
     })
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum RunError {
-    #[error(transparent)]
-    Settings(#[from] SettingsError),
-    #[error(transparent)]
-    Kit(#[from] ecom_shared::KitError),
-}
+pub use ecom_shared::RunError;
 
 pub async fn run() -> Result<(), RunError> {
-    let env = Env::process();
-    ecom_shared::telemetry::init_logs(&env.get("LOG_LEVEL").unwrap_or_else(|| "info".into()));
-    let settings = Settings::from_env(&env)?;
-    let kit = Kit::start(settings.common, &MIGRATOR).await?;
-    let state = AppState::new(kit.clone());
-    let hooks = match (settings.webhook_url, settings.webhook_secret) {
-        (Some(url), Some(secret)) => Some(spawn_webhooks(state.clone(), url, secret)),
-        _ => None,
-    };
-    let r = ecom_shared::app::serve(router(state), &kit, ecom_shared::app::shutdown_signal()).await;
-    if let Some(h) = hooks {
-        h.abort();
-    }
-    Ok(r?)
+    ecom_shared::service::run(|env| async move {
+        let settings = Settings::from_env(&env)?;
+        let kit = Kit::start(settings.common, &MIGRATOR).await?;
+        let state = AppState::new(kit.clone());
+        let mut service = Service::new(router(state.clone()), kit);
+        if let (Some(url), Some(secret)) = (settings.webhook_url, settings.webhook_secret) {
+            service = service.task(spawn_webhooks(state, url, secret));
+        }
+        Ok(service)
+    })
+    .await
 }

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::cards::CardSummary;
 use crate::error::PaymentsError;
+pub use crate::refunds::{refund, PartialRefund};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PaymentMethod {
@@ -33,6 +34,36 @@ pub struct Payment {
     pub brand: String,
     pub last4: String,
     pub created_at: DateTime<Utc>,
+    /// What the customer must do before the payment can go on: present while it is
+    /// `requires_action` (a 3-D Secure challenge to answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<PaymentAction>,
+}
+
+/// A payment's pending customer action: the 3-D Secure challenge to answer at
+/// `POST /v1/payments/{id}/3ds`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PaymentAction {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub challenge_id: String,
+}
+
+impl PaymentAction {
+    fn of(status: &str, challenge: Option<String>) -> Option<Self> {
+        (status == "requires_action")
+            .then_some(challenge)
+            .flatten()
+            .map(|challenge_id| Self {
+                kind: "3ds_challenge".into(),
+                challenge_id,
+            })
+    }
+}
+
+/// A fresh, unguessable challenge id.
+fn new_challenge() -> String {
+    format!("ch_{}", Uuid::new_v4().simple())
 }
 
 fn new_token() -> Result<String, PaymentsError> {
@@ -78,13 +109,15 @@ pub async fn save_method(
 
 const SELECT_PAYMENT: &str =
     "SELECT p.id, p.status, p.amount_minor, p.refunded_minor, p.currency, p.order_ref,
-        p.decline_code, p.created_at, m.brand, m.last4, p.request_hash
+        p.decline_code, p.created_at, m.brand, m.last4, p.request_hash, p.challenge_id
     FROM payments p JOIN payment_methods m ON m.token = p.token";
 
-fn payment_from_row(r: &sqlx::postgres::PgRow) -> Result<Payment, sqlx::Error> {
+pub(crate) fn payment_from_row(r: &sqlx::postgres::PgRow) -> Result<Payment, sqlx::Error> {
+    let status: String = r.try_get("status")?;
     Ok(Payment {
         id: r.try_get("id")?,
-        status: r.try_get("status")?,
+        action: PaymentAction::of(&status, r.try_get("challenge_id")?),
+        status,
         amount_minor: r.try_get("amount_minor")?,
         refunded_minor: r.try_get("refunded_minor")?,
         currency: r.try_get("currency")?,
@@ -288,15 +321,17 @@ async fn authorize_statement(
     let captures: Vec<bool> = items.iter().map(|(_, r)| r.capture).collect();
     let customers: Vec<&str> = items.iter().map(|(_, r)| r.customer.as_str()).collect();
     let events: Vec<Uuid> = items.iter().map(|_| Uuid::new_v4()).collect();
+    let challenges: Vec<String> = items.iter().map(|_| new_challenge()).collect();
     let outcomes: Vec<&str> = OUTCOMES.iter().map(|o| o.0).collect();
     let statuses: Vec<&str> = OUTCOMES.iter().map(|o| o.1).collect();
     let declines: Vec<Option<&str>> = OUTCOMES.iter().map(|o| o.2).collect();
     let rows = sqlx::query(
         "WITH i AS (
              SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bigint[],
-                                  $6::text[], $7::text[], $8::bool[], $9::uuid[], $14::text[])
+                                  $6::text[], $7::text[], $8::bool[], $9::uuid[], $14::text[],
+                                  $15::text[])
                  AS i(id, idempotency_key, request_hash, token, amount_minor, currency,
-                      order_ref, capture, event_id, customer)),
+                      order_ref, capture, event_id, customer, challenge)),
          d AS (
              SELECT i.*, o.decline_code, m.brand, m.last4,
                     -- A sale: captured at once when approved.
@@ -309,9 +344,12 @@ async fn authorize_statement(
                  AS o(outcome, status, decline_code) ON o.outcome = m.outcome),
          p AS (
              INSERT INTO payments (id, idempotency_key, request_hash, token, amount_minor,
-                                   currency, order_ref, status, decline_code)
+                                   currency, order_ref, status, decline_code, challenge_id,
+                                   capture_requested)
              SELECT id, idempotency_key, request_hash, token, amount_minor, currency,
-                    order_ref, status, decline_code
+                    order_ref, status, decline_code,
+                    -- 3-D Secure: the challenge the customer is to answer.
+                    CASE WHEN status = 'requires_action' THEN challenge END, capture
              FROM d ORDER BY idempotency_key
              ON CONFLICT (idempotency_key) DO NOTHING
              RETURNING id, status, amount_minor, created_at),
@@ -343,6 +381,7 @@ async fn authorize_statement(
     .bind(&declines)
     .bind(announce == Announce::Webhook)
     .bind(&customers)
+    .bind(&challenges)
     .fetch_all(pool)
     .await?;
     let mut by_id: std::collections::HashMap<Uuid, &sqlx::postgres::PgRow> =
@@ -362,10 +401,12 @@ async fn authorize_statement(
             out.push(replay(pool, key, &hashes[n]).await);
             continue;
         };
+        let status: String = row.try_get("status")?;
         out.push(Ok((
             Payment {
                 id: ids[n],
-                status: row.try_get("status")?,
+                action: PaymentAction::of(&status, Some(challenges[n].clone())),
+                status,
                 amount_minor: req.amount_minor,
                 refunded_minor: 0,
                 currency: req.currency.clone(),
@@ -399,7 +440,7 @@ async fn replay(pool: &PgPool, key: &str, hash: &str) -> Result<(Payment, bool),
 pub async fn transition(
     pool: &PgPool,
     id: Uuid,
-    from: &str,
+    from: &[&str],
     to: &str,
     action: &str,
     announce: Announce,
@@ -408,9 +449,10 @@ pub async fn transition(
     // transaction); the event and webhook are written only if the payment moved.
     let moved = sqlx::query(
         "WITH u AS (
-             UPDATE payments SET status = $3, updated_at = now() WHERE id = $1 AND status = $2
+             UPDATE payments SET status = $3, updated_at = now()
+             WHERE id = $1 AND status = ANY($2)
              RETURNING id, status, amount_minor, refunded_minor, currency, order_ref,
-                       decline_code, created_at, token),
+                       decline_code, created_at, token, challenge_id),
          e AS (INSERT INTO payment_events (payment_id, kind, amount_minor)
                SELECT id, $3, amount_minor FROM u),
          w AS (INSERT INTO webhook_outbox (payload)
@@ -419,7 +461,7 @@ pub async fn transition(
                           'amount_minor', amount_minor, 'currency', currency)
                FROM u WHERE $6)
          SELECT u.id, u.status, u.amount_minor, u.refunded_minor, u.currency, u.order_ref,
-                u.decline_code, u.created_at, m.brand, m.last4
+                u.decline_code, u.created_at, m.brand, m.last4, u.challenge_id
          FROM u JOIN payment_methods m ON m.token = u.token",
     )
     .bind(id)
@@ -441,104 +483,6 @@ pub async fn transition(
             status: p.status,
             action: action.to_string(),
         })
-    }
-}
-
-/// A refund of part of a capture: its amount and the caller's idempotency key.
-#[derive(Debug, Clone, Copy)]
-pub struct PartialRefund<'a> {
-    pub amount_minor: i64,
-    pub key: &'a str,
-}
-
-/// Refunds a captured payment: what is left of it (`part: None`), or part of it; returns the
-/// payment and whether this call refunded anything. A partial
-/// refund is made once per (payment, key): asked again with the same amount it answers with
-/// the payment as it is; with another amount it is refused. The payment row is locked while
-/// the refund is decided, so concurrent refunds never add up to more than the capture (the
-/// table's check would refuse it anyway). The refund, the payment's new totals, its event and
-/// its webhook are one statement.
-pub async fn refund(
-    pool: &PgPool,
-    id: Uuid,
-    part: Option<PartialRefund<'_>>,
-    announce: Announce,
-) -> Result<(Payment, bool), PaymentsError> {
-    if let Some(p) = part {
-        if p.amount_minor <= 0 {
-            return Err(PaymentsError::Invalid(
-                "amount_minor must be at least 1".into(),
-            ));
-        }
-    }
-    let moved = sqlx::query(
-        "WITH p AS (
-             SELECT id, amount_minor - refunded_minor AS left_minor FROM payments
-             WHERE id = $1 AND status IN ('captured', 'partially_refunded') FOR UPDATE),
-         r AS (
-             INSERT INTO refunds (id, payment_id, idempotency_key, amount_minor)
-             SELECT $2, p.id, $3, COALESCE($4, p.left_minor) FROM p
-             WHERE COALESCE($4, p.left_minor) BETWEEN 1 AND p.left_minor
-             ON CONFLICT (payment_id, idempotency_key) DO NOTHING
-             RETURNING payment_id, amount_minor),
-         u AS (
-             UPDATE payments x SET refunded_minor = x.refunded_minor + r.amount_minor,
-                 status = CASE WHEN x.refunded_minor + r.amount_minor = x.amount_minor
-                               THEN 'refunded' ELSE 'partially_refunded' END,
-                 updated_at = now()
-             FROM r WHERE x.id = r.payment_id
-             RETURNING x.id, x.status, x.amount_minor, x.refunded_minor, x.currency,
-                       x.order_ref, x.decline_code, x.created_at, x.token,
-                       r.amount_minor AS refund_minor),
-         e AS (INSERT INTO payment_events (payment_id, kind, amount_minor)
-               SELECT id, 'refunded', refund_minor FROM u),
-         w AS (INSERT INTO webhook_outbox (payload)
-               SELECT jsonb_build_object('id', $5::uuid, 'type', 'payment.' || status,
-                          'payment_id', id, 'order_ref', order_ref, 'status', status,
-                          'amount_minor', amount_minor, 'refunded_minor', refunded_minor,
-                          'currency', currency)
-               FROM u WHERE $6)
-         SELECT u.id, u.status, u.amount_minor, u.refunded_minor, u.currency, u.order_ref,
-                u.decline_code, u.created_at, m.brand, m.last4
-         FROM u JOIN payment_methods m ON m.token = u.token",
-    )
-    .bind(id)
-    .bind(Uuid::new_v4())
-    .bind(part.map(|p| p.key))
-    .bind(part.map(|p| p.amount_minor))
-    .bind(Uuid::new_v4())
-    .bind(announce == Announce::Webhook)
-    .fetch_optional(pool)
-    .await?;
-    if let Some(row) = moved {
-        return Ok((payment_from_row(&row)?, true));
-    }
-    // Nothing moved: a repeat, the wrong state, or more than is left.
-    let p = get(pool, id).await?;
-    if let Some(part) = part {
-        let earlier: Option<i64> = sqlx::query_scalar(
-            "SELECT amount_minor FROM refunds WHERE payment_id = $1 AND idempotency_key = $2",
-        )
-        .bind(id)
-        .bind(part.key)
-        .fetch_optional(pool)
-        .await?;
-        match earlier {
-            Some(a) if a == part.amount_minor => return Ok((p, false)),
-            Some(_) => return Err(PaymentsError::KeyReused),
-            None => {}
-        }
-    }
-    match p.status.as_str() {
-        "captured" | "partially_refunded" => Err(PaymentsError::RefundTooLarge {
-            left: p.amount_minor - p.refunded_minor,
-        }),
-        // Refunding what is left of a refunded payment again: nothing left, nothing to do.
-        "refunded" if part.is_none() => Ok((p, false)),
-        _ => Err(PaymentsError::WrongState {
-            status: p.status,
-            action: "refund".into(),
-        }),
     }
 }
 

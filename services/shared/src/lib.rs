@@ -3,6 +3,7 @@
 //! - [`settings`]: typed settings from the environment, with errors that name the variable.
 //! - [`telemetry`]: JSON logs with a request id per request; access metrics.
 //! - [`app`]: the [`app::Kit`], `/healthz` `/readyz` `/metrics` `/openapi.json`, graceful shutdown.
+//! - [`service`]: a service's process from start to stop (`run()` and its [`RunError`]).
 //! - [`problem`]: `application/problem+json` errors; [`edge`]: every error answered as one,
 //!   `nosniff` on every answer.
 //! - [`auth`]: JWT verification against a JWKS, Ed25519 signing keys, caller extractors.
@@ -18,6 +19,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod problem;
 pub mod ratelimit;
+pub mod service;
 pub mod settings;
 pub mod telemetry;
 pub mod testing;
@@ -25,6 +27,7 @@ pub mod webhook;
 
 pub use app::{HasKit, Kit, KitError};
 pub use problem::Problem;
+pub use service::RunError;
 
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> u64 {

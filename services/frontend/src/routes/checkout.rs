@@ -145,6 +145,8 @@ pub async fn pay(
         idempotency_key: Some(&key),
     };
     match st.backend.checkout(&call, &method.token).await {
+        // 3-D Secure: the order page asks the customer to verify the payment.
+        Ok(order) if order.action.is_some() => Ok(see_other(&format!("/orders/{}", order.id))),
         Ok(order) => {
             session::save_cart_count(&st.kit.pool, &v.sid, &[]).await?;
             Ok(see_other(&format!("/orders/{}?placed=1", order.id)))
@@ -160,6 +162,63 @@ pub async fn pay(
             };
             render(&st, &mut v, &next_key, vec![msg], exp).await
         }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct VerifyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    challenge_id: String,
+    #[serde(default)]
+    result: String,
+}
+
+/// The customer's answer to the 3-D Secure challenge (the sandbox's verification page).
+pub async fn verify(
+    State(st): State<AppState>,
+    mut v: Visitor,
+    Path(id): Path<String>,
+    Form(f): Form<VerifyForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&v, &f.csrf)?;
+    let Some(token) = access_token(&st, &mut v).await? else {
+        return Ok(to_signin(&format!("/orders/{id}")));
+    };
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return Err(PageError::NotFound);
+    }
+    if !matches!(f.result.as_str(), "succeeded" | "failed") {
+        return Err(PageError::BadRequest(
+            "the verification form was incomplete".into(),
+        ));
+    }
+    let call = Call {
+        bearer: Some(&token),
+        client: v.ip,
+        ..Call::default()
+    };
+    match st
+        .backend
+        .answer_challenge(&call, &id, &f.challenge_id, &f.result)
+        .await
+    {
+        Ok(order) => {
+            session::save_cart_count(&st.kit.pool, &v.sid, &[]).await?;
+            Ok(see_other(&format!("/orders/{}?placed=1", order.id)))
+        }
+        // Not verified, or too late: nothing was charged and the cart is as it was.
+        Err(e) if e.status() == Some(402) => {
+            let key = uuid::Uuid::new_v4().to_string();
+            let msg = if e.code() == "action-expired" {
+                "The card was not verified in time, so no order was placed and nothing was charged. Try again."
+            } else {
+                "Your card could not be verified, so no order was placed and nothing was charged. Try again or use another card."
+            };
+            render(&st, &mut v, &key, vec![msg.to_string()], ("12", "2030")).await
+        }
+        Err(e) => Err(PageError::from_lookup(e)),
     }
 }
 
@@ -210,6 +269,7 @@ pub async fn order(
     if o.status == "failed" {
         return Err(PageError::NotFound);
     }
-    let body = view::order(&o, q.placed.is_some());
+    let csrf = v.csrf();
+    let body = view::order(&o, q.placed.is_some(), &csrf);
     Ok(page(&Chrome::of(&v), "Order", body))
 }

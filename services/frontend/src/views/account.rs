@@ -207,6 +207,7 @@ pub fn status_label(status: &str) -> &'static str {
     match status {
         "confirmed" => "Confirmed",
         "pending" | "reserved" | "authorized" => "Processing",
+        "awaiting_action" => "Awaiting card verification",
         "compensating" => "Being cancelled",
         "failed" => "Not placed",
         "refunded" => "Refunded",
@@ -244,9 +245,23 @@ pub fn orders(list: &[OrderSummary]) -> Markup {
     }
 }
 
-pub fn order(o: &Order, just_placed: bool) -> Markup {
+pub fn order(o: &Order, just_placed: bool, csrf: &str) -> Markup {
     html! {
-        @if just_placed {
+        @if let Some(a) = &o.action {
+            section.verify aria-labelledby="verify" {
+                h1 #verify { "Verify your payment" }
+                p { "Your bank asks you to confirm this payment (3-D Secure). The items are held for you until " (date(&a.expires_at)) "." }
+                p.note { "Sandbox: choose what the bank's page would answer." }
+                form.inline method="post" action={"/orders/" (o.id) "/3ds"} {
+                    (csrf_field(csrf))
+                    input type="hidden" name="challenge_id" value=(a.challenge_id);
+                    button.primary type="submit" name="result" value="succeeded" { "Complete verification" }
+                    " "
+                    button type="submit" name="result" value="failed" { "Fail verification" }
+                }
+            }
+            h2 { "Order " (o.id) }
+        } @else if just_placed {
             div.success role="status" {
                 h1 { "Thank you! Your order is placed." }
                 p { "A confirmation is on its way. You can find this order under " a href="/orders" { "Orders" } " at any time." }

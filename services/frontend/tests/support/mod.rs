@@ -111,8 +111,18 @@ pub async fn shop_with(tweak: impl FnOnce(&mut ecom_frontend::Settings)) -> Shop
         .expect("migrate orders");
     let mut common = CommonSettings::for_tests("orders", &orders_db.url);
     common.auth.jwks = jwks.clone();
-    let kit = Kit::from_pool(common, orders_db.pool.clone()).expect("kit");
-    let orders = ecom_orders::AppState::new(kit, &url(catalog), &url(inventory), &url(payments));
+    let (catalog_url, inventory_url, payments_url) = (url(catalog), url(inventory), url(payments));
+    let settings = ecom_orders::Settings::read(
+        common,
+        &Env::from_pairs([
+            ("CATALOG_URL", catalog_url.as_str()),
+            ("INVENTORY_URL", inventory_url.as_str()),
+            ("PAYMENTS_URL", payments_url.as_str()),
+        ]),
+    )
+    .expect("orders settings");
+    let kit = Kit::from_pool(settings.common.clone(), orders_db.pool.clone()).expect("kit");
+    let orders = ecom_orders::AppState::from_settings(kit, &settings);
     let orders = spawn(ecom_orders::router(orders))
         .await
         .expect("spawn orders");
