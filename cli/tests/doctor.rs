@@ -78,6 +78,13 @@ impl Doctor {
             dir.path().join("ecomctl.yaml"),
         )
         .unwrap();
+        // prod's images.verify_key, relative to the config.
+        std::fs::create_dir_all(dir.path().join("keys")).unwrap();
+        std::fs::copy(
+            repo().join("examples/keys/cosign.pub"),
+            dir.path().join("keys/cosign.pub"),
+        )
+        .unwrap();
         Doctor {
             dir,
             endpoint: moto.map_or("http://127.0.0.1:9".into(), |m| m.endpoint.clone()),

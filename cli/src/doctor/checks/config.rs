@@ -4,6 +4,7 @@
 use super::super::context::Context;
 use super::super::model::{Evidence, GroupRun, Outcome};
 use crate::config::{Config, Environment};
+use std::path::Path;
 
 /// Keys whose value is a secret when written inline.
 const SECRET_KEYS: [&str; 8] = [
@@ -93,6 +94,52 @@ pub fn prod_settings(name: &str, env: &Environment) -> Vec<Outcome> {
     ]
 }
 
+/// prod's image gate (the cluster stage's `cluster::provenance`): a readable P-256 public key
+/// to verify signatures with, and the environment digests must have been deployed to.
+pub fn image_provenance(name: &str, env: &Environment, config: &Config, base: &Path) -> Outcome {
+    let id = "ECOM-DOC-CFG-006";
+    let res = format!("env:{name}");
+    if !Environment::is_prod(name) {
+        return Outcome::skip(
+            id,
+            res,
+            "not prod (the image gate holds for the environment named prod)",
+        );
+    }
+    let from = env.images.promoted_from.as_deref().unwrap_or("nonprod");
+    let Some(key) = &env.images.verify_key else {
+        return Outcome::fail(
+            id,
+            res,
+            "images.verify_key is not set: prod's cluster stage refuses to deploy",
+        );
+    };
+    let path = base.join(key);
+    let read = std::fs::read_to_string(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| crate::oci::sign::VerifyingKey::from_pem(&t).map_err(|e| e.to_string()));
+    match read {
+        Err(e) => Outcome::fail(
+            id,
+            res,
+            format!("images.verify_key ({}): {e}", path.display()),
+        ),
+        Ok(_) if !config.environments.contains_key(from) => Outcome::fail(
+            id,
+            res,
+            format!("images.promoted_from names {from}, which is not an environment of the config"),
+        ),
+        Ok(_) => Outcome::pass(
+            id,
+            res,
+            format!(
+                "images signed by {} and deployed to {from} first",
+                path.display()
+            ),
+        ),
+    }
+}
+
 pub fn run(ctx: &Context) -> GroupRun {
     let mut run = GroupRun::default();
     let file = ctx.config_path.display().to_string();
@@ -110,6 +157,7 @@ pub fn run(ctx: &Context) -> GroupRun {
                 "ECOM-DOC-CFG-003",
                 "ECOM-DOC-CFG-004",
                 "ECOM-DOC-CFG-005",
+                "ECOM-DOC-CFG-006",
             ] {
                 run.push(Outcome::skip(
                     id,
@@ -149,6 +197,7 @@ pub fn run(ctx: &Context) -> GroupRun {
             for o in prod_settings(name, env) {
                 run.push(o.with_evidence(&ev));
             }
+            run.push(image_provenance(name, env, config, loaded.base_dir()).with_evidence(&ev));
         }
     }
     run
@@ -166,5 +215,51 @@ mod tests {
         assert_eq!(found[0].0, 5);
         assert!(found[1].1.contains("access key"));
         assert!(inline_secrets("temp_password: {env: X}\n").is_empty());
+    }
+
+    #[test]
+    fn prod_image_provenance_needs_a_readable_verify_key() {
+        use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
+        let loaded = crate::config::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/full.yaml"),
+        )
+        .unwrap();
+        let config = &loaded.config;
+        let dir = tempfile::tempdir().unwrap();
+        let mut prod = config.environments["prod"].clone();
+        let status = |o: Outcome| o.status.as_str();
+        assert_eq!(
+            status(image_provenance(
+                "nonprod",
+                &config.environments["nonprod"],
+                config,
+                dir.path()
+            )),
+            "skip"
+        );
+        prod.images.verify_key = None;
+        assert_eq!(
+            status(image_provenance("prod", &prod, config, dir.path())),
+            "fail"
+        );
+        prod.images.verify_key = Some("cosign.pub".into());
+        std::fs::write(dir.path().join("cosign.pub"), "not a key").unwrap();
+        assert_eq!(
+            status(image_provenance("prod", &prod, config, dir.path())),
+            "fail"
+        );
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+        let b64 =
+            base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pkcs8.as_ref());
+        let key = crate::oci::sign::SigningKey::from_pem(&format!(
+            "-----BEGIN PRIVATE KEY-----\n{b64}\n-----END PRIVATE KEY-----\n"
+        ))
+        .unwrap();
+        std::fs::write(dir.path().join("cosign.pub"), key.public_pem()).unwrap();
+        assert_eq!(
+            status(image_provenance("prod", &prod, config, dir.path())),
+            "pass"
+        );
     }
 }
