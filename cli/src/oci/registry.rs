@@ -66,6 +66,45 @@ struct Req<'a> {
     accept: bool,
 }
 
+impl<'a> Req<'a> {
+    /// A request that needs the `pull` scope.
+    fn pull(method: Method, url: String, repo: &'a Repo) -> Req<'a> {
+        Req {
+            method,
+            url,
+            repo,
+            push: false,
+            content_type: None,
+            body: None,
+            accept: false,
+        }
+    }
+
+    /// A request that needs the `pull,push` scope.
+    fn push(method: Method, url: String, repo: &'a Repo) -> Req<'a> {
+        Req {
+            push: true,
+            ..Req::pull(method, url, repo)
+        }
+    }
+
+    fn body(self, content_type: &'a str, body: Vec<u8>) -> Req<'a> {
+        self.maybe_body(content_type, Some(body))
+    }
+
+    fn maybe_body(mut self, content_type: &'a str, body: Option<Vec<u8>>) -> Req<'a> {
+        self.content_type = Some(content_type);
+        self.body = body;
+        self
+    }
+
+    /// Asks for every manifest and index media type ecomctl reads.
+    fn accepting(mut self) -> Req<'a> {
+        self.accept = true;
+        self
+    }
+}
+
 impl Client {
     pub fn new(config: DockerConfig) -> Result<Client, RegistryError> {
         let http = reqwest::Client::builder()
@@ -234,17 +273,7 @@ impl Client {
 
     pub async fn blob_exists(&self, repo: &Repo, digest: &str) -> Result<bool, RegistryError> {
         let url = Client::url(repo, &format!("blobs/{digest}"));
-        let resp = self
-            .send(Req {
-                method: Method::HEAD,
-                url,
-                repo,
-                push: true,
-                content_type: None,
-                body: None,
-                accept: false,
-            })
-            .await?;
+        let resp = self.send(Req::push(Method::HEAD, url, repo)).await?;
         match resp.status() {
             s if s.is_success() => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
@@ -259,17 +288,7 @@ impl Client {
     pub async fn get_blob(&self, repo: &Repo, digest: &str) -> Result<Vec<u8>, RegistryError> {
         let url = Client::url(repo, &format!("blobs/{digest}"));
         let what = format!("blob {digest} of {repo}");
-        let resp = self
-            .send(Req {
-                method: Method::GET,
-                url,
-                repo,
-                push: false,
-                content_type: None,
-                body: None,
-                accept: false,
-            })
-            .await?;
+        let resp = self.send(Req::pull(Method::GET, url, repo)).await?;
         let resp = ok_or_status(resp, &what).await?;
         let bytes = resp.bytes().await.map_err(|e| RegistryError::Unreachable {
             registry: repo.registry.clone(),
@@ -293,17 +312,7 @@ impl Client {
     ) -> Result<(), RegistryError> {
         let what = format!("uploading blob {digest} to {repo}");
         let url = Client::url(repo, "blobs/uploads/");
-        let resp = self
-            .send(Req {
-                method: Method::POST,
-                url,
-                repo,
-                push: true,
-                content_type: None,
-                body: None,
-                accept: false,
-            })
-            .await?;
+        let resp = self.send(Req::push(Method::POST, url, repo)).await?;
         let resp = ok_or_status(resp, &what).await?;
         let mut location = location_of(&resp, repo, &what)?;
         let body = if bytes.len() > CHUNK {
@@ -312,15 +321,8 @@ impl Client {
                 let range = format!("{start}-{}", start + chunk.len() - 1);
                 let resp = self
                     .send_with(
-                        Req {
-                            method: Method::PATCH,
-                            url: location.clone(),
-                            repo,
-                            push: true,
-                            content_type: Some("application/octet-stream"),
-                            body: Some(chunk.to_vec()),
-                            accept: false,
-                        },
+                        Req::push(Method::PATCH, location.clone(), repo)
+                            .body("application/octet-stream", chunk.to_vec()),
                         Some(range),
                     )
                     .await?;
@@ -334,15 +336,7 @@ impl Client {
         let sep = if location.contains('?') { '&' } else { '?' };
         let url = format!("{location}{sep}digest={digest}");
         let resp = self
-            .send(Req {
-                method: Method::PUT,
-                url,
-                repo,
-                push: true,
-                content_type: Some("application/octet-stream"),
-                body,
-                accept: false,
-            })
+            .send(Req::push(Method::PUT, url, repo).maybe_body("application/octet-stream", body))
             .await?;
         ok_or_status(resp, &what).await.map(|_| ())
     }
@@ -361,33 +355,13 @@ impl Client {
             repo,
             &format!("blobs/uploads/?mount={digest}&from={}", from.path),
         );
-        let resp = self
-            .send(Req {
-                method: Method::POST,
-                url,
-                repo,
-                push: true,
-                content_type: None,
-                body: None,
-                accept: false,
-            })
-            .await?;
+        let resp = self.send(Req::push(Method::POST, url, repo)).await?;
         if resp.status() == StatusCode::CREATED {
             return Ok(true);
         }
         let resp = ok_or_status(resp, &what).await?;
         if let Ok(session) = location_of(&resp, repo, &what) {
-            let _ = self
-                .send(Req {
-                    method: Method::DELETE,
-                    url: session,
-                    repo,
-                    push: true,
-                    content_type: None,
-                    body: None,
-                    accept: false,
-                })
-                .await;
+            let _ = self.send(Req::push(Method::DELETE, session, repo)).await;
         }
         Ok(false)
     }
@@ -401,15 +375,7 @@ impl Client {
         let url = Client::url(repo, &format!("manifests/{reference}"));
         let what = format!("manifest {repo}:{reference}");
         let resp = self
-            .send(Req {
-                method: Method::GET,
-                url,
-                repo,
-                push: false,
-                content_type: None,
-                body: None,
-                accept: true,
-            })
+            .send(Req::pull(Method::GET, url, repo).accepting())
             .await?;
         if resp.status() == StatusCode::NOT_FOUND {
             return Ok(None);
@@ -468,15 +434,7 @@ impl Client {
         let url = Client::url(repo, &format!("manifests/{reference}"));
         let what = format!("storing manifest {repo}:{reference}");
         let resp = self
-            .send(Req {
-                method: Method::PUT,
-                url,
-                repo,
-                push: true,
-                content_type: Some(media_type),
-                body: Some(bytes.to_vec()),
-                accept: false,
-            })
+            .send(Req::push(Method::PUT, url, repo).body(media_type, bytes.to_vec()))
             .await?;
         let resp = ok_or_status(resp, &what).await?;
         let indexed = resp.headers().contains_key("OCI-Subject");
