@@ -176,3 +176,95 @@ fn ecr_credentials_come_from_get_authorization_token() {
     let ev = ok(&push("ecr"));
     assert_eq!(field(&ev, "image_pushed", "blobs_uploaded"), 3);
 }
+
+#[test]
+fn a_kms_key_signs_and_the_signature_verifies_independently() {
+    let python = support::repo().join(".tools/venv/bin/python");
+    let (Some(skopeo), Some(python), Some(moto), Some(registry)) = (
+        skopeo(),
+        support::present(python, "run scripts/setup"),
+        support::Moto::bare(None),
+        Registry::start(None),
+    ) else {
+        return;
+    };
+    // An ECC_NIST_P256 SIGN_VERIFY key behind an alias, and its public half as KMS gives it
+    // (DER from GetPublicKey, turned into PEM by Python cryptography).
+    let setup = std::process::Command::new(&python)
+        .arg("-c")
+        .arg(format!(
+            "import boto3\nfrom cryptography.hazmat.primitives import serialization as s\nk = boto3.client('kms', endpoint_url={:?}, region_name='eu-west-1', aws_access_key_id='testing', aws_secret_access_key='testing')\nkid = k.create_key(KeySpec='ECC_NIST_P256', KeyUsage='SIGN_VERIFY')['KeyMetadata']['KeyId']\nk.create_alias(AliasName='alias/shop/cosign', TargetKeyId=kid)\nder = k.get_public_key(KeyId=kid)['PublicKey']\nprint(s.load_der_public_key(der).public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo).decode())",
+            moto.endpoint
+        ))
+        .output()
+        .unwrap();
+    assert!(setup.status.success(), "{}", stderr(&setup));
+    let public = String::from_utf8_lossy(&setup.stdout).trim().to_string() + "\n";
+    let shop = Shop::new();
+    let digest = build(&shop, &[]);
+    let nonprod = format!("{}/shop/nonprod", registry.host);
+    ok(&shop.run(&["push", "--to", &nonprod, "--service", "login"]));
+    let image = format!("{nonprod}/login@{digest}");
+    let kms = |args: &[&str]| {
+        shop.command(args)
+            .env("AWS_ENDPOINT_URL", &moto.endpoint)
+            .env("AWS_REGION", "eu-west-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env_remove("AWS_PROFILE")
+            .output()
+            .unwrap()
+    };
+    let key = "awskms:///alias/shop/cosign";
+    let ev = ok(&kms(&["sign", &image, "--key", key, "--output", "json"]));
+    assert_eq!(
+        field(&ev, "image_signed", "digest"),
+        digest.as_str(),
+        "signed by digest"
+    );
+    let pem = kms(&["sign", "--public-key", "--key", key]);
+    assert_eq!(
+        String::from_utf8_lossy(&ok_stdout(&pem)),
+        public,
+        "the public half KMS holds"
+    );
+    let keys = shop.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::write(keys.join("kms.pub"), &public).unwrap();
+
+    // The signature, fetched by skopeo, checked by Python cryptography against KMS's key.
+    let hex = digest.trim_start_matches("sha256:");
+    let dir = shop.path().join("sig");
+    let copy = std::process::Command::new(&skopeo)
+        .args([
+            "copy",
+            "--src-tls-verify=false",
+            &format!("docker://{nonprod}/login:sha256-{hex}.sig"),
+            &format!("dir:{}", dir.display()),
+        ])
+        .output()
+        .unwrap();
+    assert!(copy.status.success(), "{}", stderr(&copy));
+    let check = std::process::Command::new(&python)
+        .arg(support::repo().join("cli/tests/support/verify_cosign.py"))
+        .arg(keys.join("kms.pub"))
+        .arg(&dir)
+        .arg(&digest)
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", stderr(&check));
+    let result: Value = serde_json::from_slice(&check.stdout).unwrap();
+    assert_eq!(
+        result,
+        serde_json::json!({"valid": 1, "tampered_rejected": 1, "layers": 1})
+    );
+    // ecomctl verifies with the KMS key itself, and with its public half as a file.
+    ok(&kms(&["verify", &image, "--key", key]));
+    ok(&shop.run(&["verify", &image, "--key", "keys/kms.pub"]));
+    // An alias that does not exist: exit 1, naming the key.
+    let out = kms(&["sign", &image, "--key", "awskms:///alias/shop/nope"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("alias/shop/nope"), "{}", stderr(&out));
+    let out = kms(&["sign", &image, "--key", "awskms://kms.example/alias/x"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}

@@ -112,12 +112,15 @@ Examples:
   ecomctl sign 127.0.0.1:5000/shop/nonprod/login@sha256:4f1c... --key cosign.key
   ECOMCTL_SIGNING_KEY=\"$(cat cosign.key)\" ecomctl sign REG/shop/nonprod/login@sha256:4f1c...
   ecomctl sign --public-key --key cosign.key > cosign.pub
+  ecomctl sign REG/shop/nonprod/login@sha256:4f1c... --key awskms:///alias/shop/cosign
 
 The signature is cosign's: the simple-signing payload naming the digest, ECDSA P-256 over
 SHA-256, stored as a layer of the manifest tagged sha256-<hex>.sig next to the image (a new
 signature is appended to those there). The key is an unencrypted PKCS#8 P-256 PEM (`openssl
 genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256`), from --key or the ECOMCTL_SIGNING_KEY
-environment variable; cosign's own encrypted key files and KMS keys are not read yet.
+environment variable; or a key that stays in AWS KMS, named as cosign names it
+(`--key awskms:///alias/NAME` or `awskms:///arn:aws:kms:...`, an ECC_NIST_P256 SIGN_VERIFY key:
+KMS Sign, ECDSA_SHA_256). cosign's own encrypted key files are not read.
 The layout is cosign's, so `cosign verify --key cosign.pub --insecure-ignore-tlog` is meant to
 accept it (no Rekor entry is made). See docs/supply-chain.md.";
 
@@ -126,7 +129,8 @@ pub struct SignArgs {
     /// The image, by digest: REGISTRY/REPOSITORY@sha256:DIGEST.
     #[arg(value_name = "IMAGE", required_unless_present = "public_key")]
     pub image: Option<String>,
-    /// The private key file (PEM, PKCS#8, P-256); else the ECOMCTL_SIGNING_KEY variable holds it.
+    /// The private key file (PEM, PKCS#8, P-256), or a KMS key (awskms:///alias/NAME or
+    /// awskms:///KEY-ARN); else the ECOMCTL_SIGNING_KEY variable holds the PEM.
     #[arg(long, env = "ECOMCTL_SIGNING_KEY_FILE", value_name = "FILE")]
     pub key: Option<PathBuf>,
     /// Print the key's public half (PEM) instead of signing.
@@ -139,6 +143,7 @@ pub struct SignArgs {
 pub const VERIFY_HELP: &str = "\
 Examples:
   ecomctl verify 127.0.0.1:5000/shop/prod/login@sha256:4f1c... --key cosign.pub
+  ecomctl verify REG/shop/prod/login@sha256:4f1c... --key awskms:///alias/shop/cosign
 
 Exit 0 when at least one signature under sha256-<hex>.sig names this digest and verifies with the
 key; exit 1 otherwise (no signature, or none by this key).";
@@ -148,7 +153,8 @@ pub struct VerifyArgs {
     /// The image, by digest: REGISTRY/REPOSITORY@sha256:DIGEST.
     #[arg(value_name = "IMAGE")]
     pub image: String,
-    /// The public key (PEM `PUBLIC KEY`, P-256), as `ecomctl sign --public-key` prints it.
+    /// The public key (PEM `PUBLIC KEY`, P-256), as `ecomctl sign --public-key` prints it, or
+    /// a KMS key (awskms:///alias/NAME; its public half from KMS GetPublicKey).
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
     #[command(flatten)]

@@ -90,9 +90,12 @@ pub fn run(settings: &Settings, args: &MirrorArgs, ui: &Ui) -> Result<()> {
         };
         work.push((source, dst, digest));
     }
+    // ECR tokens (--registry-auth) for the destination and for sources that are ECR; other
+    // upstream registries get the Docker config's logins, or none.
     let mut hosts: Vec<&str> = work
         .iter()
         .map(|(s, _, _)| s.repo.registry.as_str())
+        .filter(|h| crate::oci::ecr::ecr_host(h).is_some())
         .collect();
     hosts.push(&registry);
     hosts.sort_unstable();

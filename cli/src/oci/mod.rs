@@ -18,6 +18,7 @@ pub mod build;
 pub mod debian;
 pub mod ecr;
 pub mod image;
+pub mod kms;
 pub mod layer;
 pub mod layout;
 pub mod provenance;

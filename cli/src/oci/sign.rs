@@ -93,18 +93,7 @@ impl SigningKey {
 
     /// The public key as PEM (`PUBLIC KEY`, SubjectPublicKeyInfo), what `verify --key` takes.
     pub fn public_pem(&self) -> String {
-        let mut der = SPKI_P256_PREFIX.to_vec();
-        der.extend_from_slice(self.pair.public_key().as_ref());
-        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-        let lines: Vec<&str> = b64
-            .as_bytes()
-            .chunks(64)
-            .map(|c| std::str::from_utf8(c).unwrap_or_default())
-            .collect();
-        format!(
-            "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
-            lines.join("\n")
-        )
+        spki_pem(self.pair.public_key().as_ref())
     }
 
     /// A DER ECDSA signature over SHA-256 of `message`.
@@ -113,6 +102,39 @@ impl SigningKey {
             .sign(&SystemRandom::new(), message)
             .map(|s| s.as_ref().to_vec())
             .map_err(|e| KeyError::NotP256(e.to_string()))
+    }
+}
+
+/// A P-256 point as a PEM `PUBLIC KEY` (SubjectPublicKeyInfo).
+fn spki_pem(point: &[u8]) -> String {
+    let mut der = SPKI_P256_PREFIX.to_vec();
+    der.extend_from_slice(point);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap_or_default())
+        .collect();
+    format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        lines.join("\n")
+    )
+}
+
+/// What signs: a private key given to ecomctl, or one that never leaves AWS KMS.
+#[derive(Debug)]
+pub enum Signer {
+    Key(Box<SigningKey>),
+    Kms(super::kms::KmsKey),
+}
+
+impl Signer {
+    /// A DER ECDSA P-256 signature over SHA-256 of `message`.
+    pub async fn sign(&self, message: &[u8]) -> Result<Vec<u8>, String> {
+        match self {
+            Signer::Key(k) => k.sign(message).map_err(|e| e.to_string()),
+            Signer::Kms(k) => k.sign(message).await.map_err(|e| e.to_string()),
+        }
     }
 }
 
@@ -131,12 +153,21 @@ impl VerifyingKey {
                 wanted: "PUBLIC KEY".into(),
             });
         }
+        VerifyingKey::from_der(&der)
+    }
+
+    /// From a DER SubjectPublicKeyInfo (what KMS GetPublicKey answers).
+    pub fn from_der(der: &[u8]) -> Result<VerifyingKey, KeyError> {
         match der.strip_prefix(&SPKI_P256_PREFIX[..]) {
             Some(point) if point.len() == 65 && point[0] == 4 => Ok(VerifyingKey {
                 point: point.to_vec(),
             }),
             _ => Err(KeyError::NotP256("not a P-256 SubjectPublicKeyInfo".into())),
         }
+    }
+
+    pub fn public_pem(&self) -> String {
+        spki_pem(&self.point)
     }
 
     pub fn verify(&self, message: &[u8], der_signature: &[u8]) -> bool {
@@ -184,7 +215,7 @@ pub async fn sign(
     client: &Client,
     repo: &Repo,
     digest: &str,
-    key: &SigningKey,
+    key: &Signer,
 ) -> Result<String, TransferError> {
     client.ping(repo).await?;
     if client.get_manifest(repo, digest).await?.is_none() {
@@ -194,10 +225,13 @@ pub async fn sign(
         });
     }
     let body = payload(repo, digest);
-    let sig = key.sign(&body).map_err(|e| TransferError::Invalid {
-        what: "signing".into(),
-        why: e.to_string(),
-    })?;
+    let sig = key
+        .sign(&body)
+        .await
+        .map_err(|why| TransferError::Invalid {
+            what: "signing".into(),
+            why,
+        })?;
     let mut layer = Descriptor::of(MEDIA_SIMPLESIGNING, &body);
     layer.annotations.insert(
         SIGNATURE_ANNOTATION.into(),
@@ -317,6 +351,7 @@ mod tests {
         assert!(!public.verify(b"payloaD", &sig));
         let other = VerifyingKey::from_pem(&key().public_pem()).unwrap();
         assert!(!other.verify(b"payload", &sig));
+        assert_eq!(public.public_pem(), k.public_pem());
     }
 
     #[test]
