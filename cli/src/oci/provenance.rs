@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use super::reference::Repo;
 use super::registry::Client;
 use super::transfer::TransferError;
-use super::{referrers, Descriptor, Index, Manifest};
+use super::{referrers, Descriptor, Manifest};
 
 /// The artifact type of a deployment record.
 pub const DEPLOYMENT_TYPE: &str = "application/vnd.ecomctl.deployment.v1+json";
@@ -75,15 +75,9 @@ pub async fn deployed_in(
     repo: &Repo,
     digest: &str,
 ) -> Result<Vec<String>, TransferError> {
-    let tag = referrers::fallback_tag(digest);
-    let Some(index) = client.get_manifest(repo, &tag).await? else {
-        return Ok(Vec::new());
-    };
-    let index: Index =
-        serde_json::from_slice(&index.bytes).map_err(|e| invalid(format!("{repo}:{tag}"), e))?;
     let mut envs = Vec::new();
-    for d in index
-        .manifests
+    for d in referrers::list(client, repo, digest)
+        .await?
         .iter()
         .filter(|d| d.artifact_type.as_deref() == Some(DEPLOYMENT_TYPE))
     {

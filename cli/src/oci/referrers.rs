@@ -15,6 +15,34 @@ pub fn fallback_tag(digest: &str) -> String {
     format!("sha256-{}", digest_hex(digest).unwrap_or_default())
 }
 
+/// Every referrer of `digest` in `repo`: those the referrers API lists (when the registry has
+/// it) and those the fallback index `sha256-<hex>` lists, once each.
+pub async fn list(
+    client: &Client,
+    repo: &Repo,
+    digest: &str,
+) -> Result<Vec<Descriptor>, TransferError> {
+    let mut all = client
+        .referrers(repo, digest)
+        .await?
+        .map(|i| i.manifests)
+        .unwrap_or_default();
+    let tag = fallback_tag(digest);
+    if let Some(f) = client.get_manifest(repo, &tag).await? {
+        let index: Index =
+            serde_json::from_slice(&f.bytes).map_err(|e| TransferError::Invalid {
+                what: format!("{repo}:{tag}"),
+                why: e.to_string(),
+            })?;
+        for d in index.manifests {
+            if all.iter().all(|m| m.digest != d.digest) {
+                all.push(d);
+            }
+        }
+    }
+    Ok(all)
+}
+
 /// Stores `blob` (of `artifact_type`) as a referrer of `subject` in `repo`; returns the
 /// referrer manifest's digest.
 pub async fn attach(

@@ -409,6 +409,37 @@ impl Client {
         }))
     }
 
+    /// The referrers of `digest` through the referrers API (`GET /v2/<name>/referrers/<digest>`,
+    /// distribution spec 1.1): `None` when the registry does not have the API (it answers 404;
+    /// a registry that has it answers 200 with an index, empty when nothing refers).
+    pub async fn referrers(
+        &self,
+        repo: &Repo,
+        digest: &str,
+    ) -> Result<Option<super::Index>, RegistryError> {
+        let url = Client::url(repo, &format!("referrers/{digest}"));
+        let what = format!("referrers of {repo}@{digest}");
+        let resp = self.send(Req::pull(Method::GET, url, repo)).await?;
+        if matches!(
+            resp.status(),
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+        ) {
+            return Ok(None);
+        }
+        let resp = ok_or_status(resp, &what).await?;
+        let bytes = resp.bytes().await.map_err(|e| RegistryError::Unreachable {
+            registry: repo.registry.clone(),
+            why: error_chain(&e),
+        })?;
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| RegistryError::Status {
+                what,
+                status: 200,
+                body: format!("not an image index: {e}"),
+            })
+    }
+
     /// Stores a manifest under `reference` (a digest or a tag); returns its digest.
     pub async fn put_manifest(
         &self,

@@ -1,13 +1,15 @@
 //! Pushing a layout and copying an image between repositories, always by digest: blobs the
 //! destination has are skipped, the manifest is stored by digest, and only then is a tag set;
 //! a tag that already names another digest is never moved. Copies take the image's cosign
-//! signature (`sha256-<hex>.sig`) and its referrers (the `sha256-<hex>` fallback index) along;
-//! an image index (multi-platform) is copied whole, each platform's manifest before the index.
+//! signature (`sha256-<hex>.sig`) and its referrers (listed by the referrers API or the
+//! `sha256-<hex>` fallback index) along; an image index (multi-platform) is copied whole, each
+//! platform's manifest before the index.
 
 use std::collections::BTreeSet;
 
 use super::layout::Layout;
 use super::reference::Repo;
+use super::referrers;
 use super::registry::{Client, Fetched, RegistryError};
 use super::{digest_hex, Index, Manifest, MEDIA_DOCKER_LIST, MEDIA_INDEX};
 
@@ -242,33 +244,37 @@ pub async fn copy(
             .await?;
         report.attached += 1;
     }
-    // Referrers (the SBOM): the fallback tag's index lists them.
-    let ref_tag = format!("sha256-{hex}");
-    if let Some(index) = client.get_manifest(src, &ref_tag).await? {
-        let parsed: Index =
-            serde_json::from_slice(&index.bytes).map_err(|e| TransferError::Invalid {
-                what: format!("{src}:{ref_tag}"),
-                why: e.to_string(),
-            })?;
-        for m in &parsed.manifests {
+    // Referrers (the SBOM, deployment records): listed by the referrers API or the fallback
+    // index, stored in `dst` by digest. A destination with the API indexes them itself; for one
+    // without, its fallback index lists them (beside the ones it listed already).
+    let refs = referrers::list(client, src, digest).await?;
+    if !refs.is_empty() {
+        for m in &refs {
             copy_manifest(client, src, dst, &m.digest, &mut report).await?;
             report.attached += 1;
         }
-        // Referrers the destination already lists stay listed.
-        let mut merged = parsed;
-        if let Some(existing) = client.get_manifest(dst, &ref_tag).await? {
-            if let Ok(theirs) = serde_json::from_slice::<Index>(&existing.bytes) {
-                for m in theirs.manifests {
-                    if merged.manifests.iter().all(|x| x.digest != m.digest) {
-                        merged.manifests.push(m);
+        if client.referrers(dst, digest).await?.is_none() {
+            let ref_tag = referrers::fallback_tag(digest);
+            let mut merged = refs;
+            if let Some(existing) = client.get_manifest(dst, &ref_tag).await? {
+                if let Ok(theirs) = serde_json::from_slice::<Index>(&existing.bytes) {
+                    for m in theirs.manifests {
+                        if merged.iter().all(|x| x.digest != m.digest) {
+                            merged.push(m);
+                        }
                     }
                 }
             }
+            let index = Index {
+                schema_version: 2,
+                media_type: Some(MEDIA_INDEX.into()),
+                manifests: merged,
+            };
+            let bytes = serde_json::to_vec(&index).unwrap_or_default();
+            client
+                .put_manifest(dst, &ref_tag, MEDIA_INDEX, &bytes)
+                .await?;
         }
-        let bytes = serde_json::to_vec(&merged).unwrap_or_default();
-        client
-            .put_manifest(dst, &ref_tag, &index.media_type, &bytes)
-            .await?;
     }
     if let (Some(t), false) = (tag, tagged) {
         client
