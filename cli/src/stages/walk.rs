@@ -49,18 +49,7 @@ impl Workspace {
                     continue;
                 }
             };
-            let _lock = self.lock(&t, ui)?;
-            let cx = self.cx(env, &t, ui);
-            let result = self.up_one(&cx, d, approval);
-            self.finish(
-                &t,
-                Action::Up,
-                result.as_ref().map(|s| match s {
-                    Step::Applied => Outcome::Applied,
-                    _ => Outcome::Unchanged,
-                }),
-                ui,
-            );
+            let result = self.up_target(env, &t, d, approval, ui);
             steps.push((t, result?));
         }
         Ok(steps)
@@ -75,11 +64,23 @@ impl Workspace {
                 "give the cluster's kubeconfig (--kubeconfig), or apply the foundation stage first",
             )
         })?;
-        let _lock = self.lock(&t, ui)?;
-        let cx = self.cx(env, &t, ui);
+        self.up_target(env, &t, d, approval, ui)
+    }
+
+    /// One target as `up` walks it, under its lock, with its `stage_finished` event.
+    fn up_target(
+        &self,
+        env: &str,
+        t: &Target,
+        d: &dyn StageDriver,
+        approval: &Approval,
+        ui: &Ui,
+    ) -> Result<Step> {
+        let _lock = self.lock(t, ui)?;
+        let cx = self.cx(env, t, ui);
         let result = self.up_one(&cx, d, approval);
         self.finish(
-            &t,
+            t,
             Action::Up,
             result.as_ref().map(|s| match s {
                 Step::Applied => Outcome::Applied,
