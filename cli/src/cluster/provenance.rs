@@ -97,12 +97,32 @@ pub fn images(manifests: &[Manifest], namespace: &str) -> Vec<Pinned> {
         .collect()
 }
 
-/// Checks every image; `Refused` lists each image that fails and why, all at once.
-pub async fn check(
+/// The public key of `environments.<env>.images.verify_key` (relative to the config), or why not.
+pub fn verify_key(loaded: &crate::config::Loaded, env: &str) -> Result<VerifyingKey, String> {
+    let field = format!("environments.{env}.images.verify_key");
+    let Some(rel) = loaded
+        .config
+        .environments
+        .get(env)
+        .and_then(|e| e.images.verify_key.as_ref())
+    else {
+        return Err(format!(
+            "{field} is not set, and prod runs only signed images"
+        ));
+    };
+    let path = loaded.base_dir().join(rel);
+    std::fs::read_to_string(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|t| VerifyingKey::from_pem(&t).map_err(|e| e.to_string()))
+        .map_err(|e| format!("{field} ({}): {e}", path.display()))
+}
+
+/// The verdict on every image (signatures, deployment records); only a registry that cannot be
+/// read is an error.
+pub async fn verdicts(
     client: &Client,
     images: &[Pinned],
     key: &VerifyingKey,
-    env: &str,
     from: &str,
 ) -> Result<Vec<Verdict>, GateError> {
     let mut verdicts = Vec::new();
@@ -146,17 +166,34 @@ pub async fn check(
         }
         verdicts.push(v);
     }
+    Ok(verdicts)
+}
+
+impl Verdict {
+    /// `  IMAGE (WHERE): WHY` for a refused image.
+    pub fn describe(&self) -> String {
+        format!(
+            "  {} ({}): {}",
+            self.image,
+            self.used_by.join(", "),
+            self.refused.join("; ")
+        )
+    }
+}
+
+/// Checks every image; `Refused` lists each image that fails and why, all at once.
+pub async fn check(
+    client: &Client,
+    images: &[Pinned],
+    key: &VerifyingKey,
+    env: &str,
+    from: &str,
+) -> Result<Vec<Verdict>, GateError> {
+    let verdicts = verdicts(client, images, key, from).await?;
     let refused: Vec<String> = verdicts
         .iter()
         .filter(|v| !v.refused.is_empty())
-        .map(|v| {
-            format!(
-                "  {} ({}): {}",
-                v.image,
-                v.used_by.join(", "),
-                v.refused.join("; ")
-            )
-        })
+        .map(Verdict::describe)
         .collect();
     if refused.is_empty() {
         Ok(verdicts)

@@ -25,7 +25,6 @@ use crate::config::model::Environment;
 use crate::exit::{Exit, FAILURE};
 use crate::oci::access;
 use crate::oci::reference::Reference;
-use crate::oci::sign::VerifyingKey;
 use crate::render;
 use anyhow::{Context, Result};
 use serde_json::{json, Value};
@@ -136,25 +135,15 @@ impl ClusterDriver {
         }
         let label = cx.target.label();
         let images = &cx.ws.loaded.config.environments[cx.env].images;
-        let field = format!("environments.{}.images.verify_key", cx.env);
-        let refuse =
-            |msg: String, hint: String| anyhow::Error::new(Exit::new(FAILURE, msg).hint(hint));
-        let Some(key_path) = &images.verify_key else {
-            return Err(refuse(
-                format!("cannot plan {label}: {field} is not set, and prod runs only signed images"),
-                format!("set {field} to the signing key's public half (`ecomctl sign --public-key --key KEY > cosign.pub`)"),
-            ));
-        };
-        let path = cx.ws.loaded.base_dir().join(key_path);
-        let key = std::fs::read_to_string(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|t| VerifyingKey::from_pem(&t).map_err(|e| e.to_string()))
-            .map_err(|e| {
-                refuse(
-                    format!("cannot plan {label}: {field} ({}): {e}", path.display()),
-                    "give the PEM `PUBLIC KEY` that `ecomctl sign --public-key` prints".into(),
-                )
-            })?;
+        let key = provenance::verify_key(&cx.ws.loaded, cx.env).map_err(|e| {
+            anyhow::Error::new(
+                Exit::new(FAILURE, format!("cannot plan {label}: {e}")).hint(format!(
+                    "set environments.{}.images.verify_key to the signing key's public half \
+                     (`ecomctl sign --public-key --key KEY > cosign.pub`)",
+                    cx.env
+                )),
+            )
+        })?;
         let from = images.promoted_from.as_deref().unwrap_or("nonprod");
         let pinned = provenance::images(manifests, source::RELEASE_NAMESPACE);
         let hosts: Vec<String> = pinned

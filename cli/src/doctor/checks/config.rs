@@ -3,8 +3,7 @@
 
 use super::super::context::Context;
 use super::super::model::{Evidence, GroupRun, Outcome};
-use crate::config::{Config, Environment};
-use std::path::Path;
+use crate::config::{Config, Environment, Loaded};
 
 /// Keys whose value is a secret when written inline.
 const SECRET_KEYS: [&str; 8] = [
@@ -96,7 +95,7 @@ pub fn prod_settings(name: &str, env: &Environment) -> Vec<Outcome> {
 
 /// prod's image gate (the cluster stage's `cluster::provenance`): a readable P-256 public key
 /// to verify signatures with, and the environment digests must have been deployed to.
-pub fn image_provenance(name: &str, env: &Environment, config: &Config, base: &Path) -> Outcome {
+pub fn image_provenance(name: &str, loaded: &Loaded) -> Outcome {
     let id = "ECOM-DOC-CFG-006";
     let res = format!("env:{name}");
     if !Environment::is_prod(name) {
@@ -106,25 +105,13 @@ pub fn image_provenance(name: &str, env: &Environment, config: &Config, base: &P
             "not prod (the image gate holds for the environment named prod)",
         );
     }
-    let from = env.images.promoted_from.as_deref().unwrap_or("nonprod");
-    let Some(key) = &env.images.verify_key else {
-        return Outcome::fail(
-            id,
-            res,
-            "images.verify_key is not set: prod's cluster stage refuses to deploy",
-        );
+    let Some(env) = loaded.config.environments.get(name) else {
+        return Outcome::skip(id, res, "not an environment of the config");
     };
-    let path = base.join(key);
-    let read = std::fs::read_to_string(&path)
-        .map_err(|e| e.to_string())
-        .and_then(|t| crate::oci::sign::VerifyingKey::from_pem(&t).map_err(|e| e.to_string()));
-    match read {
-        Err(e) => Outcome::fail(
-            id,
-            res,
-            format!("images.verify_key ({}): {e}", path.display()),
-        ),
-        Ok(_) if !config.environments.contains_key(from) => Outcome::fail(
+    let from = env.images.promoted_from.as_deref().unwrap_or("nonprod");
+    match crate::cluster::provenance::verify_key(loaded, name) {
+        Err(e) => Outcome::fail(id, res, format!("{e}: prod's cluster stage refuses to deploy")),
+        Ok(_) if !loaded.config.environments.contains_key(from) => Outcome::fail(
             id,
             res,
             format!("images.promoted_from names {from}, which is not an environment of the config"),
@@ -132,10 +119,7 @@ pub fn image_provenance(name: &str, env: &Environment, config: &Config, base: &P
         Ok(_) => Outcome::pass(
             id,
             res,
-            format!(
-                "images signed by {} and deployed to {from} first",
-                path.display()
-            ),
+            format!("images signed by environments.{name}.images.verify_key and deployed to {from} first"),
         ),
     }
 }
@@ -197,7 +181,7 @@ pub fn run(ctx: &Context) -> GroupRun {
             for o in prod_settings(name, env) {
                 run.push(o.with_evidence(&ev));
             }
-            run.push(image_provenance(name, env, config, loaded.base_dir()).with_evidence(&ev));
+            run.push(image_provenance(name, loaded).with_evidence(&ev));
         }
     }
     run
@@ -220,34 +204,21 @@ mod tests {
     #[test]
     fn prod_image_provenance_needs_a_readable_verify_key() {
         use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
-        let loaded = crate::config::load(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/full.yaml"),
-        )
-        .unwrap();
-        let config = &loaded.config;
         let dir = tempfile::tempdir().unwrap();
-        let mut prod = config.environments["prod"].clone();
+        let path = dir.path().join("ecomctl.yaml");
+        let full = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/full.yaml");
+        std::fs::copy(full, &path).unwrap();
+        let mut loaded = crate::config::load(&path).unwrap();
         let status = |o: Outcome| o.status.as_str();
+        assert_eq!(status(image_provenance("nonprod", &loaded)), "skip");
+        std::fs::create_dir_all(dir.path().join("keys")).unwrap();
         assert_eq!(
-            status(image_provenance(
-                "nonprod",
-                &config.environments["nonprod"],
-                config,
-                dir.path()
-            )),
-            "skip"
+            status(image_provenance("prod", &loaded)),
+            "fail",
+            "no key file"
         );
-        prod.images.verify_key = None;
-        assert_eq!(
-            status(image_provenance("prod", &prod, config, dir.path())),
-            "fail"
-        );
-        prod.images.verify_key = Some("cosign.pub".into());
-        std::fs::write(dir.path().join("cosign.pub"), "not a key").unwrap();
-        assert_eq!(
-            status(image_provenance("prod", &prod, config, dir.path())),
-            "fail"
-        );
+        std::fs::write(dir.path().join("keys/cosign.pub"), "not a key").unwrap();
+        assert_eq!(status(image_provenance("prod", &loaded)), "fail");
         let rng = ring::rand::SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
         let b64 =
@@ -256,10 +227,10 @@ mod tests {
             "-----BEGIN PRIVATE KEY-----\n{b64}\n-----END PRIVATE KEY-----\n"
         ))
         .unwrap();
-        std::fs::write(dir.path().join("cosign.pub"), key.public_pem()).unwrap();
-        assert_eq!(
-            status(image_provenance("prod", &prod, config, dir.path())),
-            "pass"
-        );
+        std::fs::write(dir.path().join("keys/cosign.pub"), key.public_pem()).unwrap();
+        assert_eq!(status(image_provenance("prod", &loaded)), "pass");
+        let prod = loaded.config.environments.get_mut("prod").unwrap();
+        prod.images.verify_key = None;
+        assert_eq!(status(image_provenance("prod", &loaded)), "fail");
     }
 }
