@@ -9,13 +9,19 @@ Examples:
   ecomctl build --service login --service catalog
   SOURCE_DATE_EPOCH=1767225600 ecomctl build --tag 1.4.0
   skopeo inspect oci:target/images/login     any OCI tool reads the result
+  ecomctl build --platform linux/arm64 --binary-dir dist/arm64 --out-dir target/images-arm64
+                                             an arm64 image of binaries built elsewhere
 
 No Docker daemon: `cargo build --profile image --locked` of the services (release without debug
 info), then each image is written as an OCI image layout: the base from images/base.lock (Debian
 packages pinned by SHA-256, fetched once into the cache), a layer with the binary, user 65532 (nonroot), the binary as entrypoint and
 the org.opencontainers.image.{created,revision,source} annotations. Entries are sorted, mtimes are
 SOURCE_DATE_EPOCH (default: the commit's time) and owners fixed, so the same commit builds the same
-digest. See docs/supply-chain.md.";
+digest. --platform builds for linux/amd64 or linux/arm64 (default: this machine's): the base from
+that architecture's pinned packages, and the binaries from `cargo build --target <triple>` (needs
+the Rust target and a linker for it) unless --binary-dir gives prebuilt ecom-<service> binaries,
+whose ELF machine must match. `ecomctl index` joins per-platform layouts into one image index.
+See docs/supply-chain.md.";
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
@@ -37,6 +43,20 @@ pub struct BuildArgs {
     /// A Debian mirror to fetch the locked packages from instead of the lock's.
     #[arg(long, env = "ECOMCTL_DEBIAN_MIRROR", value_name = "URL")]
     pub debian_mirror: Option<String>,
+    /// The platform to build for: linux/amd64 or linux/arm64 (default: this machine's).
+    #[arg(long, value_name = "OS/ARCH", value_parser = parse_platform)]
+    pub platform: Option<crate::oci::platform::Platform>,
+    /// Take prebuilt ecom-<service> binaries from DIR instead of running cargo (their ELF
+    /// machine must match the platform).
+    #[arg(long, value_name = "DIR")]
+    pub binary_dir: Option<PathBuf>,
+    /// Write the layouts under DIR (DIR/<service>/) instead of target/images.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
+
+fn parse_platform(s: &str) -> Result<crate::oci::platform::Platform, String> {
+    crate::oci::platform::Platform::parse(s)
 }
 
 pub const PUSH_HELP: &str = "\

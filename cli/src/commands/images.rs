@@ -34,9 +34,18 @@ pub fn build_options(args: &BuildArgs) -> Result<BuildOptions> {
         )
         .into());
     }
+    if let Some(d) = args.binary_dir.as_ref().filter(|d| !d.is_dir()) {
+        return Err(Exit::new(
+            USAGE,
+            format!("--binary-dir {}: not a directory", d.display()),
+        )
+        .into());
+    }
     Ok(BuildOptions {
-        out: images_dir(&root),
+        out: args.out_dir.clone().unwrap_or_else(|| images_dir(&root)),
         root,
+        platform: args.platform,
+        binary_dir: args.binary_dir.clone(),
         services: selected(&args.services),
         cache: build::default_cache(args.cache_dir.clone()),
         mirror: args.debian_mirror.clone(),

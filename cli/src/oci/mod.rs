@@ -21,6 +21,7 @@ pub mod image;
 pub mod kms;
 pub mod layer;
 pub mod layout;
+pub mod platform;
 pub mod provenance;
 pub mod reference;
 pub mod referrers;
