@@ -99,6 +99,37 @@ pub struct PushArgs {
     pub auth: RegistryAuthArgs,
 }
 
+pub const INDEX_HELP: &str = "\
+Examples:
+  ecomctl index login --layout target/images/login --layout arm64/login --to 127.0.0.1:5000/shop/nonprod
+  ecomctl index login --layout amd64/login --layout arm64/login --to REG/shop/nonprod --tag 1.4.0
+
+Joins one service's per-platform image layouts (`ecomctl build --platform ...` on an amd64 and an
+arm64 runner) into one multi-platform image: each platform's image is pushed to <TO>/<service>
+by digest, untagged, with its SBOM (<layout>.cdx.json beside the layout) as its referrer; then
+an OCI image index naming every manifest with its platform (from the image's config) is stored
+by digest and tagged (the layouts' tag, or --tag; tags never move). The same layouts give the same
+index digest. Sign, verify, promote and deploy the index digest: a client picks its platform's
+image from it.";
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// The service the layouts are images of.
+    #[arg(value_enum, value_name = "SERVICE")]
+    pub service: crate::dev::Service,
+    /// A layout of the service for one platform (repeatable; one per platform).
+    #[arg(long = "layout", value_name = "DIR", required = true)]
+    pub layouts: Vec<PathBuf>,
+    /// The repository prefix: the index goes to <TO>/<service>.
+    #[arg(long, value_name = "REGISTRY/PATH")]
+    pub to: String,
+    /// Tag the index with this instead of the layouts' tag.
+    #[arg(long)]
+    pub tag: Option<String>,
+    #[command(flatten)]
+    pub auth: RegistryAuthArgs,
+}
+
 pub const PROMOTE_HELP: &str = "\
 Examples:
   ecomctl promote login@sha256:4f1c... --from 127.0.0.1:5000/shop/nonprod --to 127.0.0.1:5000/shop/prod

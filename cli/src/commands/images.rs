@@ -70,7 +70,7 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-fn repo_arg(flag: &str, value: &str) -> Result<Repo> {
+pub(super) fn repo_arg(flag: &str, value: &str) -> Result<Repo> {
     Repo::parse(value).map_err(|e| Exit::new(USAGE, format!("{flag}: {e}")).into())
 }
 
@@ -190,7 +190,8 @@ pub fn push(settings: &Settings, args: &PushArgs, ui: &Ui) -> Result<()> {
         let report = rt
             .block_on(transfer::push_layout(&client, &layout, &repo, &tag))
             .map_err(|e| explain(e, format!("pushing {} to {repo}", s.name())))?;
-        let sbom = attach_sbom(&client, &rt, &layout, &dir, s, &repo)
+        let sbom_file = crate::oci::build::sbom_path(&dir, s);
+        let sbom = attach_sbom(&client, &rt, &layout, &sbom_file, s, &repo)
             .with_context(|| format!("attaching the {} SBOM", s.name()))?;
         let sbom_object = match (&sbom_to, &s3) {
             (Some((bucket, _)), Some(s3)) => Some(upload_sbom(
@@ -311,18 +312,18 @@ fn upload_sbom(
     Ok(format!("s3://{}/{key}", to.bucket))
 }
 
-/// Attaches `<images>/<service>.cdx.json` as a referrer of the pushed image, when it was built
-/// for this image (its metadata names the image's digest). Returns the referrer's digest.
-fn attach_sbom(
+/// Attaches the SBOM file `path` (`<images>/<service>.cdx.json`) as a referrer of the pushed
+/// image, when it was built for this image (its metadata names the image's digest). Returns the
+/// referrer's digest.
+pub(super) fn attach_sbom(
     client: &Client,
     rt: &tokio::runtime::Runtime,
     layout: &Layout,
-    dir: &std::path::Path,
+    path: &std::path::Path,
     s: Service,
     repo: &Repo,
 ) -> Result<Option<String>> {
-    let path = crate::oci::build::sbom_path(dir, s);
-    let Ok(bytes) = std::fs::read(&path) else {
+    let Ok(bytes) = std::fs::read(path) else {
         return Ok(None);
     };
     let (desc, _, _) = layout.image()?;

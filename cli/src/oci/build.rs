@@ -256,6 +256,7 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<Vec<Built>> {
             binary_name: &name,
             binary,
             architecture: arch,
+            variant: platform.variant(),
             base: &base_layer,
             base_description: &description,
             provenance: &provenance,

@@ -25,6 +25,14 @@ impl Platform {
         }
     }
 
+    /// The OCI `variant` (`v8` for arm64, as Docker and the image-spec write it).
+    pub fn variant(self) -> Option<&'static str> {
+        match self {
+            Platform::Amd64 => None,
+            Platform::Arm64 => Some("v8"),
+        }
+    }
+
     /// The Rust target triple its binaries are built for.
     pub fn triple(self) -> &'static str {
         match self {

@@ -79,9 +79,26 @@ pub async fn push_layout(
     repo: &Repo,
     tag: &str,
 ) -> Result<Report, TransferError> {
-    let (desc, bytes, manifest) = layout.image()?;
+    let (desc, bytes, _) = layout.image()?;
     client.ping(repo).await?;
     let tagged = check_tag(client, repo, tag, &desc.digest).await?;
+    let report = push_image(client, layout, repo).await?;
+    if !tagged {
+        client
+            .put_manifest(repo, tag, &desc.media_type, &bytes)
+            .await?;
+    }
+    Ok(report)
+}
+
+/// Pushes the image of a layout by digest, untagged: the blobs the registry lacks, then the
+/// manifest.
+pub async fn push_image(
+    client: &Client,
+    layout: &Layout,
+    repo: &Repo,
+) -> Result<Report, TransferError> {
+    let (desc, bytes, manifest) = layout.image()?;
     let mut report = Report {
         digest: desc.digest.clone(),
         ..Report::default()
@@ -99,11 +116,7 @@ pub async fn push_layout(
     client
         .put_manifest(repo, &desc.digest, &desc.media_type, &bytes)
         .await?;
-    if !tagged {
-        client
-            .put_manifest(repo, tag, &desc.media_type, &bytes)
-            .await?;
-    }
+    report.manifests += 1;
     Ok(report)
 }
 
@@ -204,6 +217,8 @@ async fn copy_manifest(
             });
         }
         copy_image(client, src, dst, &image, report).await?;
+        // Each platform's own referrers (its SBOM) come along.
+        Box::pin(copy_referrers(client, src, dst, &child.digest, report)).await?;
     }
     client
         .put_manifest(dst, digest, &fetched.media_type, &fetched.bytes)
@@ -242,8 +257,26 @@ pub async fn copy(
             .await?;
         report.attached += 1;
     }
+    copy_referrers(client, src, dst, digest, &mut report).await?;
+    if let (Some(t), false) = (tag, tagged) {
+        client
+            .put_manifest(dst, t, &image.media_type, &image.bytes)
+            .await?;
+    }
+    Ok(report)
+}
+
+/// Copies the referrers of `digest` (the SBOM, deployment records): the fallback tag's index
+/// lists them; referrers the destination already lists stay listed.
+async fn copy_referrers(
+    client: &Client,
+    src: &Repo,
+    dst: &Repo,
+    digest: &str,
+    report: &mut Report,
+) -> Result<(), TransferError> {
     // Referrers (the SBOM): the fallback tag's index lists them.
-    let ref_tag = format!("sha256-{hex}");
+    let ref_tag = format!("sha256-{}", digest_hex(digest).unwrap_or_default());
     if let Some(index) = client.get_manifest(src, &ref_tag).await? {
         let parsed: Index =
             serde_json::from_slice(&index.bytes).map_err(|e| TransferError::Invalid {
@@ -251,7 +284,7 @@ pub async fn copy(
                 why: e.to_string(),
             })?;
         for m in &parsed.manifests {
-            copy_manifest(client, src, dst, &m.digest, &mut report).await?;
+            copy_manifest(client, src, dst, &m.digest, report).await?;
             report.attached += 1;
         }
         // Referrers the destination already lists stay listed.
@@ -270,10 +303,5 @@ pub async fn copy(
             .put_manifest(dst, &ref_tag, &index.media_type, &bytes)
             .await?;
     }
-    if let (Some(t), false) = (tag, tagged) {
-        client
-            .put_manifest(dst, t, &image.media_type, &image.bytes)
-            .await?;
-    }
-    Ok(report)
+    Ok(())
 }
