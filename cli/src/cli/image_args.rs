@@ -106,7 +106,8 @@ Examples:
 
 Joins one service's per-platform image layouts (`ecomctl build --platform ...` on an amd64 and an
 arm64 runner) into one multi-platform image: each platform's image is pushed to <TO>/<service>
-by digest, untagged, with its SBOM (<layout>.cdx.json beside the layout) as its referrer; then
+by digest, untagged, with its SBOM (<layout>.cdx.json beside the layout) as its referrer (and
+with --sbom-bucket in S3, as for push); then
 an OCI image index naming every manifest with its platform (from the image's config) is stored
 by digest and tagged (the layouts' tag, or --tag; tags never move). The same layouts give the same
 index digest. Sign, verify, promote and deploy the index digest: a client picks its platform's
@@ -126,6 +127,14 @@ pub struct IndexArgs {
     /// Tag the index with this instead of the layouts' tag.
     #[arg(long)]
     pub tag: Option<String>,
+    /// Also upload each platform's SBOM to this S3 bucket, as `push --sbom-bucket` does
+    /// (sbom/<service>/sha256-<platform image hex>.cdx.json); without a value the bootstrap
+    /// stage's artifacts bucket.
+    #[arg(long, value_name = "BUCKET", env = "ECOMCTL_SBOM_BUCKET", num_args = 0..=1, default_missing_value = "")]
+    pub sbom_bucket: Option<String>,
+    /// The KMS key the SBOM objects are encrypted with (as for push).
+    #[arg(long, value_name = "KEY", requires = "sbom_bucket")]
+    pub sbom_kms_key: Option<String>,
     #[command(flatten)]
     pub auth: RegistryAuthArgs,
 }

@@ -176,7 +176,11 @@ pub fn push(settings: &Settings, args: &PushArgs, ui: &Ui) -> Result<()> {
                 .into(),
         );
     }
-    let sbom_to = sbom_bucket(settings, args)?;
+    let sbom_to = sbom_bucket(
+        settings,
+        args.sbom_bucket.as_ref(),
+        args.sbom_kms_key.as_ref(),
+    )?;
     let client = client(settings, &args.auth, &[&to.registry])?;
     let rt = runtime()?;
     let s3 = sbom_to.as_ref().map(|(_, region)| {
@@ -198,7 +202,7 @@ pub fn push(settings: &Settings, args: &PushArgs, ui: &Ui) -> Result<()> {
                 &rt,
                 s3,
                 bucket,
-                &dir,
+                &sbom_file,
                 s,
                 &report.digest,
                 sbom.is_some(),
@@ -227,8 +231,12 @@ pub fn push(settings: &Settings, args: &PushArgs, ui: &Ui) -> Result<()> {
 
 /// Where `--sbom-bucket` sends the SBOMs, and the region of the S3 calls: the flag's bucket, or
 /// (given without a value) the bootstrap stage's `artifact_bucket_name` and `kms_key_arn`.
-fn sbom_bucket(settings: &Settings, args: &PushArgs) -> Result<Option<(SbomBucket, String)>> {
-    let Some(flag) = &args.sbom_bucket else {
+pub(super) fn sbom_bucket(
+    settings: &Settings,
+    flag: Option<&String>,
+    kms: Option<&String>,
+) -> Result<Option<(SbomBucket, String)>> {
+    let Some(flag) = flag else {
         return Ok(None);
     };
     let loaded = if settings.config.exists() || flag.is_empty() {
@@ -251,7 +259,7 @@ fn sbom_bucket(settings: &Settings, args: &PushArgs) -> Result<Option<(SbomBucke
     if !flag.is_empty() {
         let bucket = SbomBucket {
             bucket: flag.clone(),
-            kms_key: args.sbom_kms_key.clone(),
+            kms_key: kms.cloned(),
         };
         return Ok(Some((bucket, region)));
     }
@@ -272,22 +280,21 @@ fn sbom_bucket(settings: &Settings, args: &PushArgs) -> Result<Option<(SbomBucke
         )
         .hint("apply the bootstrap stage first (`ecomctl up`), or name the bucket: --sbom-bucket BUCKET")
     })?;
-    let kms_key = args.sbom_kms_key.clone().or_else(|| value("kms_key_arn"));
+    let kms_key = kms.cloned().or_else(|| value("kms_key_arn"));
     Ok(Some((SbomBucket { bucket, kms_key }, region)))
 }
 
-/// Uploads `<images>/<service>.cdx.json` (already checked to describe `digest` when
+/// Uploads the SBOM file `path` (`<images>/<service>.cdx.json`, already checked to describe `digest` when
 /// `attached`); returns the object's `s3://` URL.
-fn upload_sbom(
+pub(super) fn upload_sbom(
     rt: &tokio::runtime::Runtime,
     s3: &aws_sdk_s3::Client,
     to: &SbomBucket,
-    dir: &std::path::Path,
+    path: &std::path::Path,
     s: Service,
     digest: &str,
     attached: bool,
 ) -> Result<String> {
-    let path = crate::oci::build::sbom_path(dir, s);
     if !attached {
         return Err(Exit::new(
             FAILURE,

@@ -3,7 +3,7 @@
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use super::images::{attach_sbom, client, explain, repo_arg, runtime};
+use super::images::{attach_sbom, client, explain, repo_arg, runtime, sbom_bucket, upload_sbom};
 use super::Settings;
 use crate::cli::IndexArgs;
 use crate::exit::{Exit, USAGE};
@@ -72,8 +72,18 @@ pub fn index(settings: &Settings, args: &IndexArgs, ui: &Ui) -> Result<()> {
     };
     let images: Vec<PlatformImage> = images.into_iter().map(|(i, _)| i).collect();
     let bytes = multiarch::index_bytes(&images).map_err(|why| Exit::new(USAGE, why))?;
+    let sbom_to = sbom_bucket(
+        settings,
+        args.sbom_bucket.as_ref(),
+        args.sbom_kms_key.as_ref(),
+    )?;
     let client = client(settings, &args.auth, &[&repo.registry])?;
     let rt = runtime()?;
+    let s3 = sbom_to.as_ref().map(|(_, region)| {
+        let endpoint = settings.run.aws_endpoint.as_deref();
+        let config = rt.block_on(crate::oci::ecr::sdk_config(region.clone(), endpoint));
+        crate::oci::artifacts::s3_client(&config, endpoint)
+    });
     let platforms: Vec<String> = images.iter().map(|i| i.platform()).collect();
     ui.status(
         "pushing",
@@ -88,17 +98,24 @@ pub fn index(settings: &Settings, args: &IndexArgs, ui: &Ui) -> Result<()> {
         .map_err(|e| explain(e, format!("pushing the {} index to {repo}", service.name())))?;
     let mut entries = Vec::new();
     for (image, (platform, r)) in images.iter().zip(&report.platforms) {
-        let sbom = attach_sbom(
-            &client,
-            &rt,
-            &image.layout,
-            &sbom_beside(&image.layout.dir),
-            service,
-            &repo,
-        )
-        .with_context(|| format!("attaching the {} {platform} SBOM", service.name()))?;
+        let sbom_file = sbom_beside(&image.layout.dir);
+        let sbom = attach_sbom(&client, &rt, &image.layout, &sbom_file, service, &repo)
+            .with_context(|| format!("attaching the {} {platform} SBOM", service.name()))?;
+        let sbom_object = match (&sbom_to, &s3) {
+            (Some((bucket, _)), Some(s3)) => Some(upload_sbom(
+                &rt,
+                s3,
+                bucket,
+                &sbom_file,
+                service,
+                &r.digest,
+                sbom.is_some(),
+            )?),
+            _ => None,
+        };
         entries.push(
             json!({"platform": platform, "digest": r.digest, "sbom": sbom,
+                            "sbom_object": sbom_object,
                             "blobs_uploaded": r.uploaded, "blobs_skipped": r.skipped}),
         );
     }
