@@ -307,7 +307,7 @@ pub(super) fn upload_sbom(
         .hint(format!("ecomctl build --service {}", s.name()))
         .into());
     }
-    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let key = artifacts::sbom_key(s.name(), digest);
     rt.block_on(artifacts::upload(s3, to, &key, bytes))
         .map_err(|e| {
