@@ -142,6 +142,32 @@ fn amd64_and_arm64_layouts_become_one_index_that_skopeo_reads_per_platform_and_p
         stderr(&out)
     );
     assert!(!refused_out.join("login").exists());
+    // Without --binary-dir the other platform is cross-built with `cargo build --target`; where
+    // the Rust target (or its linker) is missing, as here, that fails saying what it needs.
+    let cross_out = shop.path().join("target/images-cross");
+    let out = shop.run(&[
+        "build",
+        "--service",
+        "login",
+        "--platform",
+        "linux/arm64",
+        "--out-dir",
+        cross_out.to_str().unwrap(),
+    ]);
+    if out.status.success() {
+        let layout = format!("oci:{}/login", cross_out.display());
+        let cfg = support::images::skopeo_inspect(&skopeo, &["--config", &layout]);
+        assert_eq!(cfg["architecture"], "arm64");
+    } else {
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains("building the services for aarch64-unknown-linux-gnu")
+                && stderr(&out).contains("rustup target add aarch64-unknown-linux-gnu"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(!cross_out.join("login").exists());
+    }
     // An unknown platform is a usage error.
     assert_eq!(
         shop.run(&["build", "--platform", "linux/s390x"])
