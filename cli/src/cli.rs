@@ -153,6 +153,9 @@ pub enum Command {
     /// Push built images to a registry by digest (blobs it has are skipped; tags never move).
     #[command(after_help = PUSH_HELP)]
     Push(PushArgs),
+    /// Push one service's per-platform layouts as one multi-platform image index.
+    #[command(after_help = INDEX_HELP)]
+    Index(IndexArgs),
     /// Copy an image by digest from one repository to another, with its signature and SBOM.
     #[command(after_help = PROMOTE_HELP)]
     Promote(PromoteArgs),

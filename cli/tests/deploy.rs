@@ -8,7 +8,9 @@ mod support;
 
 use ecomctl::oci::reference::Repo;
 use ecomctl::oci::registry::Client;
-use ecomctl::oci::{provenance, sha256_digest, MEDIA_CONFIG, MEDIA_LAYER_GZIP, MEDIA_MANIFEST};
+use ecomctl::oci::{
+    provenance, sha256_digest, MEDIA_CONFIG, MEDIA_INDEX, MEDIA_LAYER_GZIP, MEDIA_MANIFEST,
+};
 use fakekube::FakeKube;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -34,9 +36,36 @@ fn rt() -> tokio::runtime::Runtime {
 
 /// Stores a tiny image (one layer of `seed`) in `repo`; returns its digest.
 fn push_image(repo: &Repo, seed: &str) -> String {
+    push_platform_image(repo, seed, "amd64").0
+}
+
+/// A two-platform image: an amd64 and an arm64 image of `seed`, and the OCI image index naming
+/// both (as `ecomctl index` pushes it); returns the index's digest.
+fn push_index(repo: &Repo, seed: &str) -> String {
+    let entries: Vec<Value> = ["amd64", "arm64"]
+        .into_iter()
+        .map(|arch| {
+            let (digest, size) = push_platform_image(repo, seed, arch);
+            json!({"mediaType": MEDIA_MANIFEST, "digest": digest, "size": size,
+                   "platform": {"architecture": arch, "os": "linux"}})
+        })
+        .collect();
+    let index = serde_json::to_vec(
+        &json!({"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": entries}),
+    )
+    .unwrap();
+    let digest = sha256_digest(&index);
     let client = Client::new(Default::default()).unwrap();
-    let layer = format!("layer of {seed}").into_bytes();
-    let config = serde_json::to_vec(&json!({"architecture": "amd64", "os": "linux",
+    rt().block_on(client.put_manifest(repo, &digest, MEDIA_INDEX, &index))
+        .unwrap();
+    digest
+}
+
+/// One image of `seed` for `arch`: (digest, manifest size).
+fn push_platform_image(repo: &Repo, seed: &str, arch: &str) -> (String, usize) {
+    let client = Client::new(Default::default()).unwrap();
+    let layer = format!("layer of {seed} for {arch}").into_bytes();
+    let config = serde_json::to_vec(&json!({"architecture": arch, "os": "linux",
         "rootfs": {"type": "layers", "diff_ids": [sha256_digest(&layer)]}}))
     .unwrap();
     let manifest = serde_json::to_vec(&json!({"schemaVersion": 2, "mediaType": MEDIA_MANIFEST,
@@ -56,7 +85,7 @@ fn push_image(repo: &Repo, seed: &str) -> String {
             .await
             .unwrap();
     });
-    digest
+    (digest, manifest.len())
 }
 
 fn deployed_in(repo: &Repo, digest: &str) -> Vec<String> {
@@ -236,11 +265,15 @@ fn prod_runs_only_signed_digests_that_were_deployed_to_nonprod() {
     let Some(s) = setup(true) else {
         return;
     };
-    // Every service built, pushed to nonprod and signed.
+    // Every service built, pushed to nonprod and signed; login as a two-platform image index,
+    // whose index digest is what is signed, deployed, recorded, promoted and gated.
     let digests: Vec<(&str, String)> = SERVICES
         .iter()
         .map(|svc| {
-            let d = push_image(&s.repo("nonprod", svc), svc);
+            let d = match *svc {
+                "login" => push_index(&s.repo("nonprod", svc), svc),
+                _ => push_image(&s.repo("nonprod", svc), svc),
+            };
             s.sign("nonprod", svc, &d);
             (*svc, d)
         })

@@ -98,6 +98,32 @@ print(k)"#,
     let local = std::fs::read_to_string(shop.path().join("target/images/login.cdx.json")).unwrap();
     assert_eq!(head["body"], local.as_str(), "the object is the SBOM built");
 
+    // `ecomctl index` stores each platform's SBOM the same way (here an index of one platform).
+    let ev = ok(&shop
+        .command(&[
+            "index",
+            "login",
+            "--layout",
+            "target/images/login",
+            "--to",
+            &format!("{}/shop/multi", registry.host),
+            "--sbom-bucket",
+            "--output",
+            "json",
+        ])
+        .env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .unwrap());
+    let platform = &named(&ev, "index_pushed")[0]["platforms"][0];
+    assert_eq!(platform["digest"], digest.as_str());
+    assert_eq!(
+        platform["sbom_object"],
+        format!("s3://shop-artifacts/{key}").as_str()
+    );
+
     // A bucket that does not exist: exit 1, naming the object.
     let out = push(&["--sbom-bucket", "no-such-bucket"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));

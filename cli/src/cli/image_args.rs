@@ -9,13 +9,19 @@ Examples:
   ecomctl build --service login --service catalog
   SOURCE_DATE_EPOCH=1767225600 ecomctl build --tag 1.4.0
   skopeo inspect oci:target/images/login     any OCI tool reads the result
+  ecomctl build --platform linux/arm64 --binary-dir dist/arm64 --out-dir target/images-arm64
+                                             an arm64 image of binaries built elsewhere
 
 No Docker daemon: `cargo build --profile image --locked` of the services (release without debug
 info), then each image is written as an OCI image layout: the base from images/base.lock (Debian
 packages pinned by SHA-256, fetched once into the cache), a layer with the binary, user 65532 (nonroot), the binary as entrypoint and
 the org.opencontainers.image.{created,revision,source} annotations. Entries are sorted, mtimes are
 SOURCE_DATE_EPOCH (default: the commit's time) and owners fixed, so the same commit builds the same
-digest. See docs/supply-chain.md.";
+digest. --platform builds for linux/amd64 or linux/arm64 (default: this machine's): the base from
+that architecture's pinned packages, and the binaries from `cargo build --target <triple>` (needs
+the Rust target and a linker for it) unless --binary-dir gives prebuilt ecom-<service> binaries,
+whose ELF machine must match. `ecomctl index` joins per-platform layouts into one image index.
+See docs/supply-chain.md.";
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
@@ -37,6 +43,20 @@ pub struct BuildArgs {
     /// A Debian mirror to fetch the locked packages from instead of the lock's.
     #[arg(long, env = "ECOMCTL_DEBIAN_MIRROR", value_name = "URL")]
     pub debian_mirror: Option<String>,
+    /// The platform to build for: linux/amd64 or linux/arm64 (default: this machine's).
+    #[arg(long, value_name = "OS/ARCH", value_parser = parse_platform)]
+    pub platform: Option<crate::oci::platform::Platform>,
+    /// Take prebuilt ecom-<service> binaries from DIR instead of running cargo (their ELF
+    /// machine must match the platform).
+    #[arg(long, value_name = "DIR")]
+    pub binary_dir: Option<PathBuf>,
+    /// Write the layouts under DIR (DIR/<service>/) instead of target/images.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<PathBuf>,
+}
+
+fn parse_platform(s: &str) -> Result<crate::oci::platform::Platform, String> {
+    crate::oci::platform::Platform::parse(s)
 }
 
 pub const PUSH_HELP: &str = "\
@@ -73,6 +93,46 @@ pub struct PushArgs {
     pub sbom_bucket: Option<String>,
     /// The KMS key the SBOM objects are encrypted with (default: the bootstrap stage's
     /// kms_key_arn for its bucket, else the bucket's default key).
+    #[arg(long, value_name = "KEY", requires = "sbom_bucket")]
+    pub sbom_kms_key: Option<String>,
+    #[command(flatten)]
+    pub auth: RegistryAuthArgs,
+}
+
+pub const INDEX_HELP: &str = "\
+Examples:
+  ecomctl index login --layout target/images/login --layout arm64/login --to 127.0.0.1:5000/shop/nonprod
+  ecomctl index login --layout amd64/login --layout arm64/login --to REG/shop/nonprod --tag 1.4.0
+
+Joins one service's per-platform image layouts (`ecomctl build --platform ...` on an amd64 and an
+arm64 runner) into one multi-platform image: each platform's image is pushed to <TO>/<service>
+by digest, untagged, with its SBOM (<layout>.cdx.json beside the layout) as its referrer (and
+with --sbom-bucket in S3, as for push); then
+an OCI image index naming every manifest with its platform (from the image's config) is stored
+by digest and tagged (the layouts' tag, or --tag; tags never move). The same layouts give the same
+index digest. Sign, verify, promote and deploy the index digest: a client picks its platform's
+image from it.";
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// The service the layouts are images of.
+    #[arg(value_enum, value_name = "SERVICE")]
+    pub service: crate::dev::Service,
+    /// A layout of the service for one platform (repeatable; one per platform).
+    #[arg(long = "layout", value_name = "DIR", required = true)]
+    pub layouts: Vec<PathBuf>,
+    /// The repository prefix: the index goes to <TO>/<service>.
+    #[arg(long, value_name = "REGISTRY/PATH")]
+    pub to: String,
+    /// Tag the index with this instead of the layouts' tag.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Also upload each platform's SBOM to this S3 bucket, as `push --sbom-bucket` does
+    /// (sbom/<service>/sha256-<platform image hex>.cdx.json); without a value the bootstrap
+    /// stage's artifacts bucket.
+    #[arg(long, value_name = "BUCKET", env = "ECOMCTL_SBOM_BUCKET", num_args = 0..=1, default_missing_value = "")]
+    pub sbom_bucket: Option<String>,
+    /// The KMS key the SBOM objects are encrypted with (as for push).
     #[arg(long, value_name = "KEY", requires = "sbom_bucket")]
     pub sbom_kms_key: Option<String>,
     #[command(flatten)]

@@ -34,9 +34,18 @@ pub fn build_options(args: &BuildArgs) -> Result<BuildOptions> {
         )
         .into());
     }
+    if let Some(d) = args.binary_dir.as_ref().filter(|d| !d.is_dir()) {
+        return Err(Exit::new(
+            USAGE,
+            format!("--binary-dir {}: not a directory", d.display()),
+        )
+        .into());
+    }
     Ok(BuildOptions {
-        out: images_dir(&root),
+        out: args.out_dir.clone().unwrap_or_else(|| images_dir(&root)),
         root,
+        platform: args.platform,
+        binary_dir: args.binary_dir.clone(),
         services: selected(&args.services),
         cache: build::default_cache(args.cache_dir.clone()),
         mirror: args.debian_mirror.clone(),
@@ -61,7 +70,7 @@ pub(super) fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the async runtime")
 }
 
-fn repo_arg(flag: &str, value: &str) -> Result<Repo> {
+pub(super) fn repo_arg(flag: &str, value: &str) -> Result<Repo> {
     Repo::parse(value).map_err(|e| Exit::new(USAGE, format!("{flag}: {e}")).into())
 }
 
@@ -167,7 +176,11 @@ pub fn push(settings: &Settings, args: &PushArgs, ui: &Ui) -> Result<()> {
                 .into(),
         );
     }
-    let sbom_to = sbom_bucket(settings, args)?;
+    let sbom_to = sbom_bucket(
+        settings,
+        args.sbom_bucket.as_ref(),
+        args.sbom_kms_key.as_ref(),
+    )?;
     let client = client(settings, &args.auth, &[&to.registry])?;
     let rt = runtime()?;
     let s3 = sbom_to.as_ref().map(|(_, region)| {
@@ -181,14 +194,15 @@ pub fn push(settings: &Settings, args: &PushArgs, ui: &Ui) -> Result<()> {
         let report = rt
             .block_on(transfer::push_layout(&client, &layout, &repo, &tag))
             .map_err(|e| explain(e, format!("pushing {} to {repo}", s.name())))?;
-        let sbom = attach_sbom(&client, &rt, &layout, &dir, s, &repo)
+        let sbom_file = crate::oci::build::sbom_path(&dir, s);
+        let sbom = attach_sbom(&client, &rt, &layout, &sbom_file, s, &repo)
             .with_context(|| format!("attaching the {} SBOM", s.name()))?;
         let sbom_object = match (&sbom_to, &s3) {
             (Some((bucket, _)), Some(s3)) => Some(upload_sbom(
                 &rt,
                 s3,
                 bucket,
-                &dir,
+                &sbom_file,
                 s,
                 &report.digest,
                 sbom.is_some(),
@@ -217,8 +231,12 @@ pub fn push(settings: &Settings, args: &PushArgs, ui: &Ui) -> Result<()> {
 
 /// Where `--sbom-bucket` sends the SBOMs, and the region of the S3 calls: the flag's bucket, or
 /// (given without a value) the bootstrap stage's `artifact_bucket_name` and `kms_key_arn`.
-fn sbom_bucket(settings: &Settings, args: &PushArgs) -> Result<Option<(SbomBucket, String)>> {
-    let Some(flag) = &args.sbom_bucket else {
+pub(super) fn sbom_bucket(
+    settings: &Settings,
+    flag: Option<&String>,
+    kms: Option<&String>,
+) -> Result<Option<(SbomBucket, String)>> {
+    let Some(flag) = flag else {
         return Ok(None);
     };
     let loaded = if settings.config.exists() || flag.is_empty() {
@@ -241,7 +259,7 @@ fn sbom_bucket(settings: &Settings, args: &PushArgs) -> Result<Option<(SbomBucke
     if !flag.is_empty() {
         let bucket = SbomBucket {
             bucket: flag.clone(),
-            kms_key: args.sbom_kms_key.clone(),
+            kms_key: kms.cloned(),
         };
         return Ok(Some((bucket, region)));
     }
@@ -262,22 +280,21 @@ fn sbom_bucket(settings: &Settings, args: &PushArgs) -> Result<Option<(SbomBucke
         )
         .hint("apply the bootstrap stage first (`ecomctl up`), or name the bucket: --sbom-bucket BUCKET")
     })?;
-    let kms_key = args.sbom_kms_key.clone().or_else(|| value("kms_key_arn"));
+    let kms_key = kms.cloned().or_else(|| value("kms_key_arn"));
     Ok(Some((SbomBucket { bucket, kms_key }, region)))
 }
 
-/// Uploads `<images>/<service>.cdx.json` (already checked to describe `digest` when
+/// Uploads the SBOM file `path` (`<images>/<service>.cdx.json`, already checked to describe `digest` when
 /// `attached`); returns the object's `s3://` URL.
-fn upload_sbom(
+pub(super) fn upload_sbom(
     rt: &tokio::runtime::Runtime,
     s3: &aws_sdk_s3::Client,
     to: &SbomBucket,
-    dir: &std::path::Path,
+    path: &std::path::Path,
     s: Service,
     digest: &str,
     attached: bool,
 ) -> Result<String> {
-    let path = crate::oci::build::sbom_path(dir, s);
     if !attached {
         return Err(Exit::new(
             FAILURE,
@@ -290,7 +307,7 @@ fn upload_sbom(
         .hint(format!("ecomctl build --service {}", s.name()))
         .into());
     }
-    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let key = artifacts::sbom_key(s.name(), digest);
     rt.block_on(artifacts::upload(s3, to, &key, bytes))
         .map_err(|e| {
@@ -302,18 +319,18 @@ fn upload_sbom(
     Ok(format!("s3://{}/{key}", to.bucket))
 }
 
-/// Attaches `<images>/<service>.cdx.json` as a referrer of the pushed image, when it was built
-/// for this image (its metadata names the image's digest). Returns the referrer's digest.
-fn attach_sbom(
+/// Attaches the SBOM file `path` (`<images>/<service>.cdx.json`) as a referrer of the pushed
+/// image, when it was built for this image (its metadata names the image's digest). Returns the
+/// referrer's digest.
+pub(super) fn attach_sbom(
     client: &Client,
     rt: &tokio::runtime::Runtime,
     layout: &Layout,
-    dir: &std::path::Path,
+    path: &std::path::Path,
     s: Service,
     repo: &Repo,
 ) -> Result<Option<String>> {
-    let path = crate::oci::build::sbom_path(dir, s);
-    let Ok(bytes) = std::fs::read(&path) else {
+    let Ok(bytes) = std::fs::read(path) else {
         return Ok(None);
     };
     let (desc, _, _) = layout.image()?;

@@ -11,6 +11,7 @@ pub mod down;
 pub mod images;
 pub mod init;
 pub mod mirror;
+pub mod multiarch;
 pub mod orchestrate;
 pub mod output;
 pub mod plan;
@@ -85,6 +86,7 @@ pub fn run(cli: Cli, ui: &Ui) -> Result<()> {
         Command::Build(args) => images::build(&args, ui).map(|_| ()),
         Command::Push(args) => images::push(&settings, &args, ui),
         Command::Promote(args) => images::promote(&settings, &args, ui),
+        Command::Index(args) => multiarch::index(&settings, &args, ui),
         Command::Sign(args) => signing::sign(&settings, &args, ui),
         Command::Verify(args) => signing::verify(&settings, &args, ui),
         Command::Deploy(args) => deploy::run(&settings, &args, ui),

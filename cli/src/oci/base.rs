@@ -53,17 +53,14 @@ pub async fn assemble(lock: Lock, mirror: Option<&str>, cache: &Path) -> Result<
     Ok(Base { files, lock })
 }
 
-/// The base layer for `lock` (whose file text is `lock_text`): from `cache/base/` when built
-/// before by this ecomctl version and intact, else assembled and cached.
-pub async fn layer(
-    lock_text: &str,
-    lock: &Lock,
-    mirror: Option<&str>,
-    cache: &Path,
-) -> Result<Layer, DebianError> {
+/// The base layer for `lock` (one architecture's packages, `Lock::for_arch`): from `cache/base/`
+/// when built before by this ecomctl version from the same pins and intact, else assembled and
+/// cached.
+pub async fn layer(lock: &Lock, mirror: Option<&str>, cache: &Path) -> Result<Layer, DebianError> {
     let key = hex(&Sha256::digest(format!(
-        "{}\n{lock_text}",
-        env!("CARGO_PKG_VERSION")
+        "{}\n{}",
+        env!("CARGO_PKG_VERSION"),
+        lock.canonical()
     )));
     let dir = cache.join("base");
     let (gz_path, id_path) = (

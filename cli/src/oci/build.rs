@@ -10,6 +10,7 @@ use serde_json::json;
 use super::base;
 use super::debian::Lock;
 use super::image::{self, ImageSpec, Provenance, Written};
+use super::platform::Platform;
 use super::sbom::{self, CargoGraph};
 use crate::dev::Service;
 use crate::exit::{Exit, FAILURE, USAGE};
@@ -29,6 +30,10 @@ pub struct BuildOptions {
     pub source: Option<String>,
     pub tag: Option<String>,
     pub source_date_epoch: Option<u64>,
+    /// The platform built for (default: this machine's).
+    pub platform: Option<Platform>,
+    /// Prebuilt `ecom-<service>` binaries to take instead of building them.
+    pub binary_dir: Option<PathBuf>,
 }
 
 /// One image built.
@@ -90,7 +95,9 @@ pub fn provenance(opts: &BuildOptions) -> Result<Provenance> {
 /// `[profile.image]`).
 pub const PROFILE: &str = "image";
 
-fn cargo_build(root: &Path, services: &[Service], ui: &Ui) -> Result<()> {
+/// `cargo build` of the services for `cross` (a target triple other than the host's) or the host;
+/// returns the directory the binaries land in.
+fn cargo_build(root: &Path, services: &[Service], cross: Option<&str>, ui: &Ui) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut spec = Spec::new("cargo build --profile image", PathBuf::from(cargo)).args([
         "build",
@@ -102,16 +109,36 @@ fn cargo_build(root: &Path, services: &[Service], ui: &Ui) -> Result<()> {
     for s in services {
         spec = spec.arg("-p").arg(s.crate_name());
     }
+    if let Some(triple) = cross {
+        spec = spec.arg("--target").arg(triple);
+    }
     spec.cwd = Some(root.to_path_buf());
     ui.status(
         "building",
-        &format!("{} service(s), release", services.len()),
+        &format!(
+            "{} service(s), release{}",
+            services.len(),
+            cross.map(|t| format!(" for {t}")).unwrap_or_default()
+        ),
     );
     process::run(&spec, &mut |_, line| {
         ui.tool_line("build", "cargo", true, line)
     })
-    .context("building the services")?;
-    Ok(())
+    .map_err(|e| match cross {
+        Some(triple) => anyhow::Error::new(e).context(
+            Exit::new(FAILURE, format!("building the services for {triple}")).hint(format!(
+                "a cross build needs the Rust target (`rustup target add {triple}`) and a linker for it \
+                 (CARGO_TARGET_<TRIPLE>_LINKER); or build on a runner of that architecture, or give \
+                 prebuilt binaries with --binary-dir"
+            )),
+        ),
+        None => anyhow::Error::new(e).context("building the services"),
+    })?;
+    let target = crate::dev::target_dir(root);
+    Ok(match cross {
+        Some(triple) => target.join(triple).join(PROFILE),
+        None => target.join(PROFILE),
+    })
 }
 
 /// Where the SBOM of a service's image is written: beside its layout.
@@ -146,59 +173,50 @@ fn base_glibc(lock: &Lock) -> Option<(u32, u32)> {
     Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
 }
 
-/// The OCI architecture and the Rust target triple of this machine's builds.
-fn oci_arch() -> Result<(&'static str, &'static str)> {
-    match (std::env::consts::OS, std::env::consts::ARCH) {
-        ("linux", "x86_64") => Ok(("amd64", "x86_64-unknown-linux-gnu")),
-        ("linux", "aarch64") => Ok(("arm64", "aarch64-unknown-linux-gnu")),
-        (os, arch) => Err(Exit::new(
-            USAGE,
-            format!("images are linux binaries; this is {os}/{arch}"),
-        )
-        .hint("run `ecomctl build` on Linux (CI does)")
-        .into()),
-    }
-}
-
 pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<Vec<Built>> {
-    let (arch, triple) = oci_arch()?;
+    let host = Platform::host();
+    let platform = opts.platform.or(host).ok_or_else(|| {
+        Exit::new(
+            USAGE,
+            format!(
+                "images are linux binaries; this is {}/{}",
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            ),
+        )
+        .hint("name the platform (--platform linux/amd64) and give its binaries (--binary-dir), or run on Linux (CI does)")
+    })?;
+    let (arch, triple) = (platform.arch(), platform.triple());
     let provenance = provenance(opts)?;
     let lock_path = opts.root.join("images/base.lock");
     let lock_text = std::fs::read_to_string(&lock_path)
         .with_context(|| format!("reading the base image lock {}", lock_path.display()))?;
-    let lock = Lock::parse(&lock_text).map_err(|(line, why)| {
-        Exit::new(USAGE, format!("{}:{line}: {why}", lock_path.display()))
-    })?;
-    if let Some(p) = lock
-        .packages
-        .iter()
-        .find(|p| p.arch != "all" && p.arch != arch)
-    {
-        return Err(Exit::new(
-            USAGE,
-            format!(
-                "{}: {} is locked for {}, this machine builds {arch}",
-                lock_path.display(),
-                p.name,
-                p.arch
-            ),
-        )
-        .into());
-    }
+    let lock = Lock::parse(&lock_text)
+        .map_err(|(line, why)| Exit::new(USAGE, format!("{}:{line}: {why}", lock_path.display())))?
+        .for_arch(arch)
+        .map_err(|why| {
+            Exit::new(USAGE, format!("{}: {why}", lock_path.display())).hint(
+                "pin the architecture's packages (docs/supply-chain.md, \"Updating the base\")",
+            )
+        })?;
     let started = Instant::now();
-    cargo_build(&opts.root, &opts.services, ui)?;
-    ui.status("assembling", "the base from images/base.lock");
+    let bins = match &opts.binary_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            let cross = (Some(platform) != host).then_some(triple);
+            cargo_build(&opts.root, &opts.services, cross, ui)?
+        }
+    };
+    ui.status(
+        "assembling",
+        &format!("the {platform} base from images/base.lock"),
+    );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     let base_layer = rt
-        .block_on(base::layer(
-            &lock_text,
-            &lock,
-            opts.mirror.as_deref(),
-            &opts.cache,
-        ))
+        .block_on(base::layer(&lock, opts.mirror.as_deref(), &opts.cache))
         .context("assembling the base image")?;
     let description = format!(
         "ecomctl base: {}",
@@ -209,12 +227,19 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<Vec<Built>> {
             .join(" ")
     );
     let graph = CargoGraph::load(&opts.root, triple)?;
-    let bins = crate::dev::target_dir(&opts.root).join(PROFILE);
     let mut built = Vec::new();
     for &service in &opts.services {
         let name = service.crate_name();
         let path = bins.join(&name);
         let binary = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        if let Some(why) = platform.refuses(&binary) {
+            return Err(Exit::new(
+                FAILURE,
+                format!("{} cannot go into a {platform} image: {why}", path.display()),
+            )
+            .hint(format!("build it for {triple} (on a runner of that architecture, or with --platform {platform} and a cross toolchain)"))
+            .into());
+        }
         if let (Some(need), Some(have)) = (glibc_needed(&binary), base_glibc(&lock)) {
             if need > have {
                 return Err(Exit::new(
@@ -231,6 +256,7 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<Vec<Built>> {
             binary_name: &name,
             binary,
             architecture: arch,
+            variant: platform.variant(),
             base: &base_layer,
             base_description: &description,
             provenance: &provenance,
@@ -248,7 +274,7 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<Vec<Built>> {
         ui.status(
             "built",
             &format!(
-                "{}  {}  {:.1} MB  {}",
+                "{} ({platform})  {}  {:.1} MB  {}",
                 service.name(),
                 image.manifest.digest,
                 image.size as f64 / 1e6,
@@ -261,6 +287,7 @@ pub fn build(opts: &BuildOptions, ui: &Ui) -> Result<Vec<Built>> {
                 "service": service.name(),
                 "digest": image.manifest.digest,
                 "tag": provenance.tag,
+                "platform": platform.to_string(),
                 "size": image.size,
                 "binary_size": binary_size,
                 "layout": image.dir,

@@ -110,6 +110,62 @@ impl Lock {
             packages,
         })
     }
+
+    /// The lock for one architecture (`amd64`, `arm64`): its packages and the `all` ones. Every
+    /// package is pinned once per architecture; a lock without pins for `arch` (one written
+    /// before arm64 was added, say) is refused here, naming the architectures it has.
+    pub fn for_arch(&self, arch: &str) -> Result<Lock, String> {
+        let packages: Vec<Package> = self
+            .packages
+            .iter()
+            .filter(|p| p.arch == arch || p.arch == "all")
+            .cloned()
+            .collect();
+        let mut names: Vec<&str> = packages.iter().map(|p| p.name.as_str()).collect();
+        names.sort_unstable();
+        if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(format!("{} is pinned twice for {arch}", w[0]));
+        }
+        if !packages.iter().any(|p| p.arch == arch) {
+            let mut have: Vec<&str> = self
+                .packages
+                .iter()
+                .map(|p| p.arch.as_str())
+                .filter(|a| *a != "all")
+                .collect();
+            have.sort_unstable();
+            have.dedup();
+            return Err(format!(
+                "no package is pinned for {arch} (the lock has {})",
+                if have.is_empty() {
+                    "only `all` packages".to_string()
+                } else {
+                    have.join(", ")
+                }
+            ));
+        }
+        Ok(Lock {
+            distro: self.distro.clone(),
+            mirror: self.mirror.clone(),
+            packages,
+        })
+    }
+
+    /// The lock's content in one canonical text (what a base built from it depends on).
+    pub fn canonical(&self) -> String {
+        let d = &self.distro;
+        let mut s = format!(
+            "distro {} {} {}\nmirror {}\n",
+            d.id, d.version_id, d.codename, self.mirror
+        );
+        for p in &self.packages {
+            s.push_str(&format!(
+                "deb {} {} {} {} {}\n",
+                p.name, p.version, p.arch, p.sha256, p.path
+            ));
+        }
+        s
+    }
 }
 
 /// The `.deb` of `pkg`: from `cache` when it is there and intact, else from the mirror (then
@@ -357,6 +413,34 @@ mod tests {
             .unwrap_err()
             .1
             .contains("stay on the mirror"));
+    }
+
+    #[test]
+    fn each_architecture_gets_its_packages_and_the_shared_ones() {
+        let sha = "3254eb870c8a949518214805aee5e4276af7699988ea8b9a3a583cd0f1eab31c";
+        let two = format!("{LOCK}deb libc6 2 amd64 {sha} a.deb\ndeb libc6 2 arm64 {sha} b.deb\n");
+        let lock = Lock::parse(&two).unwrap();
+        let arm = lock.for_arch("arm64").unwrap();
+        let names: Vec<_> = arm
+            .packages
+            .iter()
+            .map(|p| (p.name.as_str(), p.arch.as_str()))
+            .collect();
+        assert_eq!(names, [("tzdata", "all"), ("libc6", "arm64")]);
+        assert_ne!(arm.canonical(), lock.for_arch("amd64").unwrap().canonical());
+        // An amd64-only lock (as written before arm64 pins existed) still builds amd64.
+        let old = Lock::parse(&format!("{LOCK}deb libc6 2 amd64 {sha} a.deb\n")).unwrap();
+        assert!(old.for_arch("amd64").is_ok());
+        let why = old.for_arch("arm64").unwrap_err();
+        assert!(
+            why.contains("no package is pinned for arm64 (the lock has amd64)"),
+            "{why}"
+        );
+        let twice = Lock::parse(&format!("{two}deb libc6 3 arm64 {sha} c.deb\n")).unwrap();
+        assert!(twice
+            .for_arch("arm64")
+            .unwrap_err()
+            .contains("pinned twice"));
     }
 
     #[test]

@@ -31,8 +31,9 @@ pub struct ImageSpec<'a> {
     /// The binary's file name in the image (`ecom-login`).
     pub binary_name: &'a str,
     pub binary: Vec<u8>,
-    /// OCI architecture (`amd64`, `arm64`).
+    /// OCI architecture (`amd64`, `arm64`) and variant (`v8` for arm64).
     pub architecture: &'a str,
+    pub variant: Option<&'a str>,
     pub base: &'a Layer,
     /// One line saying what the base is (history).
     pub base_description: &'a str,
@@ -101,6 +102,10 @@ pub fn write(spec: &ImageSpec, dest: &Path) -> Result<Written, LayoutError> {
             { "created": created, "created_by": format!("ecomctl build: {entrypoint}") },
         ],
     });
+    let mut config = config;
+    if let Some(v) = spec.variant {
+        config["variant"] = v.into();
+    }
     let config_bytes = serde_json::to_vec(&config).unwrap_or_default();
     let w = LayoutWriter::create(dest)?;
     let config = w.blob(MEDIA_CONFIG, &config_bytes)?;

@@ -6,7 +6,9 @@
 //! - `layout`: the OCI image layout (`oci-layout`, `index.json`, `blobs/sha256/`), read and write.
 //! - `debian`: `images/base.lock` parsed, packages fetched, verified by SHA-256, cached, unpacked.
 //! - `image`: config, manifest and annotations for one service on the base.
-//! - `build`: `cargo build --release` of the services, then one layout per service.
+//! - `build`: `cargo build --release` of the services, then one layout per service and platform.
+//! - `platform`: linux/amd64 and linux/arm64 (triples, ELF machines); `multiarch` joins
+//!   per-platform layouts into one image index.
 //! - `registry`: the distribution API client (auth, blobs, manifests); `transfer` pushes and
 //!   copies by digest; `sign` and `sbom` make and attach what describes an image.
 
@@ -21,6 +23,8 @@ pub mod image;
 pub mod kms;
 pub mod layer;
 pub mod layout;
+pub mod multiarch;
+pub mod platform;
 pub mod provenance;
 pub mod reference;
 pub mod referrers;
@@ -68,8 +72,20 @@ pub struct Descriptor {
     pub size: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub artifact_type: Option<String>,
+    /// What an image index's entry runs on (`architecture`, `os`, `variant`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<OciPlatform>,
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub annotations: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The `platform` of an image index entry, as the image's config states it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OciPlatform {
+    pub architecture: String,
+    pub os: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
 }
 
 impl Descriptor {
@@ -79,6 +95,7 @@ impl Descriptor {
             digest: sha256_digest(bytes),
             size: bytes.len() as u64,
             artifact_type: None,
+            platform: None,
             annotations: serde_json::Map::new(),
         }
     }

@@ -46,6 +46,7 @@ async fn subject(client: &Client, repo: &Repo, digest: &str) -> Result<Descripto
         digest: m.digest,
         size: m.bytes.len() as u64,
         artifact_type: None,
+        platform: None,
         annotations: Map::new(),
     })
 }

@@ -81,9 +81,26 @@ pub async fn push_layout(
     repo: &Repo,
     tag: &str,
 ) -> Result<Report, TransferError> {
-    let (desc, bytes, manifest) = layout.image()?;
+    let (desc, bytes, _) = layout.image()?;
     client.ping(repo).await?;
     let tagged = check_tag(client, repo, tag, &desc.digest).await?;
+    let report = push_image(client, layout, repo).await?;
+    if !tagged {
+        client
+            .put_manifest(repo, tag, &desc.media_type, &bytes)
+            .await?;
+    }
+    Ok(report)
+}
+
+/// Pushes the image of a layout by digest, untagged: the blobs the registry lacks, then the
+/// manifest.
+pub async fn push_image(
+    client: &Client,
+    layout: &Layout,
+    repo: &Repo,
+) -> Result<Report, TransferError> {
+    let (desc, bytes, manifest) = layout.image()?;
     let mut report = Report {
         digest: desc.digest.clone(),
         ..Report::default()
@@ -101,11 +118,7 @@ pub async fn push_layout(
     client
         .put_manifest(repo, &desc.digest, &desc.media_type, &bytes)
         .await?;
-    if !tagged {
-        client
-            .put_manifest(repo, tag, &desc.media_type, &bytes)
-            .await?;
-    }
+    report.manifests += 1;
     Ok(report)
 }
 
@@ -206,6 +219,8 @@ async fn copy_manifest(
             });
         }
         copy_image(client, src, dst, &image, report).await?;
+        // Each platform's own referrers (its SBOM) come along.
+        Box::pin(copy_referrers(client, src, dst, &child.digest, report)).await?;
     }
     client
         .put_manifest(dst, digest, &fetched.media_type, &fetched.bytes)
@@ -244,13 +259,29 @@ pub async fn copy(
             .await?;
         report.attached += 1;
     }
-    // Referrers (the SBOM, deployment records): listed by the referrers API or the fallback
-    // index, stored in `dst` by digest. A destination with the API indexes them itself; for one
-    // without, its fallback index lists them (beside the ones it listed already).
+    copy_referrers(client, src, dst, digest, &mut report).await?;
+    if let (Some(t), false) = (tag, tagged) {
+        client
+            .put_manifest(dst, t, &image.media_type, &image.bytes)
+            .await?;
+    }
+    Ok(report)
+}
+
+/// Copies the referrers of `digest` (the SBOM, deployment records): listed by the referrers API
+/// or the fallback index, stored in `dst` by digest. A destination with the API indexes them
+/// itself; for one without, its fallback index lists them (beside the ones it listed already).
+async fn copy_referrers(
+    client: &Client,
+    src: &Repo,
+    dst: &Repo,
+    digest: &str,
+    report: &mut Report,
+) -> Result<(), TransferError> {
     let refs = referrers::list(client, src, digest).await?;
     if !refs.is_empty() {
         for m in &refs {
-            copy_manifest(client, src, dst, &m.digest, &mut report).await?;
+            copy_manifest(client, src, dst, &m.digest, report).await?;
             report.attached += 1;
         }
         if client.referrers(dst, digest).await?.is_none() {
@@ -276,10 +307,5 @@ pub async fn copy(
                 .await?;
         }
     }
-    if let (Some(t), false) = (tag, tagged) {
-        client
-            .put_manifest(dst, t, &image.media_type, &image.bytes)
-            .await?;
-    }
-    Ok(report)
+    Ok(())
 }
