@@ -20,11 +20,10 @@ use crate::problem::{Problem, CONTENT_TYPE as PROBLEM};
 const READ_AT_MOST: usize = 16 * 1024;
 
 pub async fn errors_as_problems(req: Request, next: Next) -> Response {
-    let req = match whole_numbers(req).await {
-        Ok(req) => req,
-        Err(res) => return res,
+    let mut res = match whole_numbers(req).await {
+        Ok(req) => next.run(req).await,
+        Err(too_large) => too_large,
     };
-    let mut res = next.run(req).await;
     res.headers_mut().insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

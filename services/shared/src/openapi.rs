@@ -37,6 +37,9 @@ pub struct Operation {
     pub produces: &'static str,
     /// The media type of the request body (`application/json` unless set).
     pub consumes: &'static str,
+    /// A page for people (the storefront): its answers, errors too, are HTML pages; only the
+    /// kit's extractors still answer problem+json.
+    pub page: bool,
     pub responses: Vec<u16>,
 }
 
@@ -115,6 +118,7 @@ impl ApiDoc {
             headers,
             produces: "application/json",
             consumes: "application/json",
+            page: false,
             responses: responses.to_vec(),
         });
         self
@@ -199,6 +203,16 @@ impl ApiDoc {
         self
     }
 
+    /// Makes the last route a page: HTML answers, errors as HTML pages (or problem+json from
+    /// the kit's extractors).
+    pub fn page(mut self) -> Self {
+        if let Some(op) = self.ops.last_mut() {
+            op.produces = "text/html";
+            op.page = true;
+        }
+        self
+    }
+
     /// Sets the media type of the last route's request body (e.g. a form's
     /// `application/x-www-form-urlencoded`).
     pub fn consumes(mut self, media: &'static str) -> Self {
@@ -250,6 +264,10 @@ impl ApiDoc {
                         json!({"type": "string"})
                     };
                     json!({"description": desc, "content": {op.produces: {"schema": schema}}})
+                } else if op.page {
+                    json!({"description": desc, "content": {
+                        "text/html": {"schema": {"type": "string"}},
+                        crate::problem::CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}})
                 } else {
                     json!({"description": desc, "content": {crate::problem::CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}})
                 };
