@@ -103,7 +103,8 @@ pub fn openapi() -> ApiDoc {
     }
     let new_product = json!({"type": "object", "additionalProperties": false,
         "required": ["sku", "slug", "name", "price_minor", "currency"], "properties": product_fields});
-    let patch = json!({"type": "object", "additionalProperties": false, "properties": patch_fields});
+    let patch =
+        json!({"type": "object", "additionalProperties": false, "properties": patch_fields});
     let uuid = json!({"type": "string", "format": "uuid"});
     let limit = json!({"type": "integer", "minimum": 1, "maximum": 100});
     let price = json!({"type": "integer", "minimum": 0, "maximum": i64::MAX});

@@ -1,9 +1,9 @@
 //! Products and categories in PostgreSQL: filters, keyset pagination, full-text search.
 
-use ecom_shared::openapi::not_null;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
+use ecom_shared::openapi::not_null;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};

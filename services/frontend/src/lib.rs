@@ -17,9 +17,9 @@ use std::sync::Arc;
 use axum::routing::{get, post};
 use axum::Router;
 use ecom_shared::openapi::{ApiDoc, Security};
-use serde_json::{json, Value};
 use ecom_shared::settings::{CommonSettings, Env, SettingsError};
 use ecom_shared::{HasKit, Kit};
+use serde_json::{json, Value};
 
 use crate::backend::{Backend, Urls};
 
@@ -129,8 +129,18 @@ pub fn openapi() -> ApiDoc {
         ("get", "/cart", "The cart", &[200, 503]),
         ("get", "/signin", "Sign-in form", &[200]),
         ("get", "/signup", "Sign-up form", &[200]),
-        ("get", "/checkout", "Checkout form (a visitor not signed in is sent to sign in)", &[200, 303, 503]),
-        ("get", "/orders", "Order history (a visitor not signed in is sent to sign in)", &[200, 303, 503]),
+        (
+            "get",
+            "/checkout",
+            "Checkout form (a visitor not signed in is sent to sign in)",
+            &[200, 303, 503],
+        ),
+        (
+            "get",
+            "/orders",
+            "Order history (a visitor not signed in is sent to sign in)",
+            &[200, 303, 503],
+        ),
         (
             "get",
             "/orders/{id}",
@@ -139,22 +149,66 @@ pub fn openapi() -> ApiDoc {
         ),
         ("get", "/static/{file}", "Stylesheet and icon", &[200, 404]),
     ] {
-        doc = doc.route(method, path, summary, Security::Public, codes).page();
+        doc = doc
+            .route(method, path, summary, Security::Public, codes)
+            .page();
     }
     let forms: [(&str, &str, &[u16], Value); 7] = [
-        ("/cart/items", "Add to the cart", &[303, 400, 403, 404, 422, 503],
-            form(&["sku", "quantity"], &[("sku", text()), ("quantity", quantity.clone())])),
-        ("/cart/items/{sku}", "Set a quantity", &[303, 400, 403, 422, 503],
-            form(&["quantity"], &[("quantity", quantity)])),
-        ("/signin", "Sign in", &[303, 403, 422, 429, 503],
-            form(&[], &[("email", text()), ("password", text()), ("next", text())])),
-        ("/signup", "Create an account", &[303, 403, 422, 429, 503],
-            form(&[], &[("email", text()), ("password", text()), ("next", text())])),
+        (
+            "/cart/items",
+            "Add to the cart",
+            &[303, 400, 403, 404, 422, 503],
+            form(
+                &["sku", "quantity"],
+                &[("sku", text()), ("quantity", quantity.clone())],
+            ),
+        ),
+        (
+            "/cart/items/{sku}",
+            "Set a quantity",
+            &[303, 400, 403, 422, 503],
+            form(&["quantity"], &[("quantity", quantity)]),
+        ),
+        (
+            "/signin",
+            "Sign in",
+            &[303, 403, 422, 429, 503],
+            form(
+                &[],
+                &[("email", text()), ("password", text()), ("next", text())],
+            ),
+        ),
+        (
+            "/signup",
+            "Create an account",
+            &[303, 403, 422, 429, 503],
+            form(
+                &[],
+                &[("email", text()), ("password", text()), ("next", text())],
+            ),
+        ),
         ("/signout", "Sign out", &[303, 403], form(&[], &[])),
-        ("/checkout", "Pay and place the order", &[303, 403, 422, 429, 503],
-            form(&[], &[("key", text()), ("number", text()), ("exp_month", text()), ("exp_year", text()), ("cvc", text())])),
-        ("/orders/{id}/3ds", "Answer the order's 3-D Secure challenge", &[303, 400, 403, 404, 422, 503],
-            form(&[], &[("challenge_id", text()), ("result", text())])),
+        (
+            "/checkout",
+            "Pay and place the order",
+            &[303, 403, 422, 429, 503],
+            form(
+                &[],
+                &[
+                    ("key", text()),
+                    ("number", text()),
+                    ("exp_month", text()),
+                    ("exp_year", text()),
+                    ("cvc", text()),
+                ],
+            ),
+        ),
+        (
+            "/orders/{id}/3ds",
+            "Answer the order's 3-D Secure challenge",
+            &[303, 400, 403, 404, 422, 503],
+            form(&[], &[("challenge_id", text()), ("result", text())]),
+        ),
     ];
     for (path, summary, codes, body) in forms {
         doc = doc

@@ -40,8 +40,8 @@ pub fn validate_sku(sku: &str) -> Result<(), InventoryError> {
         Ok(())
     } else {
         Err(InventoryError::Invalid(
-            "SKU must be 1-64 characters of A-Z, a-z, 0-9, '-', '_' or '.'"
-        .into()))
+            "SKU must be 1-64 characters of A-Z, a-z, 0-9, '-', '_' or '.'".into(),
+        ))
     }
 }
 

@@ -176,7 +176,11 @@ impl AuthorizeRequest {
                 "customer must be 1 to 200 characters".into(),
             ));
         }
-        if self.order_ref.as_ref().is_some_and(|r| r.chars().count() > 100) {
+        if self
+            .order_ref
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > 100)
+        {
             return Err(PaymentsError::Invalid(
                 "order_ref is at most 100 characters".into(),
             ));

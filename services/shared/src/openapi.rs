@@ -246,9 +246,7 @@ impl ApiDoc {
                     json!({"name": name, "in": "path", "required": true, "schema": schema})
                 })
                 .collect();
-            let param = |p: &Param, place: &str| {
-                json!({"name": p.name, "in": place, "required": p.required, "description": p.description, "schema": p.schema})
-            };
+            let param = |p: &Param, place: &str| json!({"name": p.name, "in": place, "required": p.required, "description": p.description, "schema": p.schema});
             params.extend(op.query.iter().map(|p| param(p, "query")));
             params.extend(op.headers.iter().map(|p| param(p, "header")));
             let mut responses = Map::new();
@@ -355,7 +353,7 @@ fn implied_responses(op: &Operation) -> Vec<u16> {
     if op.body.is_some() {
         codes.extend([400, 413, 415, 422]);
     }
-    if !op.query.is_empty() || op.headers.iter().any(|h| h.required) {
+    if !op.query.is_empty() {
         codes.push(400);
     }
     if !op.path_schemas.is_empty() || op.headers.iter().any(|h| h.required) {
@@ -368,4 +366,71 @@ fn implied_responses(op: &Operation) -> Vec<u16> {
     codes.sort_unstable();
     codes.dedup();
     codes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_say_what_is_answered_and_what_is_refused() {
+        let doc = ApiDoc::new("demo", "1")
+            .route(
+                "delete",
+                "/v1/things/{id}",
+                "Delete",
+                Security::User,
+                &[204, 404],
+            )
+            .path_schema("id", json!({"type": "string", "format": "uuid"}))
+            .route("post", "/v1/pay", "Pay", Security::User, &[201])
+            .header("Idempotency-Key", "key", idempotency_key(true).schema, true)
+            .body(json!({"type": "object", "additionalProperties": false}))
+            .route("get", "/page", "A page", Security::Public, &[200, 404])
+            .page()
+            .query_schema("n", "a number", json!({"type": "integer"}), true)
+            .to_json();
+        let del = &doc["paths"]["/v1/things/{id}"]["delete"];
+        // No body with a 204; a checked path parameter is refused with 422, documented.
+        assert!(del["responses"]["204"].get("content").is_none());
+        assert!(del["responses"]["422"]["content"]["application/problem+json"].is_object());
+        assert_eq!(del["parameters"][0]["schema"]["format"], "uuid");
+        let pay = &doc["paths"]["/v1/pay"]["post"];
+        let key = &pay["parameters"][0];
+        assert_eq!(
+            (key["name"].as_str(), key["required"].as_bool()),
+            (Some("Idempotency-Key"), Some(true))
+        );
+        assert_eq!(
+            pay["parameters"].as_array().map(Vec::len),
+            Some(1),
+            "one key header"
+        );
+        let page = &doc["paths"]["/page"]["get"];
+        assert!(page["responses"]["200"]["content"]["text/html"].is_object());
+        assert!(page["responses"]["404"]["content"]["text/html"].is_object());
+        assert!(
+            page["responses"]["400"].is_object(),
+            "a query string that does not parse"
+        );
+        let metrics = &doc["paths"]["/metrics"]["get"]["responses"]["200"]["content"];
+        assert!(metrics["text/plain"].is_object());
+    }
+
+    #[test]
+    fn optional_fields_refuse_null_and_keys_are_printable() {
+        #[derive(serde::Deserialize, Debug)]
+        struct Body {
+            #[serde(default, deserialize_with = "not_null")]
+            n: Option<i32>,
+        }
+        let read = |s: &str| serde_json::from_str::<Body>(s).map(|b| b.n);
+        assert_eq!(read("{}").ok(), Some(None));
+        assert_eq!(read(r#"{"n": 3}"#).ok(), Some(Some(3)));
+        assert!(read(r#"{"n": null}"#).is_err());
+        assert!(is_idempotency_key("order-1"));
+        for bad in ["", "a b", " a", "é", &"k".repeat(201)] {
+            assert!(!is_idempotency_key(bad), "{bad:?}");
+        }
+    }
 }
