@@ -72,10 +72,14 @@ pub struct ListQuery {
 }
 
 fn filter(q: &ListQuery) -> Result<Filter, CatalogError> {
-    let text = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty());
-    if text.is_some_and(|t| t.len() > 200) {
-        return Err(CatalogError::Invalid("q is at most 200 characters".into()));
+    // At most 200 characters as sent (the document's maxLength), before trimming.
+    let too_long = |s: &Option<String>| s.as_deref().is_some_and(|t| t.chars().count() > 200);
+    if too_long(&q.q) || too_long(&q.category) {
+        return Err(CatalogError::Invalid(
+            "q and category are at most 200 characters".into(),
+        ));
     }
+    let text = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty());
     let controls = |s: &Option<String>| {
         s.as_deref()
             .is_some_and(|s| s.chars().any(char::is_control))
@@ -106,7 +110,13 @@ async fn list_value(st: &AppState, q: &ListQuery) -> Result<Bytes, CatalogError>
     if !(1..=100).contains(&limit) {
         return Err(CatalogError::Invalid("limit must be 1..=100".into()));
     }
-    let cursor = q.cursor.as_deref().map(Cursor::decode).transpose()?;
+    // An empty cursor is none (as an empty q is no query).
+    let cursor = q
+        .cursor
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(Cursor::decode)
+        .transpose()?;
     let (docs, next) = store::list(&st.kit.pool, &f, sort, cursor.as_ref(), limit).await?;
     let facets = if q.facets.unwrap_or(false) {
         Some(store::facets(&st.kit.pool, &f).await?)
@@ -267,6 +277,7 @@ pub async fn delete_product(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedBody {
+    #[serde(default, deserialize_with = "ecom_shared::openapi::not_null")]
     pub products: Option<i32>,
 }
 

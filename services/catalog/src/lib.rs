@@ -84,11 +84,31 @@ impl Settings {
 }
 
 pub fn openapi() -> ApiDoc {
-    let product = json!({"type": "object", "properties": {
-        "sku": {"type": "string"}, "slug": {"type": "string"}, "name": {"type": "string"},
-        "description": {"type": "string"}, "category": {"type": "string"},
-        "price_minor": {"type": "integer"}, "currency": {"type": "string"},
-        "featured_rank": {"type": "integer"}, "attributes": {"type": "object"}, "active": {"type": "boolean"}}});
+    // Text without control characters (the filters refuse them; PostgreSQL cannot hold NUL).
+    let text = |max: u32| json!({"type": "string", "maxLength": max, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"});
+    let product_fields = json!({
+        "sku": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
+        "slug": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,127}$"},
+        "name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\u0000]*$"},
+        "description": {"type": "string", "maxLength": 10000, "pattern": "^[^\\u0000]*$"},
+        "category": {"type": "string", "description": "an existing category's slug"},
+        "price_minor": {"type": "integer", "minimum": 0, "maximum": store::MAX_PRICE_MINOR},
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        "featured_rank": {"type": "integer", "minimum": 1, "maximum": i32::MAX},
+        "attributes": {"type": "object"},
+        "active": {"type": "boolean"}});
+    let mut patch_fields = product_fields.clone();
+    if let Some(m) = patch_fields.as_object_mut() {
+        m.remove("sku");
+    }
+    let new_product = json!({"type": "object", "additionalProperties": false,
+        "required": ["sku", "slug", "name", "price_minor", "currency"], "properties": product_fields});
+    let patch =
+        json!({"type": "object", "additionalProperties": false, "properties": patch_fields});
+    let uuid = json!({"type": "string", "format": "uuid"});
+    let limit = json!({"type": "integer", "minimum": 1, "maximum": 100});
+    let price = json!({"type": "integer", "minimum": 0, "maximum": i64::MAX});
+    let sort = json!({"type": "string", "enum": ["newest", "price_asc", "price_desc", "name", "relevance"]});
     ApiDoc::new("catalog", env!("CARGO_PKG_VERSION"))
         .route(
             "get",
@@ -97,15 +117,15 @@ pub fn openapi() -> ApiDoc {
             Security::Public,
             &[200, 422, 429],
         )
-        .query("category", "category slug (includes its children)")
-        .query("min_price", "minor units")
-        .query("max_price", "minor units")
-        .query("q", "full-text query")
-        .query("sort", "newest | price_asc | price_desc | name | relevance")
-        .query("limit", "1..=100, default 20")
-        .query("cursor", "next_cursor of the previous page")
-        .query("featured", "only featured products")
-        .query("facets", "include counts per category")
+        .query_schema("category", "category slug (includes its children)", text(200), false)
+        .query_schema("min_price", "minor units", price.clone(), false)
+        .query_schema("max_price", "minor units", price, false)
+        .query_schema("q", "full-text query", text(200), false)
+        .query_schema("sort", "default newest (relevance with q)", sort.clone(), false)
+        .query_schema("limit", "default 20", limit.clone(), false)
+        .query("cursor", "next_cursor of the previous page (422 for any other)")
+        .query_schema("featured", "only featured products", json!({"type": "boolean"}), false)
+        .query_schema("facets", "include counts per category", json!({"type": "boolean"}), false)
         .route(
             "get",
             "/v1/search",
@@ -113,7 +133,15 @@ pub fn openapi() -> ApiDoc {
             Security::Public,
             &[200, 422, 429],
         )
-        .query("q", "websearch syntax: words, \"phrases\", -excluded, or")
+        .query_schema(
+            "q",
+            "websearch syntax: words, \"phrases\", -excluded, or",
+            json!({"type": "string", "maxLength": 200, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"}),
+            true,
+        )
+        .query_schema("sort", "default relevance", sort, false)
+        .query_schema("limit", "default 20", limit, false)
+        .query("cursor", "next_cursor of the previous page (422 for any other)")
         .route(
             "get",
             "/v1/featured",
@@ -149,10 +177,10 @@ pub fn openapi() -> ApiDoc {
             Security::Admin,
             &[201, 401, 403, 409, 422],
         )
-        .body(
-            json!({"type": "object", "required": ["slug", "name"], "properties": {
-            "slug": {"type": "string"}, "name": {"type": "string"}, "parent": {"type": "string"}}}),
-        )
+        .body(json!({"type": "object", "additionalProperties": false, "required": ["slug", "name"], "properties": {
+            "slug": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,63}$"},
+            "name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[^\\u0000]*$"},
+            "parent": {"type": "string", "description": "an existing category's slug"}}}))
         .route(
             "post",
             "/v1/products",
@@ -160,15 +188,16 @@ pub fn openapi() -> ApiDoc {
             Security::Admin,
             &[201, 401, 403, 409, 422],
         )
-        .body(product.clone())
+        .body(new_product)
         .route(
             "patch",
             "/v1/products/{id}",
             "Update a product",
             Security::Admin,
-            &[200, 401, 403, 404, 422],
+            &[200, 401, 403, 404, 409, 422],
         )
-        .body(product)
+        .path_schema("id", uuid.clone())
+        .body(patch)
         .route(
             "delete",
             "/v1/products/{id}",
@@ -176,6 +205,7 @@ pub fn openapi() -> ApiDoc {
             Security::Admin,
             &[204, 401, 403, 404],
         )
+        .path_schema("id", uuid)
         .route(
             "post",
             "/v1/admin/seed",
@@ -183,7 +213,8 @@ pub fn openapi() -> ApiDoc {
             Security::Admin,
             &[200, 401, 403],
         )
-        .body(json!({"type": "object", "properties": {"products": {"type": "integer"}}}))
+        .body(json!({"type": "object", "additionalProperties": false, "properties": {
+            "products": {"type": "integer", "minimum": 1, "maximum": 100000, "description": "default 200"}}}))
 }
 
 pub fn router(state: AppState) -> Router {

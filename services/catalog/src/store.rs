@@ -3,6 +3,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
+use ecom_shared::openapi::not_null;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::{PgPool, Postgres, QueryBuilder, Row};
@@ -71,11 +72,13 @@ impl Sort {
             Some("price_asc") => Sort::PriceAsc,
             Some("price_desc") => Sort::PriceDesc,
             Some("name") => Sort::Name,
+            // Without a query there is nothing to rank by: newest first.
             Some("relevance") if has_query => Sort::Relevance,
-            Some(other) => {
-                return Err(CatalogError::Invalid(format!(
-                    "sort must be newest, price_asc, price_desc, name or relevance (with q); got {other:?}"
-                )))
+            Some("relevance") => Sort::Newest,
+            Some(_) => {
+                return Err(CatalogError::Invalid(
+                    "sort must be newest, price_asc, price_desc, name or relevance".into(),
+                ))
             }
         })
     }
@@ -346,7 +349,7 @@ pub async fn categories(pool: &PgPool) -> Result<Vec<Category>, CatalogError> {
 pub struct NewCategory {
     pub slug: String,
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "not_null")]
     pub parent: Option<String>,
 }
 
@@ -382,15 +385,25 @@ pub async fn create_category(pool: &PgPool, c: &NewCategory) -> Result<Category,
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProductInput {
+    #[serde(default, deserialize_with = "not_null")]
     pub sku: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub slug: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub description: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub category: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub price_minor: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
     pub currency: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub featured_rank: Option<i32>,
-    pub attributes: Option<Value>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub attributes: Option<serde_json::Map<String, Value>>,
+    #[serde(default, deserialize_with = "not_null")]
     pub active: Option<bool>,
 }
 
@@ -443,11 +456,16 @@ pub async fn create_product(pool: &PgPool, p: &ProductInput) -> Result<Product, 
     .bind(p.price_minor.ok_or_else(|| CatalogError::Invalid("price_minor is required".into()))?)
     .bind(need(&p.currency, "currency")?)
     .bind(p.featured_rank)
-    .bind(p.attributes.clone().unwrap_or_else(|| serde_json::json!({})))
+    .bind(Value::Object(p.attributes.clone().unwrap_or_default()))
     .bind(p.active.unwrap_or(true))
     .execute(pool)
     .await?;
-    get(pool, &id.to_string()).await
+    // The product as made, inactive or not (`get` answers only active ones).
+    let row = sqlx::query(&format!("{SELECT_PRODUCT} WHERE p.id = $1"))
+        .bind(id)
+        .fetch_one(pool)
+        .await?;
+    Ok(product(&row)?)
 }
 
 pub async fn update_product(
@@ -479,7 +497,7 @@ pub async fn update_product(
     .bind(&p.currency)
     .bind(p.featured_rank.is_some())
     .bind(p.featured_rank)
-    .bind(&p.attributes)
+    .bind(p.attributes.clone().map(Value::Object))
     .bind(p.active)
     .execute(pool)
     .await?

@@ -455,3 +455,54 @@ async fn odd_input_gets_a_plain_problem_never_postgresql_text() {
         }
     }
 }
+
+/// What the document says is valid is read as valid, and what it says is not is refused:
+/// `2.0` is an integer, `null` is not a value of an optional field, a hidden product can be
+/// made, and an unknown sort is refused without repeating it.
+#[tokio::test]
+async fn bodies_are_read_as_the_document_describes_them() {
+    let app = app(0).await;
+    let admin = app.auth.token("admin-1", &["admin"]);
+    let post = |body: Value| {
+        let (router, admin) = (app.router.clone(), admin.clone());
+        async move {
+            call(
+                &router,
+                Method::POST,
+                "/v1/products",
+                Some(&admin),
+                Some(body),
+                &[],
+            )
+            .await
+        }
+    };
+    let (s, _, b) = post(
+        json!({"sku": "H-1", "slug": "h1", "name": "Hidden", "price_minor": 250.0,
+        "currency": "EUR", "active": false}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    assert_eq!(b["price_minor"], 250);
+    let (s, _, b) = post(
+        json!({"sku": "H-2", "slug": "h2", "name": "N", "price_minor": 1,
+        "currency": "EUR", "description": null}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (s, _, b) = call(
+        &app.router,
+        Method::POST,
+        "/v1/admin/seed",
+        Some(&admin),
+        Some(json!({"products": null})),
+        &[],
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (s, b) = get(&app, "/v1/products?sort=%3Cscript%3E").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!b.to_string().contains("script"), "{b}");
+    let (s, b) = get(&app, "/v1/products?sort=relevance&cursor=").await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+}

@@ -19,6 +19,7 @@ use axum::Router;
 use ecom_shared::openapi::{ApiDoc, Security};
 use ecom_shared::settings::{CommonSettings, Env, SettingsError};
 use ecom_shared::{HasKit, Kit};
+use serde_json::{json, Value};
 
 use crate::backend::{Backend, Urls};
 
@@ -87,6 +88,17 @@ impl AppState {
 }
 
 pub fn openapi() -> ApiDoc {
+    // Every form carries the session's CSRF token (403 without the right one).
+    let form = |required: &[&str], fields: &[(&str, Value)]| {
+        let mut props = serde_json::Map::new();
+        props.insert("csrf".into(), json!({"type": "string"}));
+        for (name, schema) in fields {
+            props.insert((*name).into(), schema.clone());
+        }
+        json!({"type": "object", "required": required, "properties": props})
+    };
+    let text = || json!({"type": "string"});
+    let quantity = json!({"type": "integer", "minimum": i32::MIN, "maximum": i32::MAX});
     let mut doc = ApiDoc::new("frontend", env!("CARGO_PKG_VERSION"));
     for (method, path, summary, codes) in [
         (
@@ -99,7 +111,7 @@ pub fn openapi() -> ApiDoc {
             "get",
             "/c/{slug}",
             "A category's products",
-            &[200, 404, 503],
+            &[200, 400, 404, 503],
         ),
         (
             "get",
@@ -115,51 +127,95 @@ pub fn openapi() -> ApiDoc {
             &[200, 404],
         ),
         ("get", "/cart", "The cart", &[200, 503]),
-        (
-            "post",
-            "/cart/items",
-            "Add to the cart (form, CSRF)",
-            &[303, 400, 403, 404],
-        ),
-        (
-            "post",
-            "/cart/items/{sku}",
-            "Set a quantity (form, CSRF)",
-            &[303, 400, 403],
-        ),
         ("get", "/signin", "Sign-in form", &[200]),
-        ("post", "/signin", "Sign in (form, CSRF)", &[303, 403, 422]),
         ("get", "/signup", "Sign-up form", &[200]),
         (
-            "post",
-            "/signup",
-            "Create an account (form, CSRF)",
-            &[303, 403, 422],
-        ),
-        ("post", "/signout", "Sign out (form, CSRF)", &[303, 403]),
-        ("get", "/checkout", "Checkout form", &[200, 303]),
-        (
-            "post",
+            "get",
             "/checkout",
-            "Pay and place the order (form, CSRF)",
-            &[303, 403, 422],
+            "Checkout form (a visitor not signed in is sent to sign in)",
+            &[200, 303, 503],
         ),
-        ("get", "/orders", "Order history", &[200, 303]),
+        (
+            "get",
+            "/orders",
+            "Order history (a visitor not signed in is sent to sign in)",
+            &[200, 303, 503],
+        ),
         (
             "get",
             "/orders/{id}",
             "One order (with the 3-D Secure verification form while it awaits one)",
-            &[200, 404],
-        ),
-        (
-            "post",
-            "/orders/{id}/3ds",
-            "Answer the order's 3-D Secure challenge (form, CSRF)",
-            &[303, 400, 403, 404, 422],
+            &[200, 303, 404, 503],
         ),
         ("get", "/static/{file}", "Stylesheet and icon", &[200, 404]),
     ] {
-        doc = doc.route(method, path, summary, Security::Public, codes);
+        doc = doc
+            .route(method, path, summary, Security::Public, codes)
+            .page();
+    }
+    let forms: [(&str, &str, &[u16], Value); 7] = [
+        (
+            "/cart/items",
+            "Add to the cart",
+            &[303, 400, 403, 404, 422, 503],
+            form(
+                &["sku", "quantity"],
+                &[("sku", text()), ("quantity", quantity.clone())],
+            ),
+        ),
+        (
+            "/cart/items/{sku}",
+            "Set a quantity",
+            &[303, 400, 403, 422, 503],
+            form(&["quantity"], &[("quantity", quantity)]),
+        ),
+        (
+            "/signin",
+            "Sign in",
+            &[303, 403, 422, 429, 503],
+            form(
+                &[],
+                &[("email", text()), ("password", text()), ("next", text())],
+            ),
+        ),
+        (
+            "/signup",
+            "Create an account",
+            &[303, 403, 422, 429, 503],
+            form(
+                &[],
+                &[("email", text()), ("password", text()), ("next", text())],
+            ),
+        ),
+        ("/signout", "Sign out", &[303, 403], form(&[], &[])),
+        (
+            "/checkout",
+            "Pay and place the order",
+            &[303, 403, 422, 429, 503],
+            form(
+                &[],
+                &[
+                    ("key", text()),
+                    ("number", text()),
+                    ("exp_month", text()),
+                    ("exp_year", text()),
+                    ("cvc", text()),
+                ],
+            ),
+        ),
+        (
+            "/orders/{id}/3ds",
+            "Answer the order's 3-D Secure challenge",
+            &[303, 400, 403, 404, 422, 503],
+            form(&[], &[("challenge_id", text()), ("result", text())]),
+        ),
+    ];
+    for (path, summary, codes, body) in forms {
+        doc = doc
+            .route("post", path, summary, Security::Public, codes)
+            .page()
+            .consumes("application/x-www-form-urlencoded")
+            .body(body);
     }
     doc
 }

@@ -45,6 +45,7 @@ pub async fn put_stock(
 pub struct Reserve {
     pub id: Uuid,
     pub lines: Vec<Line>,
+    #[serde(default, deserialize_with = "ecom_shared::openapi::not_null")]
     pub ttl_seconds: Option<i64>,
 }
 

@@ -57,27 +57,44 @@ impl Settings {
 }
 
 pub fn openapi() -> ApiDoc {
+    let sku = json!({"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"});
+    let uuid = json!({"type": "string", "format": "uuid"});
+    // A line's SKU and quantity (lines of one SKU are added up, and the sum has the same cap).
     let line = json!({"type": "object", "required": ["sku", "quantity"],
-        "properties": {"sku": {"type": "string"}, "quantity": {"type": "integer", "minimum": 1}}});
+        "properties": {"sku": sku, "quantity": {"type": "integer", "minimum": 1, "maximum": store::MAX_LINE_QUANTITY}}});
+    let reservation = json!({"type": "object", "additionalProperties": false, "required": ["id", "lines"], "properties": {
+        "id": uuid, "lines": {"type": "array", "minItems": 1, "maxItems": 100, "items": line},
+        "ttl_seconds": {"type": "integer", "minimum": 1, "maximum": 86400}}});
+    // A batch's item has only the shape of a reservation: one that breaks a single
+    // reservation's rules is answered in its place in the batch (as its single call would
+    // be), not by refusing the batch.
+    let i32_range = json!({"type": "integer", "minimum": i32::MIN, "maximum": i32::MAX});
+    let batch_item = json!({"type": "object", "additionalProperties": false, "required": ["id", "lines"],
+        "description": "as the body of POST /v1/reservations; an item that breaks its rules is answered 422 in its place",
+        "properties": {"id": uuid, "lines": {"type": "array", "items": {"type": "object", "required": ["sku", "quantity"],
+            "properties": {"sku": {"type": "string"}, "quantity": i32_range}}},
+        "ttl_seconds": {"type": "integer", "minimum": i64::MIN, "maximum": i64::MAX}}});
     ApiDoc::new("inventory", env!("CARGO_PKG_VERSION"))
-        .route("get", "/v1/stock/{sku}", "Stock of one SKU", Security::Public, &[200, 404, 422])
-        .route("put", "/v1/stock/{sku}", "Set the quantity on hand", Security::ServiceOrAdmin, &[200, 401, 403, 422])
-        .body(json!({"type": "object", "required": ["on_hand"], "properties": {"on_hand": {"type": "integer", "minimum": 0}}}))
+        .route("get", "/v1/stock/{sku}", "Stock of one SKU", Security::Public, &[200, 404])
+        .path_schema("sku", sku.clone())
+        .route("put", "/v1/stock/{sku}", "Set the quantity on hand (409 below what is reserved)", Security::ServiceOrAdmin, &[200, 401, 403, 409, 422])
+        .path_schema("sku", sku)
+        .body(json!({"type": "object", "additionalProperties": false, "required": ["on_hand"], "properties": {
+            "on_hand": {"type": "integer", "minimum": 0, "maximum": store::MAX_ON_HAND}}}))
         .route("post", "/v1/reservations", "Reserve all lines or none (idempotent by id)", Security::Service, &[200, 201, 401, 404, 409, 422])
-        .body(json!({"type": "object", "required": ["id", "lines"], "properties": {
-            "id": {"type": "string", "format": "uuid"}, "lines": {"type": "array", "items": line},
-            "ttl_seconds": {"type": "integer"}}}))
+        .body(reservation.clone())
         .route("get", "/v1/reservations/{id}", "One reservation", Security::Service, &[200, 404])
+        .path_schema("id", uuid.clone())
         .route("post", "/v1/reservations/{id}/commit", "Commit: the stock leaves", Security::Service, &[200, 404, 409])
+        .path_schema("id", uuid.clone())
         .route("post", "/v1/reservations/{id}/release", "Release: the stock returns", Security::Service, &[200, 404, 409])
+        .path_schema("id", uuid.clone())
         .route("post", "/v1/batch/reservations", "Reserve many in one transaction: each all lines or none, answered as POST /v1/reservations would answer it; decided in the order sent", Security::Service, &[200, 401, 422])
-        .body(json!({"type": "object", "required": ["reservations"], "properties": {
-            "reservations": {"type": "array", "minItems": 1, "maxItems": 200, "items": {"type": "object", "required": ["id", "lines"], "properties": {
-                "id": {"type": "string", "format": "uuid"}, "lines": {"type": "array", "items": line},
-                "ttl_seconds": {"type": "integer"}}}}}}))
+        .body(json!({"type": "object", "additionalProperties": false, "required": ["reservations"], "properties": {
+            "reservations": {"type": "array", "minItems": 1, "maxItems": 200, "items": batch_item}}}))
         .route("post", "/v1/batch/reservations/commit", "Commit many by id (one statement; each answered as its commit would be)", Security::Service, &[200, 401, 422])
-        .body(json!({"type": "object", "required": ["ids"], "properties": {
-            "ids": {"type": "array", "minItems": 1, "maxItems": 200, "items": {"type": "string", "format": "uuid"}}}}))
+        .body(json!({"type": "object", "additionalProperties": false, "required": ["ids"], "properties": {
+            "ids": {"type": "array", "minItems": 1, "maxItems": 200, "items": uuid}}}))
 }
 
 pub fn router(state: AppState) -> Router {

@@ -39,9 +39,9 @@ pub fn validate_sku(sku: &str) -> Result<(), InventoryError> {
     if ok {
         Ok(())
     } else {
-        Err(InventoryError::Invalid(format!(
-            "SKU must be 1-64 characters of A-Z, a-z, 0-9, '-', '_' or '.'; got {sku:?}"
-        )))
+        Err(InventoryError::Invalid(
+            "SKU must be 1-64 characters of A-Z, a-z, 0-9, '-', '_' or '.'".into(),
+        ))
     }
 }
 

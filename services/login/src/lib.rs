@@ -184,9 +184,13 @@ pub async fn state(
 }
 
 pub fn openapi() -> ApiDoc {
-    let creds = json!({"type": "object", "required": ["email", "password"], "properties": {
-        "email": {"type": "string", "format": "email"}, "password": {"type": "string", "minLength": 12}}});
-    let refresh = json!({"type": "object", "required": ["refresh_token"], "properties": {"refresh_token": {"type": "string"}}});
+    // An address: something, '@', a domain with a dot inside it; no spaces or control
+    // characters (what login's own check accepts).
+    let email = json!({"type": "string", "maxLength": 254,
+        "pattern": "^[^@\\s\\u0000-\\u001f\\u007f-\\u009f]+@[^\\s.\\u0000-\\u001f\\u007f-\\u009f][^\\s\\u0000-\\u001f\\u007f-\\u009f]*\\.[^\\s\\u0000-\\u001f\\u007f-\\u009f]*[^\\s.\\u0000-\\u001f\\u007f-\\u009f]$"});
+    let creds = json!({"type": "object", "additionalProperties": false, "required": ["email", "password"], "properties": {
+        "email": email, "password": {"type": "string", "minLength": 12, "maxLength": 128}}});
+    let refresh = json!({"type": "object", "additionalProperties": false, "required": ["refresh_token"], "properties": {"refresh_token": {"type": "string"}}});
     ApiDoc::new("login", env!("CARGO_PKG_VERSION"))
         .route(
             "post",

@@ -30,7 +30,9 @@ fn validate_sku(sku: &str) -> Result<(), OrdersError> {
     if ok {
         Ok(())
     } else {
-        Err(OrdersError::Invalid(format!("invalid SKU {sku:?}")))
+        Err(OrdersError::Invalid(
+            "a SKU is 1-64 characters of A-Z, a-z, 0-9, '-', '_' or '.'".into(),
+        ))
     }
 }
 
@@ -77,7 +79,7 @@ pub async fn clear_cart(
 pub struct Checkout {
     pub payment_token: String,
     /// The items to buy; the cart's when absent.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "ecom_shared::openapi::not_null")]
     pub items: Option<Vec<CartItem>>,
 }
 
@@ -92,8 +94,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, OrdersError> {
     headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 200)
+        .filter(|k| ecom_shared::openapi::is_idempotency_key(k))
         .map(str::to_string)
         .ok_or(OrdersError::MissingKey)
 }
@@ -292,7 +293,10 @@ pub async fn list_orders(
     user: AuthUser,
     Query(q): Query<HistoryQuery>,
 ) -> Result<Json<Value>, OrdersError> {
-    let limit = q.limit.unwrap_or(20).clamp(1, 100);
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(OrdersError::Invalid("limit must be 1..=100".into()));
+    }
     let orders = store::history(&st.kit.pool, &user.0.sub, q.before, limit).await?;
     let next = (orders.len() as i64 == limit)
         .then(|| orders.last().map(|o| o.created_at))

@@ -7,7 +7,7 @@ use ecom_shared::Problem;
 pub enum OrdersError {
     #[error("{0}")]
     Invalid(String),
-    #[error("Idempotency-Key header is required (1-200 printable characters)")]
+    #[error("Idempotency-Key header is required (1-200 printable ASCII characters, no spaces)")]
     MissingKey,
     #[error("Idempotency-Key was already used with a different request")]
     KeyReused,

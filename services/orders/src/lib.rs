@@ -15,7 +15,7 @@ use std::time::Duration;
 use axum::routing::{get, post, put};
 use axum::Router;
 use ecom_shared::client::ServiceClient;
-use ecom_shared::openapi::{ApiDoc, Security};
+use ecom_shared::openapi::{idempotency_key, ApiDoc, Security};
 use ecom_shared::service::Service;
 use ecom_shared::settings::{CommonSettings, Env, Secret, SettingsError};
 use ecom_shared::{HasKit, Kit};
@@ -196,21 +196,28 @@ impl AppState {
 const REPLAY_WAIT: Duration = Duration::from_secs(10);
 
 pub fn openapi() -> ApiDoc {
+    let sku = json!({"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"});
+    let uuid = json!({"type": "string", "format": "uuid"});
     ApiDoc::new("orders", env!("CARGO_PKG_VERSION"))
         .route("get", "/v1/cart", "The caller's cart", Security::User, &[200, 401])
         .route("put", "/v1/cart/items/{sku}", "Set an item's quantity (0 removes it)", Security::User, &[200, 401, 422])
-        .body(json!({"type": "object", "required": ["quantity"], "properties": {"quantity": {"type": "integer", "minimum": 0, "maximum": 100}}}))
+        .path_schema("sku", sku.clone())
+        .body(json!({"type": "object", "additionalProperties": false, "required": ["quantity"], "properties": {"quantity": {"type": "integer", "minimum": 0, "maximum": 100}}}))
         .route("delete", "/v1/cart", "Empty the cart", Security::User, &[204, 401])
-        .route("post", "/v1/checkout", "Check out (Idempotency-Key header required): 201 with the confirmed order; 202 with the order awaiting_action and its action (a 3-D Secure challenge to answer at action.complete before action.expires_at) when the card asks for one; a problem otherwise", Security::User, &[201, 202, 401, 402, 409, 422, 429, 503])
-        .body(json!({"type": "object", "required": ["payment_token"], "properties": {
+        .route("post", "/v1/checkout", "Check out (Idempotency-Key header required): 201 with the confirmed order; 202 with the order awaiting_action and its action (a 3-D Secure challenge to answer at action.complete before action.expires_at) when the card asks for one; a problem otherwise (422 for a SKU the catalog does not have or a payment token that is not the caller's)", Security::User, &[201, 202, 401, 402, 409, 422, 429, 503])
+        .header("Idempotency-Key", "one order per key: a repeat gets the first answer", idempotency_key(true).schema, true)
+        .body(json!({"type": "object", "additionalProperties": false, "required": ["payment_token"], "properties": {
             "payment_token": {"type": "string"},
-            "items": {"type": "array", "items": {"type": "object", "required": ["sku", "quantity"],
-                "properties": {"sku": {"type": "string"}, "quantity": {"type": "integer"}}}}}}))
-        .route("get", "/v1/orders", "The caller's orders, newest first", Security::User, &[200, 401])
-        .query("before", "created_at cursor from next_before")
-        .query("limit", "1..=100, default 20")
+            "items": {"type": "array", "minItems": 1, "maxItems": 50, "description": "the cart's items when left out; lines of one SKU are added up (at most 100 in all)",
+                "items": {"type": "object", "required": ["sku", "quantity"],
+                "properties": {"sku": sku, "quantity": {"type": "integer", "minimum": 1, "maximum": 100}}}}}}))
+        .route("get", "/v1/orders", "The caller's orders, newest first", Security::User, &[200, 401, 422])
+        .query_schema("before", "created_at cursor from next_before", json!({"type": "string", "format": "date-time"}), false)
+        .query_schema("limit", "default 20", json!({"type": "integer", "minimum": 1, "maximum": 100}), false)
         .route("get", "/v1/orders/{id}", "One order with its status (and its action while awaiting_action)", Security::User, &[200, 401, 404])
+        .path_schema("id", uuid.clone())
         .route("post", "/v1/orders/{id}/3ds", "Answer the order's 3-D Secure challenge (sandbox: the result the issuer's page would give). Answers with the checkout's outcome: 200 and the confirmed order, or the problem (402 payment-declined when failed, 402 action-expired after the deadline); answered again, the same outcome", Security::User, &[200, 401, 402, 404, 409, 422, 503])
+        .path_schema("id", uuid)
         .body(json!({"type": "object", "required": ["challenge_id", "result"], "additionalProperties": false, "properties": {
             "challenge_id": {"type": "string", "description": "action.challenge_id from the checkout's 202"},
             "result": {"type": "string", "enum": ["succeeded", "failed"]}}}))

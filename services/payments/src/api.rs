@@ -61,8 +61,7 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<String, PaymentsError> {
     let key = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty() && k.len() <= 200)
+        .filter(|k| ecom_shared::openapi::is_idempotency_key(k))
         .ok_or(PaymentsError::MissingKey)?;
     Ok(key.to_string())
 }

@@ -19,7 +19,7 @@ pub enum PaymentsError {
     RefundTooLarge { left: i64 },
     #[error("challenge_id is not this payment's challenge")]
     ChallengeMismatch,
-    #[error("Idempotency-Key header is required (1-200 printable characters)")]
+    #[error("Idempotency-Key header is required (1-200 printable ASCII characters, no spaces)")]
     MissingKey,
     #[error(transparent)]
     Db(#[from] sqlx::Error),

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use axum::routing::{get, post};
 use axum::Router;
-use ecom_shared::openapi::{ApiDoc, Security};
+use ecom_shared::openapi::{idempotency_key, ApiDoc, Security};
 use ecom_shared::service::Service;
 use ecom_shared::settings::{CommonSettings, Env, Secret, SettingsError};
 use ecom_shared::{HasKit, Kit};
@@ -84,40 +84,62 @@ impl Settings {
 }
 
 pub fn openapi() -> ApiDoc {
-    let authorize = json!({"type": "object", "required": ["token", "customer", "amount_minor", "currency"], "properties": {
-        "token": {"type": "string"}, "amount_minor": {"type": "integer"}, "currency": {"type": "string"},
-        "customer": {"type": "string", "description": "the customer paying: the token's owner (the sub of the token that made it)"},
-        "order_ref": {"type": "string"},
+    let authorize = json!({"type": "object", "additionalProperties": false, "required": ["token", "customer", "amount_minor", "currency"], "properties": {
+        "token": {"type": "string", "maxLength": 100, "description": "a pm_ token the customer made at /v1/tokens (any other is refused, 422)"},
+        "amount_minor": {"type": "integer", "minimum": 1, "maximum": 10_000_000_000_i64},
+        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+        "customer": {"type": "string", "minLength": 1, "maxLength": 200, "description": "the customer paying: the token's owner (the sub of the token that made it)"},
+        "order_ref": {"type": "string", "maxLength": 100},
         "capture": {"type": "boolean", "description": "capture at once when approved (a sale)"}}});
+    // A batch's request has only the shape of one (see its description).
+    let batch_request = json!({"type": "object", "additionalProperties": false, "required": ["token", "customer", "amount_minor", "currency"], "properties": {
+        "token": {"type": "string"}, "customer": {"type": "string"}, "currency": {"type": "string"},
+        "amount_minor": {"type": "integer", "minimum": i64::MIN, "maximum": i64::MAX},
+        "order_ref": {"type": "string"}, "capture": {"type": "boolean"}}});
+    let uuid = json!({"type": "string", "format": "uuid"});
+    let no_webhook = "false: no webhook for this change";
+    let flag = json!({"type": "boolean"});
     ApiDoc::new("payments", env!("CARGO_PKG_VERSION"))
-        .route("post", "/v1/tokens", "Exchange card data for a token bound to the signed-in customer (the number is never stored)", Security::User, &[201, 401, 422, 429])
-        .body(json!({"type": "object", "required": ["number", "exp_month", "exp_year", "cvc"], "properties": {
-            "number": {"type": "string"}, "exp_month": {"type": "integer"}, "exp_year": {"type": "integer"}, "cvc": {"type": "string"}}}))
+        .route("post", "/v1/tokens", "Exchange card data for a token bound to the signed-in customer (the number is never stored; 422 invalid-card for a number that fails the Luhn check, an expired card or a CVC of the wrong length for the brand)", Security::User, &[201, 401, 422, 429])
+        .body(json!({"type": "object", "additionalProperties": false, "required": ["number", "exp_month", "exp_year", "cvc"], "properties": {
+            "number": {"type": "string", "pattern": "^[0-9 -]{12,}$", "description": "12 to 19 digits (spaces and dashes are ignored) that pass the Luhn check"},
+            "exp_month": {"type": "integer", "minimum": 1, "maximum": 12},
+            "exp_year": {"type": "integer", "minimum": 2000, "maximum": 2200, "description": "this year to 25 years on"},
+            "cvc": {"type": "string", "pattern": "^[0-9]{3,4}$", "description": "4 digits for amex, else 3"}}}))
         .route("get", "/v1/test-cards", "The sandbox's test cards", Security::Public, &[200])
         .route("post", "/v1/payments", "Authorize (Idempotency-Key header required). A card that asks for 3-D Secure answers status requires_action with action {type: 3ds_challenge, challenge_id}, answered at /v1/payments/{id}/3ds", Security::Service, &[200, 201, 401, 403, 422])
         .body(authorize.clone())
-        .query("webhook", "false: the caller takes the outcome from the response; no webhook is sent")
+        .header("Idempotency-Key", "one payment per key", idempotency_key(true).schema, true)
+        .query_schema("webhook", "false: the caller takes the outcome from the response; no webhook is sent", flag.clone(), false)
         .route("post", "/v1/batch/payments", "Authorize many (1 to 200), each with its own idempotency key, in one statement; each item answered as its single call", Security::Service, &[200, 401, 403, 422])
-        .body(json!({"type": "object", "required": ["payments"], "properties": {
+        .body(json!({"type": "object", "additionalProperties": false, "required": ["payments"], "properties": {
             "payments": {"type": "array", "minItems": 1, "maxItems": 200, "items": {
-                "type": "object", "required": ["idempotency_key", "request"], "properties": {
+                "type": "object", "additionalProperties": false, "required": ["idempotency_key", "request"],
+                "description": "an item that breaks the rules of POST /v1/payments (its key, its request) is answered 422 in its place",
+                "properties": {
                     "idempotency_key": {"type": "string"},
-                    "request": authorize}}}}}))
-        .query("webhook", "false: the caller takes the outcomes from the response; no webhooks are sent")
+                    "request": batch_request}}}}}))
+        .query_schema("webhook", "false: the caller takes the outcomes from the response; no webhooks are sent", flag.clone(), false)
         .route("get", "/v1/payments/{id}", "One payment", Security::Service, &[200, 404])
+        .path_schema("id", uuid.clone())
         .route("post", "/v1/payments/{id}/capture", "Capture an authorization", Security::Service, &[200, 404, 409])
-        .query("webhook", "false: no webhook for this change")
+        .path_schema("id", uuid.clone())
+        .query_schema("webhook", no_webhook, flag.clone(), false)
         .route("post", "/v1/payments/{id}/void", "Void an authorization, or a payment whose 3-D Secure challenge was never answered (requires_action)", Security::Service, &[200, 404, 409])
-        .query("webhook", "false: no webhook for this change")
+        .path_schema("id", uuid.clone())
+        .query_schema("webhook", no_webhook, flag.clone(), false)
         .route("post", "/v1/payments/{id}/3ds", "Answer a requires_action payment's 3-D Secure challenge (the sandbox's issuer page): succeeded authorizes it (captures it when the request was a sale), failed declines it (authentication_failed); answered again, the payment as it is", Security::Service, &[200, 404, 409, 422])
+        .path_schema("id", uuid.clone())
         .body(json!({"type": "object", "required": ["challenge_id", "result"], "additionalProperties": false, "properties": {
             "challenge_id": {"type": "string", "description": "action.challenge_id of the payment"},
             "result": {"type": "string", "enum": ["succeeded", "failed"]}}}))
-        .query("webhook", "false: no webhook for this change")
+        .query_schema("webhook", no_webhook, flag.clone(), false)
         .route("post", "/v1/payments/{id}/refund", "Refund a capture: what is left of it (no body), or part of it (amount_minor; Idempotency-Key header required, one refund per key)", Security::Service, &[200, 404, 409, 422])
-        .optional_body(json!({"type": "object", "required": ["amount_minor"], "properties": {
+        .path_schema("id", uuid)
+        .optional_body(json!({"type": "object", "additionalProperties": false, "required": ["amount_minor"], "properties": {
             "amount_minor": {"type": "integer", "minimum": 1}}}))
-        .query("webhook", "false: no webhook for this change")
+        .header("Idempotency-Key", "required with a body: one partial refund per key", idempotency_key(false).schema, false)
+        .query_schema("webhook", no_webhook, flag, false)
 }
 
 pub fn router(state: AppState) -> Router {

@@ -147,7 +147,7 @@ pub struct AuthorizeRequest {
     pub customer: String,
     pub amount_minor: i64,
     pub currency: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "ecom_shared::openapi::not_null")]
     pub order_ref: Option<String>,
     /// Capture in the same step when approved (a sale): one call and one write instead of
     /// authorize, then capture. Not part of the request's identity: a repeat with the same key
@@ -168,15 +168,19 @@ impl AuthorizeRequest {
                 "currency must be an ISO 4217 code like EUR".into(),
             ));
         }
-        if self.token.len() > 100 || !self.token.starts_with("pm_") {
+        if self.token.chars().count() > 100 || !self.token.starts_with("pm_") {
             return Err(PaymentsError::UnknownToken);
         }
-        if self.customer.is_empty() || self.customer.len() > 200 {
+        if self.customer.is_empty() || self.customer.chars().count() > 200 {
             return Err(PaymentsError::Invalid(
                 "customer must be 1 to 200 characters".into(),
             ));
         }
-        if self.order_ref.as_ref().is_some_and(|r| r.len() > 100) {
+        if self
+            .order_ref
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > 100)
+        {
             return Err(PaymentsError::Invalid(
                 "order_ref is at most 100 characters".into(),
             ));

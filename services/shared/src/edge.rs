@@ -20,7 +20,10 @@ use crate::problem::{Problem, CONTENT_TYPE as PROBLEM};
 const READ_AT_MOST: usize = 16 * 1024;
 
 pub async fn errors_as_problems(req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
+    let mut res = match whole_numbers(req).await {
+        Ok(req) => next.run(req).await,
+        Err(too_large) => too_large,
+    };
     res.headers_mut().insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -42,6 +45,67 @@ pub async fn errors_as_problems(req: Request, next: Next) -> Response {
         }
     }
     out
+}
+
+/// Most of a JSON request body read to rewrite its whole numbers (axum's default body limit;
+/// no route takes more).
+const BODY_LIMIT: usize = 2 * 1024 * 1024;
+
+/// JSON Schema's `integer` (what the documents say) is any number without a fraction: `2.0`
+/// is as much an integer as `2`, but serde's integer types take only the second. A JSON
+/// request body's whole numbers written with a fraction or an exponent (within 2^53, where a
+/// double is exact) are rewritten as integers before a handler reads the body, so what the
+/// document calls valid is read as valid. Other bodies pass as they are.
+async fn whole_numbers(req: Request) -> Result<Request, Response> {
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !json {
+        return Ok(req);
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
+        return Err(problem_for(StatusCode::PAYLOAD_TOO_LARGE, "").into_response());
+    };
+    // Parsed only when a digit is followed by a point or an exponent somewhere (rarely, in
+    // the services' bodies), so most bodies pass without a second parse.
+    let rewritten = bytes
+        .windows(2)
+        .any(|w| w[0].is_ascii_digit() && matches!(w[1], b'.' | b'e' | b'E'))
+        .then(|| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .flatten()
+        .and_then(|mut v| whole_floats_as_integers(&mut v).then(|| serde_json::to_vec(&v).ok()))
+        .flatten();
+    let body = match rewritten {
+        Some(b) => Body::from(b),
+        None => Body::from(bytes),
+    };
+    let mut req = Request::from_parts(parts, body);
+    req.headers_mut().remove(header::CONTENT_LENGTH);
+    Ok(req)
+}
+
+/// Rewrites whole floats (`2.0`, `1e3`) within 2^53 as integers; whether any was.
+fn whole_floats_as_integers(v: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if !n.is_i64() && !n.is_u64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 => {
+                *v = Value::from(f as i64);
+                true
+            }
+            _ => false,
+        },
+        Value::Array(items) => items
+            .iter_mut()
+            .fold(false, |any, i| whole_floats_as_integers(i) | any),
+        Value::Object(map) => map
+            .values_mut()
+            .fold(false, |any, i| whole_floats_as_integers(i) | any),
+        _ => false,
+    }
 }
 
 fn is_problem(res: &Response<Body>) -> bool {
@@ -165,6 +229,18 @@ fn safe_words(e: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_floats_become_integers_and_nothing_else_changes() {
+        let mut v = serde_json::json!({"a": 2.0, "b": [1e3, 2.5, -0.0], "c": {"d": 1e300}, "e": "2.0", "f": 7});
+        assert!(whole_floats_as_integers(&mut v));
+        assert_eq!(
+            v,
+            serde_json::json!({"a": 2, "b": [1000, 2.5, 0], "c": {"d": 1e300}, "e": "2.0", "f": 7})
+        );
+        let mut v = serde_json::json!({"a": 2, "b": 2.5});
+        assert!(!whole_floats_as_integers(&mut v));
+    }
 
     #[test]
     fn data_errors_name_the_field_never_the_value() {
