@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 
 use super::images::{explain, runtime};
 use super::{orchestrate, Settings};
-use crate::cli::{DeployArgs, RegistryAuth};
+use crate::cli::DeployArgs;
 use crate::config::SERVICES;
 use crate::exit::{Exit, FAILURE, USAGE};
-use crate::oci::access::{self, Source};
+use crate::oci::access;
 use crate::oci::provenance;
 use crate::oci::reference::Reference;
 use crate::oci::transfer::TransferError;
@@ -116,11 +116,7 @@ fn record(
         return Ok(());
     }
     let hosts: Vec<&str> = pinned.iter().map(|(r, _)| r.registry.as_str()).collect();
-    let source = match args.auth.registry_auth {
-        RegistryAuth::Auto => Source::Auto,
-        RegistryAuth::Docker => Source::Docker,
-        RegistryAuth::Ecr => Source::Ecr,
-    };
+    let source = super::images::source(&args.auth);
     let endpoint = settings
         .run
         .aws_endpoint

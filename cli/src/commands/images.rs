@@ -7,8 +7,8 @@ use super::Settings;
 use crate::cli::{BuildArgs, PromoteArgs, PushArgs, RegistryAuth, RegistryAuthArgs};
 use crate::dev::Service;
 use crate::exit::{Exit, FAILURE, USAGE};
+use crate::oci::access::{self, AccessError, Source};
 use crate::oci::artifacts::{self, SbomBucket};
-use crate::oci::auth::DockerConfig;
 use crate::oci::build::{self, BuildOptions, Built};
 use crate::oci::digest_hex;
 use crate::oci::ecr;
@@ -74,38 +74,75 @@ pub(super) fn repo_arg(flag: &str, value: &str) -> Result<Repo> {
     Repo::parse(value).map_err(|e| Exit::new(USAGE, format!("{flag}: {e}")).into())
 }
 
+/// Where `--registry-auth` says credentials come from.
+pub(super) fn source(auth: &RegistryAuthArgs) -> Source {
+    match auth.registry_auth {
+        RegistryAuth::Auto => Source::Auto,
+        RegistryAuth::Docker => Source::Docker,
+        RegistryAuth::Ecr => Source::Ecr,
+    }
+}
+
 /// The registry client for `hosts`: Docker-config logins, plus ECR tokens where `auth` says so.
 pub(super) fn client(
     settings: &Settings,
     auth: &RegistryAuthArgs,
     hosts: &[&str],
 ) -> Result<Client> {
-    let mut config =
-        DockerConfig::load().context("reading the Docker config for registry credentials")?;
-    let mut rt = None;
-    for host in hosts {
-        let use_ecr = match auth.registry_auth {
-            RegistryAuth::Docker => false,
-            RegistryAuth::Ecr => true,
-            RegistryAuth::Auto => ecr::ecr_host(host).is_some() && config.get(host).is_none(),
-        };
-        if use_ecr {
-            let rt = match &mut rt {
-                Some(rt) => rt,
-                None => rt.insert(runtime()?),
-            };
-            let creds = rt
-                .block_on(ecr::credentials(host, settings.run.aws_endpoint.as_deref()))
-                .map_err(|e| {
-                    anyhow::Error::new(e).context(
-                        Exit::new(FAILURE, format!("getting registry credentials for {host} from ECR"))
-                            .hint("check the AWS credentials (aws sts get-caller-identity) and ecr:GetAuthorizationToken"),
-                    )
-                })?;
-            config = config.with(host, creds);
+    let endpoint = settings.run.aws_endpoint.as_deref();
+    runtime()?
+        .block_on(access::client(hosts, source(auth), endpoint))
+        .map_err(|e| match e {
+            AccessError::Ecr { ref host, .. } => {
+                let host = host.clone();
+                anyhow::Error::new(e).context(
+                    Exit::new(FAILURE, format!("getting registry credentials for {host} from ECR"))
+                        .hint("check the AWS credentials (aws sts get-caller-identity) and ecr:GetAuthorizationToken"),
+                )
+            }
+            AccessError::DockerConfig(e) => anyhow::Error::new(e)
+                .context("reading the Docker config for registry credentials"),
+            AccessError::Registry(e) => e.into(),
+        })
+}
+
+/// The built layouts of the services asked for (all built ones when none is named): a named
+/// service that is not built is a usage error, and so is finding none at all.
+pub(super) fn built_layouts(
+    root: &std::path::Path,
+    services: &[Service],
+) -> Result<Vec<(Service, std::path::PathBuf, Layout)>> {
+    let dir = images_dir(root);
+    let mut out = Vec::new();
+    for s in selected(services) {
+        let path = dir.join(s.name());
+        if !path.join("index.json").is_file() {
+            if services.is_empty() {
+                continue;
+            }
+            return Err(Exit::new(
+                USAGE,
+                format!(
+                    "{} is not built ({} has no image layout)",
+                    s.name(),
+                    path.display()
+                ),
+            )
+            .hint(format!("ecomctl build --service {}", s.name()))
+            .into());
         }
+        let layout =
+            Layout::open(&path).with_context(|| format!("reading the {} image", s.name()))?;
+        out.push((s, path, layout));
     }
-    Ok(Client::new(config)?)
+    if out.is_empty() {
+        return Err(
+            Exit::new(USAGE, format!("no image is built in {}", dir.display()))
+                .hint("ecomctl build")
+                .into(),
+        );
+    }
+    Ok(out)
 }
 
 /// A transfer error with the exit code and the hint that fits it.
@@ -144,37 +181,12 @@ pub fn push(settings: &Settings, args: &PushArgs, ui: &Ui) -> Result<()> {
     }
     let dir = images_dir(&root);
     let mut work = Vec::new();
-    for s in selected(&args.services) {
-        let path = dir.join(s.name());
-        if !path.join("index.json").is_file() {
-            if args.services.is_empty() {
-                continue;
-            }
-            return Err(Exit::new(
-                USAGE,
-                format!(
-                    "{} is not built ({} has no image layout)",
-                    s.name(),
-                    path.display()
-                ),
-            )
-            .hint(format!("ecomctl build --service {}", s.name()))
-            .into());
-        }
-        let layout =
-            Layout::open(&path).with_context(|| format!("reading the {} image", s.name()))?;
+    for (s, _, layout) in built_layouts(&root, &args.services)? {
         let tag = args.tag.clone().or_else(|| layout.tag()).ok_or_else(|| {
             Exit::new(USAGE, format!("{} has no tag in its layout", s.name()))
                 .hint("give one with --tag")
         })?;
         work.push((s, layout, tag));
-    }
-    if work.is_empty() {
-        return Err(
-            Exit::new(USAGE, format!("no image is built in {}", dir.display()))
-                .hint("ecomctl build")
-                .into(),
-        );
     }
     let sbom_to = sbom_bucket(
         settings,

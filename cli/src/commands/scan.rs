@@ -4,13 +4,12 @@
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use super::images::{images_dir, selected};
+use super::images::built_layouts;
 use super::Settings;
 use crate::cli::ScanArgs;
 use crate::config::supply_chain::Severity;
 use crate::dev::Service;
-use crate::exit::{Exit, FAILURE, USAGE};
-use crate::oci::layout::Layout;
+use crate::exit::{Exit, FAILURE};
 use crate::oci::scan::Scanner;
 use crate::ui::Ui;
 
@@ -28,40 +27,15 @@ fn threshold(settings: &Settings, args: &ScanArgs) -> Result<Severity> {
 /// The built images asked for: (service, layout directory, digest).
 fn built(args: &ScanArgs) -> Result<Vec<(Service, std::path::PathBuf, String)>> {
     let root = crate::dev::workspace_root()?;
-    let dir = images_dir(&root);
-    let mut out = Vec::new();
-    for s in selected(&args.services) {
-        let path = dir.join(s.name());
-        if !path.join("index.json").is_file() {
-            if args.services.is_empty() {
-                continue;
-            }
-            return Err(Exit::new(
-                USAGE,
-                format!(
-                    "{} is not built ({} has no image layout)",
-                    s.name(),
-                    path.display()
-                ),
-            )
-            .hint(format!("ecomctl build --service {}", s.name()))
-            .into());
-        }
-        let layout =
-            Layout::open(&path).with_context(|| format!("reading the {} image", s.name()))?;
-        let (desc, _, _) = layout
-            .image()
-            .with_context(|| format!("reading the {} image", s.name()))?;
-        out.push((s, path, desc.digest));
-    }
-    if out.is_empty() {
-        return Err(
-            Exit::new(USAGE, format!("no image is built in {}", dir.display()))
-                .hint("ecomctl build")
-                .into(),
-        );
-    }
-    Ok(out)
+    built_layouts(&root, &args.services)?
+        .into_iter()
+        .map(|(s, path, layout)| {
+            let (desc, _, _) = layout
+                .image()
+                .with_context(|| format!("reading the {} image", s.name()))?;
+            Ok((s, path, desc.digest))
+        })
+        .collect()
 }
 
 pub fn run(settings: &Settings, args: &ScanArgs, ui: &Ui) -> Result<()> {
