@@ -6,10 +6,16 @@
 
 mod support;
 
+use reports::walk;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use support::{repo, show, tool, Moto};
+
+#[path = "doctor/cluster.rs"]
+mod fake_cluster;
+#[path = "doctor/reports.rs"]
+mod reports;
 
 /// The state the bootstrap stack makes: a customer KMS key with rotation, the bucket with
 /// Object Lock, versioning, SSE-KMS, a public access block and a TLS-only policy limited to the
@@ -392,131 +398,6 @@ fn sensitive_outputs_in_plain_text_fail_the_local_state_check_without_showing_th
     }
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        if e.path().is_dir() {
-            out.extend(walk(&e.path()));
-        } else {
-            out.push(e.path());
-        }
-    }
-    out
-}
-
-#[test]
-fn the_evidence_manifest_verifies_with_sha256sum_and_catches_an_edit() {
-    let d = Doctor::new(None);
-    with_sensitive_outputs(&d);
-    let out = d.run(&[
-        "--offline",
-        "--only",
-        "tools,config,local-state",
-        "--evidence",
-        "bundle",
-    ]);
-    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
-    let bundle = d.path("bundle");
-    for f in [
-        "SHA256SUMS",
-        "results.json",
-        "results.sarif",
-        "report.md",
-        "config/effective.json",
-        "local-state/files.json",
-        "tools/versions.json",
-    ] {
-        assert!(bundle.join(f).is_file(), "{f} missing");
-    }
-    let check = Command::new("sha256sum")
-        .args(["-c", "SHA256SUMS"])
-        .current_dir(&bundle)
-        .output()
-        .unwrap();
-    assert!(check.status.success(), "{}", show(&check));
-    std::fs::write(bundle.join("results.json"), "{}").unwrap_or_else(|_| {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(
-            bundle.join("results.json"),
-            std::fs::Permissions::from_mode(0o600),
-        )
-        .unwrap();
-        std::fs::write(bundle.join("results.json"), "{}").unwrap();
-    });
-    let edited = Command::new("sha256sum")
-        .args(["-c", "--quiet", "SHA256SUMS"])
-        .current_dir(&bundle)
-        .output()
-        .unwrap();
-    assert!(!edited.status.success());
-    // A second run refuses to mix into the same bundle.
-    let again = d.run(&["--offline", "--only", "tools", "--evidence", "bundle"]);
-    assert_eq!(again.status.code(), Some(2), "{}", show(&again));
-    assert!(String::from_utf8_lossy(&again.stderr).contains("is not empty"));
-}
-
-#[test]
-fn junit_parses_and_json_keeps_its_documented_shape() {
-    let d = Doctor::new(None);
-    with_sensitive_outputs(&d);
-    let out = d.run(&[
-        "--offline",
-        "--only",
-        "config,local-state,identity",
-        "--format",
-        "junit",
-    ]);
-    let xml = String::from_utf8_lossy(&out.stdout).to_string();
-    let python = repo().join(".tools/venv/bin/python");
-    if python.exists() {
-        let parsed = Command::new(&python)
-            .args(["-c", "import sys, xml.etree.ElementTree as E; r = E.parse(sys.argv[1]).getroot(); print(r.tag, r.get('tests'), r.get('failures'), r.get('skipped'))"])
-            .arg({
-                let f = d.path("doctor.xml");
-                std::fs::write(&f, &xml).unwrap();
-                f
-            })
-            .output()
-            .unwrap();
-        assert!(parsed.status.success(), "{}", show(&parsed));
-        let line = String::from_utf8_lossy(&parsed.stdout);
-        assert!(line.starts_with("testsuites "), "{line}");
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        assert!(
-            fields[2].parse::<usize>().unwrap() >= 1,
-            "a failure: {line}"
-        );
-    } else {
-        tool("python-for-junit");
-    }
-    let (_, doc) = d.json(&["--offline", "--only", "config,local-state"]);
-    for key in [
-        "schema",
-        "ecomctl_version",
-        "generated_at",
-        "config",
-        "environments",
-        "offline",
-        "fail_on",
-        "groups",
-        "outcomes",
-        "waivers",
-        "counts",
-        "failed",
-    ] {
-        assert!(doc.get(key).is_some(), "missing {key}");
-    }
-    let o = &doc["outcomes"][0];
-    for key in ["id", "group", "status", "resource", "message"] {
-        assert!(o.get(key).is_some(), "outcome misses {key}: {o}");
-    }
-    let doc_md = std::fs::read_to_string(repo().join("docs/doctor.md")).unwrap();
-    assert!(
-        doc_md.contains("ecomctl.doctor/v1"),
-        "docs/doctor.md documents the JSON shape"
-    );
-}
-
 #[test]
 fn bad_input_is_a_clear_error_with_exit_2() {
     let d = Doctor::new(None);
@@ -588,130 +469,4 @@ fn a_waiver_accepts_a_doctor_finding_and_an_expired_one_fails() {
     let (code, doc) = d.json(&["--offline", "--only", "local-state", "--waivers", "w.yaml"]);
     assert_eq!(code, Some(3), "{doc:#}");
     assert_eq!(doc["waivers"]["expired"][0]["ticket"], "SHOP-15");
-}
-
-/// The cluster group against the FAKE Kubernetes API server (crates/fakekube): the real kube-rs
-/// client lists the objects over HTTP from a kubeconfig.
-fn doctor_against_fake_cluster(setup: impl FnOnce(&fakekube::FakeKube)) -> Value {
-    let fake = fakekube::FakeKube::start();
-    let ns = |name: &str, labelled: bool| {
-        let labels = if labelled {
-            serde_json::json!({"pod-security.kubernetes.io/enforce": "restricted"})
-        } else {
-            serde_json::json!({})
-        };
-        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}})
-    };
-    for name in ["default", "kube-system", "kube-public", "ecommerce"] {
-        fake.insert(ns(name, true));
-    }
-    setup(&fake);
-    let d = Doctor::new(None);
-    let kubeconfig = d.path("kubeconfig");
-    std::fs::write(&kubeconfig, fake.kubeconfig()).unwrap();
-    let mut cmd = d.command(&["-e", "nonprod", "--only", "cluster", "--format", "json"]);
-    cmd.env("KUBECONFIG", &kubeconfig);
-    let out = cmd.output().unwrap();
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", show(&out)))
-}
-
-fn failed_resources(doc: &Value, id: &str) -> Vec<String> {
-    outcomes(doc, id)
-        .iter()
-        .filter(|o| o["status"] == "fail")
-        .map(|o| o["resource"].as_str().unwrap().to_string())
-        .collect()
-}
-
-#[test]
-fn fake_cluster_a_namespace_without_pss_labels_fails() {
-    let doc = doctor_against_fake_cluster(|fake| {
-        fake.insert(serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "scratch"}}));
-    });
-    assert_eq!(
-        failed_resources(&doc, "ECOM-DOC-CL-001"),
-        vec!["Namespace/scratch"],
-        "{doc:#}"
-    );
-    let def = doctor_rule("ECOM-DOC-CL-001");
-    assert!(def.pci_dss.contains(&"2.2.1".to_string()) && def.soc2.contains(&"CC6.8".to_string()));
-    assert_eq!(doc["failed"], true);
-}
-
-#[test]
-fn fake_cluster_a_pod_running_as_root_fails() {
-    let image = format!(
-        "222222222222.dkr.ecr.us-east-1.amazonaws.com/catalog@sha256:{}",
-        "a".repeat(64)
-    );
-    let doc = doctor_against_fake_cluster(|fake| {
-        for (name, security) in [
-            (
-                "catalog-ok",
-                serde_json::json!({"runAsNonRoot": true, "runAsUser": 10001}),
-            ),
-            ("catalog-root", serde_json::json!({"runAsUser": 0})),
-        ] {
-            fake.insert(serde_json::json!({"apiVersion": "v1", "kind": "Pod",
-                "metadata": {"name": name, "namespace": "ecommerce"},
-                "spec": {"automountServiceAccountToken": false, "securityContext": security,
-                         "containers": [{"name": "app", "image": image}]}}));
-        }
-    });
-    assert_eq!(
-        failed_resources(&doc, "ECOM-DOC-CL-005"),
-        vec!["Pod/ecommerce/catalog-root"],
-        "{doc:#}"
-    );
-    assert!(
-        failed_resources(&doc, "ECOM-DOC-CL-006").is_empty(),
-        "{doc:#}"
-    );
-    assert!(
-        failed_resources(&doc, "ECOM-DOC-CL-001").is_empty(),
-        "{doc:#}"
-    );
-}
-
-#[test]
-fn image_scanning_is_reported_as_skipped_without_a_scanner_and_passes_with_one() {
-    let d = Doctor::new(None);
-    let empty = d.path("empty-bin");
-    std::fs::create_dir_all(&empty).unwrap();
-    let (_, doc) = d.json_with_path(&empty, &["--offline", "--only", "tools"]);
-    let o = outcomes(&doc, "ECOM-DOC-TOOL-005");
-    assert_eq!(o.len(), 1);
-    assert_eq!(o[0]["status"], "skip", "{}", o[0]);
-    assert!(
-        o[0]["message"]
-            .as_str()
-            .unwrap()
-            .contains("no image scanner installed"),
-        "{}",
-        o[0]
-    );
-    // A FAKE trivy (an empty script, never run by the doctor) is found on PATH.
-    let fake = d.path("fake-scanner-bin");
-    std::fs::create_dir_all(&fake).unwrap();
-    let trivy = fake.join("trivy");
-    std::fs::write(&trivy, "#!/bin/sh\n# FAKE trivy for tests\nexit 0\n").unwrap();
-    std::fs::set_permissions(
-        &trivy,
-        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
-    )
-    .unwrap();
-    let (_, doc) = d.json_with_path(&fake, &["--offline", "--only", "tools"]);
-    assert_eq!(status(&doc, "ECOM-DOC-TOOL-005"), ["pass"]);
-}
-
-impl Doctor {
-    /// `json` with PATH set to `path` only.
-    fn json_with_path(&self, path: &Path, args: &[&str]) -> (Option<i32>, Value) {
-        let mut all = args.to_vec();
-        all.extend(["--format", "json"]);
-        let out = self.command(&all).env("PATH", path).output().unwrap();
-        let doc =
-            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}\n{}", show(&out)));
-        (out.status.code(), doc)
-    }
 }
