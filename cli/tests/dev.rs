@@ -67,7 +67,7 @@ fn a_service_that_dies_is_reported_with_its_last_lines_and_the_rest_stopped() {
     forget(&name);
     let base = free_base();
     let out = ecomctl(&name)
-        .args(["dev", "--port", &base.to_string()])
+        .args(["dev", "--port", &base.to_string(), "--no-build"])
         // login refuses to start on a setting it cannot read.
         .env("ARGON2_MEMORY_KIB", "plenty")
         .stdin(Stdio::null())
@@ -133,4 +133,41 @@ fn reset_drops_the_dev_databases() {
         "demo catalog seeded"
     );
     assert!(shop.interrupt().success());
+}
+
+/// The build step, with a FAKE cargo (failure injection): `dev` builds exactly the selected
+/// services' binaries before anything starts, and a failed build ends the run with its lines.
+#[test]
+fn the_selected_services_are_built_first_and_a_failed_build_stops_the_run() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = dir.path().join("args");
+    let fake = dir.path().join("cargo");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" > '{}'\necho 'error: fake build failure' >&2\nexit 7\n",
+            args.display()
+        ),
+    )
+    .expect("write fake cargo");
+    let mut perm = std::fs::metadata(&fake).expect("meta").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(&fake, perm).expect("chmod");
+    let base = free_base();
+    let out = ecomctl("tbuild")
+        .args(["dev", "--port", &base.to_string(), "--service", "catalog"])
+        .env("CARGO", &fake)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let called = std::fs::read_to_string(&args).expect("dev ran cargo");
+    assert_eq!(called.trim(), "build --bins -p ecom-catalog", "{stderr}");
+    assert!(stderr.contains("fake build failure"), "{stderr}");
+    assert!(stderr.contains("building the services"), "{stderr}");
+    assert!(
+        TcpListener::bind(("127.0.0.1", base + 2)).is_ok(),
+        "nothing started on catalog's port"
+    );
 }

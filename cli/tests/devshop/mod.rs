@@ -115,6 +115,10 @@ impl DevShop {
         let base = free_base();
         let mut child = ecomctl(name)
             .args(["--output", "json", "dev", "--port", &base.to_string()])
+            // The test build made every service binary (their packages have integration
+            // tests); `dev`'s own `cargo build -p ...` resolves other features and would
+            // rebuild the dependency tree beside the tests. dev.rs tests that build step.
+            .arg("--no-build")
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
