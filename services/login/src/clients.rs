@@ -198,6 +198,7 @@ pub async fn issue(
         token_use: Some(SERVICE_USE.into()),
         scope: Some(scope.clone()),
         client_id: Some(req.client_id.clone()),
+        jti: Some(uuid::Uuid::new_v4().simple().to_string()),
         ..Claims::default()
     };
     let token = keys
@@ -205,7 +206,7 @@ pub async fn issue(
         .sign(&claims)
         .map_err(|e| LoginError::Keys(e.to_string()))?;
     st.kit.metrics.incr("login_service_tokens_total", 1);
-    tracing::debug!(client = %req.client_id, audience = %req.audience, %scope, "service token issued");
+    tracing::info!(client = %req.client_id, audience = %req.audience, %scope, jti = claims.jti.as_deref().unwrap_or(""), "service token issued");
     Ok(crate::api::no_store(json!({
         "access_token": token, "token_type": "Bearer", "expires_in": ttl, "scope": scope,
     }))

@@ -269,6 +269,7 @@ impl TestAuth {
             token_use: Some(crate::auth::SERVICE_USE.into()),
             scope: Some(scopes.join(" ")),
             client_id: Some(client.to_string()),
+            jti: Some(uuid::Uuid::new_v4().simple().to_string()),
             ..Default::default()
         };
         self.key
