@@ -57,10 +57,10 @@ fn parse(text: &str, path: &Path) -> Result<(DevSecrets, bool)> {
     };
     let get = |key: &str| -> Result<String> {
         find(key).ok_or_else(|| {
-                Exit::new(
-                    FAILURE,
-                    format!("{}: {key} is missing or empty", path.display()),
-                )
+            Exit::new(
+                FAILURE,
+                format!("{}: {key} is missing or empty", path.display()),
+            )
             .hint("run `ecomctl dev --reset` to start over with fresh databases and secrets")
             .into()
         })
@@ -175,7 +175,10 @@ mod tests {
         )
         .expect("old file");
         let s = load_or_create(&path, false).expect("upgraded");
-        assert_eq!((s.webhook_secret.as_str(), s.login_kek.as_str()), ("w", "k"));
+        assert_eq!(
+            (s.webhook_secret.as_str(), s.login_kek.as_str()),
+            ("w", "k")
+        );
         assert_eq!(s.orders_client_secret.len(), 64);
         let text = std::fs::read_to_string(&path).expect("read");
         assert!(!text.contains("SERVICE_TOKEN"), "{text}");

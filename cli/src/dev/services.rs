@@ -152,7 +152,10 @@ pub fn launch(service: Service, base: u16, database_url: &str, secrets: &DevSecr
             set("PAYMENTS_WEBHOOK_SECRET", secrets.webhook_secret.clone());
             // orders calls inventory and payments as itself: tokens from login.
             set("LOGIN_URL", url(Service::Login));
-            set("SERVICE_CLIENT_SECRET", secrets.orders_client_secret.clone());
+            set(
+                "SERVICE_CLIENT_SECRET",
+                secrets.orders_client_secret.clone(),
+            );
         }
         Service::Frontend => {
             set("JWKS_URL", jwks);
@@ -226,7 +229,10 @@ mod tests {
         let clients: serde_json::Value =
             serde_json::from_str(&l.env["LOGIN_SERVICE_CLIENTS"]).expect("json");
         assert_eq!(clients["orders"]["secret_sha256"][0], sha256_hex("o"));
-        assert_eq!(clients[TOOLS_CLIENT]["scopes"], serde_json::json!(["inventory:write"]));
+        assert_eq!(
+            clients[TOOLS_CLIENT]["scopes"],
+            serde_json::json!(["inventory:write"])
+        );
         assert!(!l.env["LOGIN_SERVICE_CLIENTS"].contains("\"o\""));
         let i = launch(Service::Inventory, 9000, "postgres://x/y", &secrets());
         assert!(i.env.contains_key("JWKS_URL"));

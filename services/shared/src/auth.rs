@@ -278,8 +278,10 @@ impl Verifier {
         if !claims.is_use(ACCESS_USE) {
             return Err(AuthError::NotAccess);
         }
-        if let Some(aud) = &self.audience {
-            if claims.aud.as_deref() != Some(aud.as_str()) {
+        // A token that names an audience must name this one (Cognito's access tokens name
+        // none: their client is `client_id`).
+        if let (Some(want), Some(aud)) = (&self.audience, &claims.aud) {
+            if aud != want {
                 return Err(AuthError::WrongAudience);
             }
         }
