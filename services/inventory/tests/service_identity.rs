@@ -2,7 +2,7 @@
 //! inventory (scope inventory:write) or by an admin, and by nobody else: not another client,
 //! not a token for another audience, not an expired token.
 
-use axum::http::{Method, StatusCode};
+use axum::http::Method;
 use axum::Router;
 use ecom_inventory::{router, AppState, MIGRATOR};
 use ecom_shared::identity::scopes;
