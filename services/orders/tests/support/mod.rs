@@ -58,13 +58,21 @@ impl std::ops::Deref for Platform {
     }
 }
 
+/// The catalog's public price route. orders must call it with no credential at all (issue 13,
+/// point 4: no service token goes where none is needed): a request with one is refused, so
+/// every checkout test checks it.
 pub fn catalog_stub(prices: HashMap<String, i64>) -> Router {
     let prices = Arc::new(prices);
     Router::new().route(
         "/v1/skus/{sku}",
-        get(move |Path(sku): Path<String>| {
+        get(move |Path(sku): Path<String>, headers: axum::http::HeaderMap| {
             let prices = prices.clone();
             async move {
+                if headers.contains_key(axum::http::header::AUTHORIZATION) {
+                    return Err(Problem::forbidden(
+                        "a credential was sent to the catalog's public route",
+                    ));
+                }
                 match prices.get(&sku) {
                     Some(p) => Ok(Json(json!({"sku": sku, "name": format!("Item {sku}"), "price_minor": p, "currency": "EUR"}))),
                     None => Err(Problem::not_found("no such sku")),
