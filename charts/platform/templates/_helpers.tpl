@@ -151,6 +151,18 @@ Cross-field checks JSON Schema cannot express cleanly; each fails the render wit
 {{- else if and $v.services.login.enabled (ne .name "login") -}}
 {{- $_ := set $data "JWKS_URL" (printf "%s/.well-known/jwks.json" (include "platform.url" (dict "root" $root "name" "login" "svc" $v.services.login))) -}}
 {{- end -}}
+{{- /* login: the calling services' clients, each by the SHA-256 of its secrets, with its
+     scopes (a client with no hash is left out: it gets no token). */ -}}
+{{- if and (eq .name "login") (not $v.cognito.enabled) -}}
+{{- $clients := dict -}}
+{{- range $id, $c := $v.serviceIdentities.clients -}}
+{{- if $c.secretSha256 -}}
+{{- $_ := set $clients $id (dict "secret_sha256" $c.secretSha256 "scopes" $c.scopes) -}}
+{{- end -}}
+{{- end -}}
+{{- $_ := set $data "LOGIN_SERVICE_CLIENTS" (toJson $clients) -}}
+{{- $_ := set $data "LOGIN_SERVICE_TOKEN_TTL_SECONDS" (toString $v.serviceIdentities.tokenTtlSeconds) -}}
+{{- end -}}
 {{- /* URLs of the services this one may call (it appears in their allowFrom). */ -}}
 {{- range $other, $osvc := $v.services -}}
 {{- if and $osvc.enabled (has $.name $osvc.allowFrom) -}}
@@ -166,14 +178,15 @@ Cross-field checks JSON Schema cannot express cleanly; each fails the render wit
 {{/*
 checkov skip annotations a workload carries, each with its reason:
 - CKV_K8S_35: the services read their secrets from the environment (sqlx takes the database
-  password from PGPASSWORD; services/shared reads SERVICE_TOKEN). Both come from Secrets by
+  password from PGPASSWORD; services/shared reads SERVICE_CLIENT_SECRET, the service's own
+  client secret; login its LOGIN_KEY_ENCRYPTION_KEY). All come from Secrets by
   secretKeyRef (KMS-encrypted at rest), never from the ConfigMap or the image. Drop this skip
   once the services accept *_FILE variables.
 - CKV_K8S_43: nonprod only, and only when no digest is given (tags speed up iteration);
   prod keeps the check, so a prod render without a digest fails checkov.
 */}}
 {{- define "platform.checkovSkips" -}}
-checkov.io/skip1: CKV_K8S_35=services read PGPASSWORD/SERVICE_TOKEN from env; values come from Secrets via secretKeyRef
+checkov.io/skip1: CKV_K8S_35=services read PGPASSWORD/SERVICE_CLIENT_SECRET from env; values come from Secrets via secretKeyRef
 {{- if and (not .svc.image.digest) (ne .root.Values.global.environment "prod") }}
 checkov.io/skip2: CKV_K8S_43=nonprod may deploy by immutable tag; prod requires a digest
 {{- end -}}
@@ -238,12 +251,14 @@ spec:
               name: {{ $v.database.passwordSecret.name }}
               key: {{ $v.database.passwordSecret.key }}
         {{- end }}
-        - name: SERVICE_TOKEN
+        {{- with (index $v.serviceIdentities.clients .name | default dict) }}
+        # This service's own client secret: login gives it short-lived, scoped tokens.
+        - name: SERVICE_CLIENT_SECRET
           valueFrom:
             secretKeyRef:
-              name: {{ $v.serviceToken.secretName }}
-              key: {{ $v.serviceToken.key }}
-              optional: true
+              name: {{ .secretName }}
+              key: {{ .key }}
+        {{- end }}
         {{- if and (eq .name "login") (not $v.cognito.enabled) }}
         # Signing keys are stored encrypted with it; login refuses to start without it.
         - name: LOGIN_KEY_ENCRYPTION_KEY

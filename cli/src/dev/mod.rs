@@ -334,10 +334,12 @@ fn serve(
     }
 }
 
-/// Puts 100 of every demo product on hand (a fresh inventory database only).
+/// Puts 100 of every demo product on hand (a fresh inventory database only), as the
+/// `ecomctl-dev` client: its token for inventory comes from login.
 fn stock(base: u16, secrets: &services::DevSecrets) -> Result<()> {
     let port = base + Service::Inventory.port_offset();
-    let bearer = format!("Bearer {}", secrets.service_token);
+    let token = tools_token(base, secrets)?;
+    let bearer = format!("Bearer {token}");
     for i in 1..=services::DEMO_PRODUCTS {
         let path = format!("/v1/stock/DEMO-{i:04}");
         let status = supervise::http(
@@ -361,4 +363,38 @@ fn stock(base: u16, secrets: &services::DevSecrets) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `ecomctl dev`'s own token for inventory (client credentials at login).
+fn tools_token(base: u16, secrets: &services::DevSecrets) -> Result<String> {
+    let body = json!({
+        "client_id": services::TOOLS_CLIENT,
+        "client_secret": secrets.tools_client_secret,
+        "audience": "inventory",
+    })
+    .to_string();
+    let answer = supervise::http_body(
+        base + Service::Login.port_offset(),
+        "POST",
+        "/v1/service-tokens",
+        &[("content-type", "application/json")],
+        &body,
+    );
+    let token = match &answer {
+        Some((200, text)) => serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|v| v["access_token"].as_str().map(str::to_string)),
+        _ => None,
+    };
+    token.ok_or_else(|| {
+        Exit::new(
+            FAILURE,
+            format!(
+                "login answered {:?} when asked for a token to stock the demo catalog",
+                answer.map(|(s, _)| s)
+            ),
+        )
+        .hint("stocking needs login running too (leave --service unset, or include login)")
+        .into()
+    })
 }

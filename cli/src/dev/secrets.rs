@@ -1,6 +1,8 @@
-//! Secrets the dev services share (service token, webhook secret, login's key-encryption
-//! key), made once per workspace in `.ecomctl/dev/secrets.env` (mode 0600) so login's signing
-//! key, stored encrypted, survives restarts. `--reset` makes new ones.
+//! Secrets of the dev services (each calling client's own secret, the webhook secret, login's
+//! key-encryption key), made once per workspace in `.ecomctl/dev/secrets.env` (mode 0600) so
+//! login's signing key, stored encrypted, survives restarts. `--reset` makes new ones. A file
+//! from before per-service identities (with the old shared `SERVICE_TOKEN`) gets the client
+//! secrets added, and loses the shared token.
 
 use std::io::{Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
@@ -45,26 +47,36 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
-fn parse(text: &str, path: &Path) -> Result<DevSecrets> {
-    let get = |key: &str| -> Result<String> {
+/// The secrets in `text`; the client secrets are `None` when the file predates them.
+fn parse(text: &str, path: &Path) -> Result<(DevSecrets, bool)> {
+    let find = |key: &str| -> Option<String> {
         text.lines()
             .find_map(|l| l.strip_prefix(&format!("{key}=")))
             .map(|v| v.trim().to_string())
             .filter(|v| !v.is_empty())
-            .ok_or_else(|| {
-                Exit::new(
-                    FAILURE,
-                    format!("{}: {key} is missing or empty", path.display()),
-                )
-                .hint("run `ecomctl dev --reset` to start over with fresh databases and secrets")
-                .into()
-            })
     };
-    Ok(DevSecrets {
-        service_token: get("SERVICE_TOKEN")?,
-        webhook_secret: get("PAYMENTS_WEBHOOK_SECRET")?,
-        login_kek: get("LOGIN_KEY_ENCRYPTION_KEY")?,
-    })
+    let get = |key: &str| -> Result<String> {
+        find(key).ok_or_else(|| {
+            Exit::new(
+                FAILURE,
+                format!("{}: {key} is missing or empty", path.display()),
+            )
+            .hint("run `ecomctl dev --reset` to start over with fresh databases and secrets")
+            .into()
+        })
+    };
+    let orders = find("ORDERS_CLIENT_SECRET");
+    let tools = find("TOOLS_CLIENT_SECRET");
+    let complete = orders.is_some() && tools.is_some() && find("SERVICE_TOKEN").is_none();
+    Ok((
+        DevSecrets {
+            orders_client_secret: orders.unwrap_or_else(|| hex(&random(32).unwrap_or_default())),
+            tools_client_secret: tools.unwrap_or_else(|| hex(&random(32).unwrap_or_default())),
+            webhook_secret: get("PAYMENTS_WEBHOOK_SECRET")?,
+            login_kek: get("LOGIN_KEY_ENCRYPTION_KEY")?,
+        },
+        complete,
+    ))
 }
 
 /// Reads the workspace's secrets, making them when absent (or when `fresh`).
@@ -72,13 +84,28 @@ pub fn load_or_create(path: &Path, fresh: bool) -> Result<DevSecrets> {
     if !fresh && path.exists() {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        return parse(&text, path);
+        let (s, complete) = parse(&text, path)?;
+        if s.orders_client_secret.len() < 64 || s.tools_client_secret.len() < 64 {
+            // (random() failed while upgrading: no short secret is ever written)
+            return Err(Exit::new(FAILURE, "could not make the client secrets").into());
+        }
+        if !complete {
+            write(path, &s)?;
+        }
+        return Ok(s);
     }
     let s = DevSecrets {
-        service_token: hex(&random(24)?),
+        orders_client_secret: hex(&random(32)?),
+        tools_client_secret: hex(&random(32)?),
         webhook_secret: hex(&random(24)?),
         login_kek: base64(&random(32)?),
     };
+    write(path, &s)?;
+    Ok(s)
+}
+
+/// Writes the secrets (mode 0600, replaced whole).
+fn write(path: &Path, s: &DevSecrets) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
@@ -92,13 +119,13 @@ pub fn load_or_create(path: &Path, fresh: bool) -> Result<DevSecrets> {
         .with_context(|| format!("writing {}", tmp.display()))?;
     writeln!(
         f,
-        "# ecomctl dev: secrets shared by the local services. Not for production.\nSERVICE_TOKEN={}\nPAYMENTS_WEBHOOK_SECRET={}\nLOGIN_KEY_ENCRYPTION_KEY={}",
-        s.service_token, s.webhook_secret, s.login_kek
+        "# ecomctl dev: secrets of the local services. Not for production.\nORDERS_CLIENT_SECRET={}\nTOOLS_CLIENT_SECRET={}\nPAYMENTS_WEBHOOK_SECRET={}\nLOGIN_KEY_ENCRYPTION_KEY={}",
+        s.orders_client_secret, s.tools_client_secret, s.webhook_secret, s.login_kek
     )
     .and_then(|_| f.sync_all())
     .with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(s)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -120,12 +147,14 @@ mod tests {
         let path = dir.path().join("dev/secrets.env");
         let a = load_or_create(&path, false).expect("made");
         let b = load_or_create(&path, false).expect("read");
-        assert_eq!(a.service_token, b.service_token);
+        assert_eq!(a.orders_client_secret, b.orders_client_secret);
+        assert_eq!(a.tools_client_secret, b.tools_client_secret);
+        assert_ne!(a.orders_client_secret, a.tools_client_secret);
         assert_eq!(a.login_kek.len(), 44);
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
-        std::fs::write(&path, "SERVICE_TOKEN=x\n").expect("damage");
+        std::fs::write(&path, "ORDERS_CLIENT_SECRET=x\n").expect("damage");
         let err = load_or_create(&path, false).expect_err("damaged");
         assert!(
             err.to_string()
@@ -133,6 +162,27 @@ mod tests {
             "{err}"
         );
         let c = load_or_create(&path, true).expect("fresh");
-        assert_ne!(c.service_token, a.service_token);
+        assert_ne!(c.orders_client_secret, a.orders_client_secret);
+    }
+
+    #[test]
+    fn a_file_with_the_old_shared_token_gets_client_secrets_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("secrets.env");
+        std::fs::write(
+            &path,
+            "SERVICE_TOKEN=old\nPAYMENTS_WEBHOOK_SECRET=w\nLOGIN_KEY_ENCRYPTION_KEY=k\n",
+        )
+        .expect("old file");
+        let s = load_or_create(&path, false).expect("upgraded");
+        assert_eq!(
+            (s.webhook_secret.as_str(), s.login_kek.as_str()),
+            ("w", "k")
+        );
+        assert_eq!(s.orders_client_secret.len(), 64);
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(!text.contains("SERVICE_TOKEN"), "{text}");
+        let again = load_or_create(&path, false).expect("read");
+        assert_eq!(again.orders_client_secret, s.orders_client_secret);
     }
 }

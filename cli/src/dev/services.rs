@@ -59,12 +59,46 @@ impl Service {
     }
 }
 
-/// Secrets the dev services share, made once per workspace (see `secrets`).
+/// Secrets of the dev services, made once per workspace (see `secrets`): each calling client
+/// has its own (orders; `ecomctl dev` itself, which stocks the demo catalog), login knows them
+/// by their SHA-256.
 #[derive(Debug, Clone)]
 pub struct DevSecrets {
-    pub service_token: String,
+    pub orders_client_secret: String,
+    pub tools_client_secret: String,
     pub webhook_secret: String,
     pub login_kek: String,
+}
+
+/// The client id `ecomctl dev` calls as (it stocks the demo catalog: `inventory:write` only).
+pub const TOOLS_CLIENT: &str = "ecomctl-dev";
+
+/// The scopes orders' client is given (what its checkout saga does; the same list as
+/// `ecom_shared::identity::scopes::ORDERS`).
+pub const ORDERS_SCOPES: &[&str] = &[
+    "payments:authorize",
+    "payments:read",
+    "payments:capture",
+    "payments:refund",
+    "inventory:write",
+    "inventory:read",
+];
+
+fn sha256_hex(secret: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(secret.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// login's `LOGIN_SERVICE_CLIENTS`: each client by the hash of its secret, with its scopes.
+pub fn service_clients(secrets: &DevSecrets) -> String {
+    serde_json::json!({
+        "orders": {"secret_sha256": [sha256_hex(&secrets.orders_client_secret)], "scopes": ORDERS_SCOPES},
+        TOOLS_CLIENT: {"secret_sha256": [sha256_hex(&secrets.tools_client_secret)], "scopes": ["inventory:write"]},
+    })
+    .to_string()
 }
 
 /// How one service is started.
@@ -87,7 +121,6 @@ pub fn launch(service: Service, base: u16, database_url: &str, secrets: &DevSecr
     };
     set("DATABASE_URL", database_url.to_string());
     set("BIND_ADDR", format!("127.0.0.1:{}", port(service)));
-    set("SERVICE_TOKEN", secrets.service_token.clone());
     set("SHUTDOWN_GRACE_MS", "1000".into());
     set("DB_MAX_CONNECTIONS", "5".into());
     set("LOG_LEVEL", "info".into());
@@ -95,11 +128,13 @@ pub fn launch(service: Service, base: u16, database_url: &str, secrets: &DevSecr
     match service {
         Service::Login => {
             set("LOGIN_KEY_ENCRYPTION_KEY", secrets.login_kek.clone());
+            set("LOGIN_SERVICE_CLIENTS", service_clients(secrets));
             // The storefront signs people in on their behalf and passes their address on.
             set("TRUSTED_PROXIES", "127.0.0.1".into());
         }
         Service::Catalog => set("CATALOG_SEED_DEMO", DEMO_PRODUCTS.to_string()),
-        Service::Inventory => {}
+        // Orders' token for inventory (and an admin's) is verified with login's keys.
+        Service::Inventory => set("JWKS_URL", jwks),
         Service::Payments => {
             // Card tokens belong to the signed-in customer, whose token payments verifies.
             set("JWKS_URL", jwks);
@@ -115,6 +150,12 @@ pub fn launch(service: Service, base: u16, database_url: &str, secrets: &DevSecr
             set("INVENTORY_URL", url(Service::Inventory));
             set("PAYMENTS_URL", url(Service::Payments));
             set("PAYMENTS_WEBHOOK_SECRET", secrets.webhook_secret.clone());
+            // orders calls inventory and payments as itself: tokens from login.
+            set("LOGIN_URL", url(Service::Login));
+            set(
+                "SERVICE_CLIENT_SECRET",
+                secrets.orders_client_secret.clone(),
+            );
         }
         Service::Frontend => {
             set("JWKS_URL", jwks);
@@ -138,7 +179,8 @@ mod tests {
 
     fn secrets() -> DevSecrets {
         DevSecrets {
-            service_token: "t".into(),
+            orders_client_secret: "o".into(),
+            tools_client_secret: "t".into(),
             webhook_secret: "w".into(),
             login_kek: "k".into(),
         }
@@ -165,5 +207,34 @@ mod tests {
             p.env["PAYMENTS_WEBHOOK_SECRET"],
             o.env["PAYMENTS_WEBHOOK_SECRET"]
         );
+    }
+
+    #[test]
+    fn each_caller_has_its_own_secret_and_login_knows_only_their_hashes() {
+        let all: Vec<Launch> = Service::ALL
+            .iter()
+            .map(|s| launch(*s, 9000, "postgres://x/y", &secrets()))
+            .collect();
+        assert!(all.iter().all(|l| !l.env.contains_key("SERVICE_TOKEN")));
+        let with_secret: Vec<Service> = all
+            .iter()
+            .filter(|l| l.env.contains_key("SERVICE_CLIENT_SECRET"))
+            .map(|l| l.service)
+            .collect();
+        assert_eq!(with_secret, [Service::Orders]);
+        let o = launch(Service::Orders, 9000, "postgres://x/y", &secrets());
+        assert_eq!(o.env["SERVICE_CLIENT_SECRET"], "o");
+        assert_eq!(o.env["LOGIN_URL"], "http://127.0.0.1:9001");
+        let l = launch(Service::Login, 9000, "postgres://x/y", &secrets());
+        let clients: serde_json::Value =
+            serde_json::from_str(&l.env["LOGIN_SERVICE_CLIENTS"]).expect("json");
+        assert_eq!(clients["orders"]["secret_sha256"][0], sha256_hex("o"));
+        assert_eq!(
+            clients[TOOLS_CLIENT]["scopes"],
+            serde_json::json!(["inventory:write"])
+        );
+        assert!(!l.env["LOGIN_SERVICE_CLIENTS"].contains("\"o\""));
+        let i = launch(Service::Inventory, 9000, "postgres://x/y", &secrets());
+        assert!(i.env.contains_key("JWKS_URL"));
     }
 }

@@ -214,6 +214,28 @@ pub fn http(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Option<u16> {
+    exchange(port, method, path, headers, body, false).map(|(status, _)| status)
+}
+
+/// As [`http`], with the answer's body (read to the end; the connection is closed).
+pub fn http_body(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Option<(u16, String)> {
+    exchange(port, method, path, headers, body, true)
+}
+
+fn exchange(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    read_body: bool,
+) -> Option<(u16, String)> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(3))).ok()?;
@@ -227,9 +249,17 @@ pub fn http(
     req.push_str("\r\n");
     req.push_str(body);
     s.write_all(req.as_bytes()).ok()?;
+    let mut reader = BufReader::new(s);
     let mut first = String::new();
-    BufReader::new(s).read_line(&mut first).ok()?;
-    first.split_whitespace().nth(1)?.parse().ok()
+    reader.read_line(&mut first).ok()?;
+    let status = first.split_whitespace().nth(1)?.parse().ok()?;
+    if !read_body {
+        return Some((status, String::new()));
+    }
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut reader, &mut rest).ok()?;
+    let body = rest.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    Some((status, body.to_string()))
 }
 
 /// A service's JSON log line made readable: `INFO listening addr=127.0.0.1:8082`.

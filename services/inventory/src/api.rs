@@ -2,7 +2,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use ecom_shared::auth::{Caller, ServiceCaller};
+use ecom_shared::identity::{scopes, Caller, Scoped};
 use ecom_shared::Problem;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -11,6 +11,13 @@ use uuid::Uuid;
 use crate::error::InventoryError;
 use crate::store::{self, Line};
 use crate::AppState;
+
+// What each route needs of the calling service's token (issue 13, point 4): stock moves only
+// for orders' client (inventory:write) or an admin.
+ecom_shared::scope_type! {
+    Write = scopes::INVENTORY_WRITE;
+    Read = scopes::INVENTORY_READ;
+}
 
 pub async fn get_stock(
     State(st): State<AppState>,
@@ -32,7 +39,10 @@ pub async fn put_stock(
     Path(sku): Path<String>,
     Json(body): Json<SetStock>,
 ) -> Result<Json<store::Stock>, InventoryError> {
-    if caller.require_service_or_role("admin").is_err() {
+    if caller
+        .require_scope_or_role(scopes::INVENTORY_WRITE, "admin")
+        .is_err()
+    {
         return Err(InventoryError::Forbidden);
     }
     Ok(Json(
@@ -51,7 +61,7 @@ pub struct Reserve {
 
 pub async fn reserve(
     State(st): State<AppState>,
-    _caller: ServiceCaller,
+    _caller: Scoped<Write>,
     Json(body): Json<Reserve>,
 ) -> Result<Response, InventoryError> {
     let ttl = body.ttl_seconds.unwrap_or(st.reservation_ttl_seconds);
@@ -74,7 +84,7 @@ pub async fn reserve(
 
 pub async fn get_reservation(
     State(st): State<AppState>,
-    _caller: ServiceCaller,
+    _caller: Scoped<Read>,
     Path(id): Path<String>,
 ) -> Result<Json<store::Reservation>, InventoryError> {
     let id = parse_id(&id)?;
@@ -83,7 +93,7 @@ pub async fn get_reservation(
 
 pub async fn commit(
     State(st): State<AppState>,
-    _caller: ServiceCaller,
+    _caller: Scoped<Write>,
     Path(id): Path<String>,
 ) -> Result<Json<store::Reservation>, InventoryError> {
     let id = parse_id(&id)?;
@@ -92,7 +102,7 @@ pub async fn commit(
 
 pub async fn release(
     State(st): State<AppState>,
-    _caller: ServiceCaller,
+    _caller: Scoped<Write>,
     Path(id): Path<String>,
 ) -> Result<Json<store::Reservation>, InventoryError> {
     let id = parse_id(&id)?;
@@ -152,7 +162,7 @@ const MAX_BATCH_ITEMS: usize = 200;
 
 pub async fn reserve_batch(
     State(st): State<AppState>,
-    _caller: ServiceCaller,
+    _caller: Scoped<Write>,
     Json(body): Json<ReserveBatch>,
 ) -> Result<Json<serde_json::Value>, InventoryError> {
     if body.reservations.is_empty() || body.reservations.len() > MAX_BATCH_ITEMS {
@@ -199,7 +209,7 @@ pub async fn reserve_batch(
 
 pub async fn commit_batch(
     State(st): State<AppState>,
-    _caller: ServiceCaller,
+    _caller: Scoped<Write>,
     Json(body): Json<CommitBatch>,
 ) -> Result<Json<serde_json::Value>, InventoryError> {
     if body.ids.is_empty() || body.ids.len() > MAX_BATCH_ITEMS {

@@ -2,7 +2,7 @@ use axum::http::{Method, StatusCode};
 use axum::Router;
 use ecom_inventory::{openapi, router, store, AppState, MIGRATOR};
 use ecom_shared::settings::CommonSettings;
-use ecom_shared::testing::{assert_documented_routes_exist, call, TestAuth, TestDb, SERVICE_TOKEN};
+use ecom_shared::testing::{assert_documented_routes_exist, call, orders_token, TestAuth, TestDb};
 use ecom_shared::Kit;
 use serde_json::json;
 
@@ -15,7 +15,7 @@ struct App {
 async fn app() -> App {
     let db = TestDb::new().await.expect("PostgreSQL");
     MIGRATOR.run(&db.pool).await.expect("migrate");
-    let auth = TestAuth::new();
+    let auth = TestAuth::shared();
     let mut settings = CommonSettings::for_tests("inventory", &db.url);
     auth.trust(&mut settings);
     let kit = Kit::from_pool(settings, db.pool.clone()).expect("kit");
@@ -31,7 +31,7 @@ async fn set_stock(app: &App, sku: &str, n: i32) {
         &app.router,
         Method::PUT,
         &format!("/v1/stock/{sku}"),
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("inventory")),
         Some(json!({"on_hand": n})),
         &[],
     )
@@ -48,7 +48,7 @@ async fn reserve(
         &app.router,
         Method::POST,
         "/v1/reservations",
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("inventory")),
         Some(json!({"id": id, "lines": lines})),
         &[],
     )
@@ -93,7 +93,7 @@ async fn setting_stock_needs_service_or_admin() {
         put(Some(app.auth.token("u2", &["admin"]))).await,
         StatusCode::OK
     );
-    assert_eq!(put(Some(SERVICE_TOKEN.into())).await, StatusCode::OK);
+    assert_eq!(put(Some(orders_token("inventory"))).await, StatusCode::OK);
     let (s, _, b) = call(&app.router, Method::GET, "/v1/stock/SKU-1", None, None, &[]).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(
@@ -121,7 +121,7 @@ async fn input_is_validated() {
         &app.router,
         Method::PUT,
         "/v1/stock/A",
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("inventory")),
         Some(json!({"on_hand": -1})),
         &[],
     )
@@ -148,7 +148,7 @@ async fn input_is_validated() {
         &app.router,
         Method::POST,
         "/v1/reservations/not-a-uuid/commit",
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("inventory")),
         None,
         &[],
     )
@@ -178,7 +178,7 @@ async fn input_is_validated() {
         &app.router,
         Method::PUT,
         "/v1/stock/A",
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("inventory")),
         Some(json!({"on_hand": 1})),
         &[],
     )
@@ -240,7 +240,7 @@ async fn reserve_commit_release_lifecycle() {
         &app.router,
         Method::GET,
         &path,
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("inventory")),
         None,
         &[],
     )
@@ -251,7 +251,7 @@ async fn reserve_commit_release_lifecycle() {
         &app.router,
         Method::POST,
         &format!("{path}/commit"),
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("inventory")),
         None,
         &[],
     )
@@ -262,7 +262,7 @@ async fn reserve_commit_release_lifecycle() {
         &app.router,
         Method::POST,
         &format!("{path}/commit"),
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("inventory")),
         None,
         &[],
     )
@@ -272,7 +272,7 @@ async fn reserve_commit_release_lifecycle() {
         &app.router,
         Method::POST,
         &format!("{path}/release"),
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("inventory")),
         None,
         &[],
     )
@@ -291,7 +291,7 @@ async fn reserve_commit_release_lifecycle() {
         &app.router,
         Method::POST,
         &format!("/v1/reservations/{id2}/release"),
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("inventory")),
         None,
         &[],
     )
@@ -410,7 +410,7 @@ async fn batch_reserve_and_commit_answer_each_item_as_its_single_call() {
         &app.router,
         Method::POST,
         "/v1/batch/reservations",
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("inventory")),
         Some(batch.clone()),
         &[],
     )
@@ -452,7 +452,7 @@ async fn batch_reserve_and_commit_answer_each_item_as_its_single_call() {
         &app.router,
         Method::POST,
         &format!("/v1/reservations/{released}/release"),
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("inventory")),
         None,
         &[],
     )
@@ -465,7 +465,7 @@ async fn batch_reserve_and_commit_answer_each_item_as_its_single_call() {
                 &r,
                 Method::POST,
                 "/v1/batch/reservations/commit",
-                Some(SERVICE_TOKEN),
+                Some(&orders_token("inventory")),
                 Some(json!({ "ids": ids })),
                 &[],
             )
@@ -566,7 +566,7 @@ async fn merged_quantities_and_stock_are_capped() {
         &app.router,
         Method::POST,
         "/v1/batch/reservations",
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("inventory")),
         Some(batch),
         &[],
     )
@@ -585,7 +585,7 @@ async fn merged_quantities_and_stock_are_capped() {
         &app.router,
         Method::PUT,
         "/v1/stock/B",
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("inventory")),
         Some(json!({"on_hand": 2_000_000_000})),
         &[],
     )

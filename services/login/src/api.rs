@@ -27,7 +27,7 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-fn local_only(st: &AppState) -> Result<&crate::keys::Keys, LoginError> {
+pub(crate) fn local_only(st: &AppState) -> Result<&crate::keys::Keys, LoginError> {
     match (&st.cfg.mode, &st.keys) {
         (Mode::Local, Some(k)) => Ok(k),
         _ => Err(LoginError::CognitoMode),
@@ -103,7 +103,8 @@ fn access_token(
         aud: st.cfg.audience.clone(),
         email: Some(a.email.clone()),
         roles: a.roles.clone(),
-        token_use: Some("access".into()),
+        token_use: Some(ecom_shared::auth::ACCESS_USE.into()),
+        ..Claims::default()
     };
     keys.signer()?
         .sign(&claims)
@@ -175,7 +176,7 @@ pub async fn signin(
 }
 
 /// Token answers are never stored by a cache or a browser.
-fn no_store(body: Value) -> Response {
+pub(crate) fn no_store(body: Value) -> Response {
     (
         [
             (axum::http::header::CACHE_CONTROL, "no-store"),

@@ -18,6 +18,10 @@ pub enum LoginError {
     CognitoMode,
     #[error("this needs the admin role")]
     Forbidden,
+    #[error("unknown client or wrong client secret")]
+    BadClient,
+    #[error("{0}")]
+    ScopeRefused(String),
     #[error("key error: {0}")]
     Keys(String),
     #[error("password hashing failed")]
@@ -56,6 +60,14 @@ impl From<&LoginError> for Problem {
             )
             .detail(e.to_string()),
             LoginError::Forbidden => Problem::forbidden(e.to_string()),
+            LoginError::BadClient => {
+                Problem::new(StatusCode::UNAUTHORIZED, "invalid-client", "Client refused")
+                    .detail(e.to_string())
+            }
+            LoginError::ScopeRefused(_) => {
+                Problem::new(StatusCode::FORBIDDEN, "invalid-scope", "Scope refused")
+                    .detail(e.to_string())
+            }
             LoginError::Keys(_) | LoginError::Hash => {
                 tracing::error!(error = %e, "login internal error");
                 Problem::internal()

@@ -1,9 +1,11 @@
 //! login: accounts with argon2id hashes, sign-in with lockout and rate limiting, EdDSA access
-//! tokens with a `kid`, a JWKS that supports rotation, rotating refresh tokens. In Cognito mode
-//! it only verifies Cognito's tokens (`/v1/me`).
+//! tokens with a `kid`, a JWKS that supports rotation, rotating refresh tokens, and the
+//! platform services' own short-lived scoped tokens (client-credentials grant, [`clients`]).
+//! In Cognito mode it only verifies Cognito's tokens (`/v1/me`).
 
 pub mod accounts;
 pub mod api;
+pub mod clients;
 pub mod error;
 pub mod keys;
 
@@ -139,6 +141,8 @@ pub struct AppState {
     pub kit: Kit,
     pub keys: Option<keys::Keys>,
     pub cfg: Arc<LoginConfig>,
+    /// The calling services and their scopes.
+    pub clients: Arc<clients::Clients>,
 }
 
 impl HasKit for AppState {
@@ -161,6 +165,7 @@ pub async fn state(
     mut common: CommonSettings,
     pool: sqlx::PgPool,
     cfg: LoginConfig,
+    clients: clients::Clients,
 ) -> Result<AppState, RunError> {
     if cfg.mode == Mode::Local {
         // Our own tokens are verified against our own keys, loaded below.
@@ -180,6 +185,7 @@ pub async fn state(
         kit,
         keys,
         cfg: Arc::new(cfg),
+        clients: Arc::new(clients),
     })
 }
 
@@ -232,6 +238,18 @@ pub fn openapi() -> ApiDoc {
             &[200, 401],
         )
         .route(
+            "post",
+            "/v1/service-tokens",
+            "A platform service's own token for one audience (client-credentials grant): short-lived, with the scopes its client is allowed there (all of them, or those asked for in scope). 401 invalid-client for an unknown client or a wrong secret, 403 invalid-scope for a scope or an audience the client is not allowed",
+            Security::Public,
+            &[200, 401, 403, 429, 501],
+        )
+        .body(json!({"type": "object", "additionalProperties": false, "required": ["client_id", "client_secret", "audience"], "properties": {
+            "client_id": {"type": "string"},
+            "client_secret": {"type": "string"},
+            "audience": {"type": "string", "description": "the service the token is for: payments, inventory"},
+            "scope": {"type": "string", "description": "space-separated scopes wanted, each <audience>:<action>"}}}))
+        .route(
             "get",
             "/.well-known/jwks.json",
             "Public keys for token verification",
@@ -267,6 +285,10 @@ pub fn router(state: AppState) -> Router {
             post(api::refresh).route_layer(limit("/v1/refresh")),
         )
         .route("/v1/signout", post(api::signout))
+        .route(
+            "/v1/service-tokens",
+            post(clients::issue).route_layer(limit("/v1/service-tokens")),
+        )
         .route("/v1/me", get(api::me))
         .route("/.well-known/jwks.json", get(api::jwks))
         .route("/v1/keys/rotate", post(api::rotate))
@@ -314,12 +336,13 @@ pub async fn run() -> Result<(), RunError> {
     ecom_shared::service::run(|env| async move {
         let common = CommonSettings::from_env("login", DEFAULT_PORT, &env)?;
         let cfg = LoginConfig::from_env(&env, &common)?;
+        let clients = clients::Clients::from_env(&env)?;
         let pool = ecom_shared::app::connect(&common).await?;
         MIGRATOR
             .run(&pool)
             .await
             .map_err(ecom_shared::KitError::from)?;
-        let state = state(common, pool, cfg).await?;
+        let state = state(common, pool, cfg, clients).await?;
         let mut service =
             ecom_shared::service::Service::new(router(state.clone()), state.kit.clone());
         let tasks = [

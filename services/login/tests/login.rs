@@ -44,7 +44,9 @@ async fn app_with(cfg: LoginConfig, tweak: impl FnOnce(&mut CommonSettings)) -> 
     MIGRATOR.run(&db.pool).await.expect("migrate");
     let mut common = CommonSettings::for_tests("login", &db.url);
     tweak(&mut common);
-    let state = state(common, db.pool.clone(), cfg).await.expect("state");
+    let state = state(common, db.pool.clone(), cfg, Default::default())
+        .await
+        .expect("state");
     let router = router(state.clone());
     App { db, state, router }
 }
@@ -448,6 +450,7 @@ async fn signing_keys_are_encrypted_at_rest_when_configured() {
         CommonSettings::for_tests("login", &app.db.url),
         app.db.pool.clone(),
         cfg.clone(),
+        Default::default(),
     )
     .await
     .expect("state");
@@ -460,7 +463,8 @@ async fn signing_keys_are_encrypted_at_rest_when_configured() {
     assert!(state(
         CommonSettings::for_tests("login", &app.db.url),
         app.db.pool.clone(),
-        wrong
+        wrong,
+        Default::default(),
     )
     .await
     .is_err());
@@ -599,6 +603,7 @@ async fn keys_stored_in_the_clear_are_encrypted_once_a_key_is_set() {
         CommonSettings::for_tests("login", &app.db.url),
         app.db.pool.clone(),
         cfg,
+        Default::default(),
     )
     .await
     .expect("state");

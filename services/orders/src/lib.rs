@@ -15,6 +15,7 @@ use std::time::Duration;
 use axum::routing::{get, post, put};
 use axum::Router;
 use ecom_shared::client::ServiceClient;
+use ecom_shared::credentials::TokenSource;
 use ecom_shared::openapi::{idempotency_key, ApiDoc, Security};
 use ecom_shared::service::Service;
 use ecom_shared::settings::{CommonSettings, Env, Secret, SettingsError};
@@ -133,6 +134,15 @@ impl Settings {
     /// orders' own settings from `env`, over `common` (tests pass
     /// `CommonSettings::for_tests` and an `Env` naming the three service URLs).
     pub fn read(common: CommonSettings, env: &Env) -> Result<Self, SettingsError> {
+        // orders reserves stock and takes payments: it calls as itself, with its own client.
+        if common.client.is_none() {
+            return Err(SettingsError::Missing {
+                name: "SERVICE_CLIENT_SECRET".into(),
+                hint: " (orders' own client secret: login issues it short-lived tokens for \
+                       inventory and payments; LOGIN_URL says where login is)"
+                    .into(),
+            });
+        }
         let reservation_ttl_seconds = env.parse_or("ORDERS_RESERVATION_TTL_SECONDS", 900)?;
         let action_timeout: f64 = env.parse_or("ORDERS_ACTION_TIMEOUT_SECONDS", 600.0)?;
         // The stock stays reserved while the customer answers: the wait must end first.
@@ -167,15 +177,21 @@ impl Settings {
 
 impl AppState {
     /// The state `run()` serves, and tests alike: dependency clients at the settings' URLs
-    /// (with the kit's service token), the saga's timings, the webhook secret and the faults.
+    /// (inventory and payments with orders' own tokens for each, the catalog's public routes
+    /// with none), the saga's timings, the webhook secret and the faults.
     pub fn from_settings(kit: Kit, settings: &Settings) -> Self {
-        let token = kit.settings.service_token.clone();
+        let tokens = |audience: &str| {
+            kit.settings
+                .client
+                .as_ref()
+                .map(|c| Arc::new(TokenSource::new(kit.http.clone(), c, audience)))
+        };
         let client =
-            |name: &str, url: &str| ServiceClient::new(name, kit.http.clone(), url, token.clone());
+            |name: &str, url: &str, tokens| ServiceClient::new(name, kit.http.clone(), url, tokens);
         let deps = saga::Deps {
-            catalog: client("catalog", &settings.catalog_url),
-            inventory: client("inventory", &settings.inventory_url),
-            payments: client("payments", &settings.payments_url),
+            catalog: client("catalog", &settings.catalog_url, None),
+            inventory: client("inventory", &settings.inventory_url, tokens("inventory")),
+            payments: client("payments", &settings.payments_url, tokens("payments")),
         };
         let writes = Arc::new(Writes::new(&deps));
         Self {
@@ -291,9 +307,26 @@ mod tests {
             ("CATALOG_URL", "http://127.0.0.1:8082"),
             ("INVENTORY_URL", "http://127.0.0.1:8083"),
             ("PAYMENTS_URL", "http://127.0.0.1:8085"),
+            ("SERVICE_CLIENT_SECRET", "s"),
+            ("LOGIN_URL", "http://127.0.0.1:8081"),
         ];
         pairs.extend_from_slice(extra);
         Env::from_pairs(pairs)
+    }
+
+    #[test]
+    fn orders_needs_its_own_client() {
+        let pairs = [
+            ("DATABASE_URL", "postgres://127.0.0.1/orders"),
+            ("CATALOG_URL", "http://127.0.0.1:8082"),
+            ("INVENTORY_URL", "http://127.0.0.1:8083"),
+            ("PAYMENTS_URL", "http://127.0.0.1:8085"),
+        ];
+        let err = Settings::from_env(&Env::from_pairs(pairs))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.starts_with("SERVICE_CLIENT_SECRET is not set"), "{err}");
     }
 
     #[test]

@@ -10,9 +10,7 @@ use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
 use ecom_orders::openapi;
-use ecom_shared::testing::{
-    assert_documented_routes_exist, call, tables_containing, SERVICE_TOKEN,
-};
+use ecom_shared::testing::{assert_documented_routes_exist, call, tables_containing};
 use serde_json::{json, Value};
 use support::{platform, Platform, CARD_DECLINED, CARD_OK};
 
@@ -576,12 +574,12 @@ async fn payment_webhooks_are_verified_and_applied_once() {
         0,
         "nothing queued by the saga"
     );
-    // A change orders did not make (a refund by support) is announced.
+    // A change the saga did not make (a refund, through orders' client) is announced.
     let (s, _, b) = call(
         &p.payments,
         Method::POST,
         &format!("/v1/payments/{}/refund", pid.as_str().unwrap_or_default()),
-        Some(SERVICE_TOKEN),
+        Some(&p.auth.orders_token("payments")),
         None,
         &[],
     )

@@ -25,7 +25,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use ecom_shared::testing::{TestDb, SERVICE_TOKEN};
+use ecom_shared::testing::TestDb;
 use serde_json::{json, Value};
 use support::{count, CARD_DECLINED, CARD_OK};
 use uuid::Uuid;
@@ -140,7 +140,8 @@ async fn orders_process_killed_mid_saga_recovers_and_stock_and_payments_agree() 
             ("CATALOG_URL", deps.urls.0.clone()),
             ("INVENTORY_URL", deps.urls.1.clone()),
             ("PAYMENTS_URL", deps.urls.2.clone()),
-            ("SERVICE_TOKEN", SERVICE_TOKEN.to_string()),
+            ("SERVICE_CLIENT_SECRET", support::ORDERS_SECRET.to_string()),
+            ("LOGIN_URL", deps.login_url.clone()),
             ("JWKS_JSON", jwks.clone()),
             ("LOG_LEVEL", "warn,ecom_shared::app=info".to_string()),
             // A dead process's sagas become claimable one second after their last step.

@@ -9,8 +9,8 @@ use axum::http::{Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::Router;
 use ecom_orders::{calls, router, AppState};
-use ecom_shared::settings::{CommonSettings, Secret};
-use ecom_shared::testing::{call, TestDb, SERVICE_TOKEN};
+use ecom_shared::settings::CommonSettings;
+use ecom_shared::testing::{call, TestDb};
 use ecom_shared::{Kit, Problem};
 use serde_json::json;
 use support::{platform, Platform, CARD_OK};
@@ -166,7 +166,13 @@ async fn batched_calls_answer_each_checkout_and_fall_back_to_single_calls() {
             name,
             reqwest::Client::new(),
             &format!("http://{addr}"),
-            Some(Secret::new(SERVICE_TOKEN)),
+            Some(std::sync::Arc::new(
+                ecom_shared::credentials::TokenSource::fixed(
+                    name,
+                    &p.auth.orders_token(name),
+                    std::time::Duration::from_secs(600),
+                ),
+            )),
         )
     };
     let again = calls::pay_many(

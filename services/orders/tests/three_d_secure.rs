@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::http::{Method, StatusCode};
 use axum::Router;
 use ecom_orders::{router, saga};
-use ecom_shared::testing::{call, SERVICE_TOKEN};
+use ecom_shared::testing::call;
 use serde_json::{json, Value};
 use support::{platform, Platform, CARD_OK};
 
@@ -281,7 +281,7 @@ async fn an_answer_that_reached_payments_but_not_the_order_is_confirmed_by_recov
         &p.payments,
         Method::POST,
         &format!("/v1/payments/{pid}/3ds"),
-        Some(SERVICE_TOKEN),
+        Some(&p.auth.orders_token("payments")),
         Some(json!({"challenge_id": challenge, "result": "succeeded"})),
         &[],
     )

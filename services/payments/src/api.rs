@@ -3,7 +3,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Datelike;
-use ecom_shared::auth::{AuthUser, ServiceCaller};
+use ecom_shared::auth::AuthUser;
+use ecom_shared::identity::{scopes, Scoped};
 use ecom_shared::Problem;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -11,6 +12,15 @@ use uuid::Uuid;
 use crate::error::PaymentsError;
 use crate::store::{self, Announce, AuthorizeRequest};
 use crate::{cards, challenge, AppState};
+
+// What each route needs of the calling service's token (issue 13, point 4): capture and refund
+// are scopes only orders' client is given.
+ecom_shared::scope_type! {
+    Authorize = scopes::PAYMENTS_AUTHORIZE;
+    Read = scopes::PAYMENTS_READ;
+    Capture = scopes::PAYMENTS_CAPTURE;
+    Refund = scopes::PAYMENTS_REFUND;
+}
 
 /// Card data as the storefront sends it. It is checked, summarised and dropped here.
 #[derive(Deserialize)]
@@ -86,7 +96,7 @@ impl AnnounceQuery {
 
 pub async fn authorize(
     State(st): State<AppState>,
-    _caller: ServiceCaller,
+    _caller: Scoped<Authorize>,
     headers: HeaderMap,
     Query(q): Query<AnnounceQuery>,
     Json(req): Json<AuthorizeRequest>,
@@ -143,7 +153,7 @@ const MAX_BATCH_ITEMS: usize = 200;
 
 pub async fn authorize_batch(
     State(st): State<AppState>,
-    _caller: ServiceCaller,
+    _caller: Scoped<Authorize>,
     Query(q): Query<AnnounceQuery>,
     Json(body): Json<AuthorizeBatch>,
 ) -> Result<Json<serde_json::Value>, PaymentsError> {
@@ -198,7 +208,7 @@ fn parse_id(raw: &str) -> Result<Uuid, PaymentsError> {
 
 pub async fn get_payment(
     State(st): State<AppState>,
-    _caller: ServiceCaller,
+    _caller: Scoped<Read>,
     Path(id): Path<String>,
 ) -> Result<Json<store::Payment>, PaymentsError> {
     Ok(Json(store::get(&st.kit.pool, parse_id(&id)?).await?))
@@ -222,7 +232,7 @@ async fn move_to(
 
 pub async fn capture(
     State(st): State<AppState>,
-    _c: ServiceCaller,
+    _c: Scoped<Capture>,
     Path(id): Path<String>,
     Query(q): Query<AnnounceQuery>,
 ) -> Result<Json<store::Payment>, PaymentsError> {
@@ -239,7 +249,7 @@ pub async fn capture(
 
 pub async fn void(
     State(st): State<AppState>,
-    _c: ServiceCaller,
+    _c: Scoped<Authorize>,
     Path(id): Path<String>,
     Query(q): Query<AnnounceQuery>,
 ) -> Result<Json<store::Payment>, PaymentsError> {
@@ -259,7 +269,7 @@ pub async fn void(
 /// checks that the customer is the order's). Answered again, it changes nothing.
 pub async fn answer_challenge(
     State(st): State<AppState>,
-    _c: ServiceCaller,
+    _c: Scoped<Authorize>,
     Path(id): Path<String>,
     Query(q): Query<AnnounceQuery>,
     Json(answer): Json<challenge::ChallengeAnswer>,
@@ -286,7 +296,7 @@ pub struct RefundRequest {
 
 pub async fn refund(
     State(st): State<AppState>,
-    _c: ServiceCaller,
+    _c: Scoped<Refund>,
     Path(id): Path<String>,
     Query(q): Query<AnnounceQuery>,
     headers: HeaderMap,

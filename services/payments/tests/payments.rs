@@ -6,7 +6,7 @@ use axum::Router;
 use ecom_payments::{openapi, router, store, AppState, MIGRATOR};
 use ecom_shared::settings::CommonSettings;
 use ecom_shared::testing::{
-    assert_documented_routes_exist, call, tables_containing, TestAuth, TestDb, SERVICE_TOKEN,
+    assert_documented_routes_exist, call, orders_token, tables_containing, TestAuth, TestDb,
 };
 use ecom_shared::Kit;
 use serde_json::{json, Value};
@@ -23,7 +23,7 @@ struct App {
 async fn app() -> App {
     let db = TestDb::new().await.expect("PostgreSQL");
     MIGRATOR.run(&db.pool).await.expect("migrate");
-    let auth = TestAuth::new();
+    let auth = TestAuth::shared();
     let mut settings = CommonSettings::for_tests("payments", &db.url);
     auth.trust(&mut settings);
     let kit = Kit::from_pool(settings, db.pool.clone()).expect("kit");
@@ -55,7 +55,7 @@ async fn authorize(app: &App, key: &str, token: &str, amount: i64) -> (StatusCod
         &app.router,
         Method::POST,
         "/v1/payments",
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("payments")),
         Some(
             json!({"customer": CUSTOMER, "token": token, "amount_minor": amount, "currency": "EUR", "order_ref": "o-1"}),
         ),
@@ -72,7 +72,7 @@ async fn capture(app: &App, id: &str) -> StatusCode {
         &app.router,
         Method::POST,
         &path,
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("payments")),
         None,
         &[],
     )
@@ -94,7 +94,7 @@ async fn refund_payment(
         &router,
         Method::POST,
         &path,
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("payments")),
         body,
         &headers,
     )
@@ -142,7 +142,7 @@ async fn a_token_pays_for_its_owner_only() {
                 &router,
                 Method::POST,
                 "/v1/payments",
-                Some(SERVICE_TOKEN),
+                Some(&orders_token("payments")),
                 Some(body),
                 &[("idempotency-key", key)],
             )
@@ -169,7 +169,7 @@ async fn a_token_pays_for_its_owner_only() {
         &app.router,
         Method::POST,
         "/v1/batch/payments",
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("payments")),
         Some(batch),
         &[],
     )
@@ -239,12 +239,13 @@ async fn authorize_needs_service_token_and_key() {
         &[("idempotency-key", "k")],
     )
     .await;
-    assert_eq!(s, StatusCode::FORBIDDEN);
+    // Not a token at all: 401 (a valid token of the wrong kind or scope is 403).
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
     let (s, _, b) = call(
         &app.router,
         Method::POST,
         "/v1/payments",
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("payments")),
         Some(body.clone()),
         &[],
     )
@@ -254,7 +255,7 @@ async fn authorize_needs_service_token_and_key() {
         &app.router,
         Method::POST,
         "/v1/payments",
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("payments")),
         Some(json!({"customer": CUSTOMER, "token": t["token"], "amount_minor": 0, "currency": "EUR"})),
         &[("idempotency-key", "k")],
     )
@@ -264,7 +265,7 @@ async fn authorize_needs_service_token_and_key() {
         &app.router,
         Method::POST,
         "/v1/payments",
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("payments")),
         Some(json!({"customer": CUSTOMER, "token": t["token"], "amount_minor": 5, "currency": "eur"})),
         &[("idempotency-key", "k")],
     )
@@ -274,7 +275,7 @@ async fn authorize_needs_service_token_and_key() {
         &app.router,
         Method::POST,
         "/v1/payments",
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("payments")),
         Some(json!({"customer": CUSTOMER, "token": "pm_missing", "amount_minor": 5, "currency": "EUR"})),
         &[("idempotency-key", "k")],
     )
@@ -313,7 +314,17 @@ async fn capture_void_refund_transitions() {
     let id = p["id"].as_str().unwrap_or("").to_string();
     let post = |path: String| {
         let r = app.router.clone();
-        async move { call(&r, Method::POST, &path, Some(SERVICE_TOKEN), None, &[]).await }
+        async move {
+            call(
+                &r,
+                Method::POST,
+                &path,
+                Some(&orders_token("payments")),
+                None,
+                &[],
+            )
+            .await
+        }
     };
     let (s, _, b) = post(format!("/v1/payments/{id}/refund")).await;
     assert_eq!(
@@ -342,7 +353,7 @@ async fn capture_void_refund_transitions() {
         &app.router,
         Method::GET,
         &format!("/v1/payments/{id2}"),
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("payments")),
         None,
         &[],
     )
@@ -370,7 +381,7 @@ async fn same_key_fifty_times_concurrently_is_one_charge() {
         let router = app.router.clone();
         let tok = tok.clone();
         set.spawn(async move {
-            call(&router, Method::POST, "/v1/payments", Some(SERVICE_TOKEN),
+            call(&router, Method::POST, "/v1/payments", Some(&orders_token("payments")),
                 Some(json!({"customer": CUSTOMER, "token": tok, "amount_minor": 700, "currency": "EUR", "order_ref": "o-1"})),
                 &[("idempotency-key", "same-key")]).await
         });
@@ -489,7 +500,7 @@ async fn webhooks_are_signed_and_delivered_once() {
         &app.router,
         Method::POST,
         "/v1/payments?webhook=false",
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("payments")),
         Some(json!({"customer": CUSTOMER, "token": t["token"], "amount_minor": 200, "currency": "EUR"})),
         &[("idempotency-key", "quiet")],
     )
@@ -500,7 +511,7 @@ async fn webhooks_are_signed_and_delivered_once() {
         &app.router,
         Method::POST,
         &format!("/v1/payments/{qid}/capture?webhook=false"),
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("payments")),
         None,
         &[],
     )
@@ -516,7 +527,7 @@ async fn webhooks_are_signed_and_delivered_once() {
         &app.router,
         Method::POST,
         &format!("/v1/payments/{qid}/refund"),
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("payments")),
         None,
         &[],
     )
@@ -556,7 +567,7 @@ async fn a_sale_authorizes_and_captures_in_one_call() {
                 &r,
                 Method::POST,
                 "/v1/payments?webhook=false",
-                Some(SERVICE_TOKEN),
+                Some(&orders_token("payments")),
                 Some(body),
                 &[("idempotency-key", "sale-1")],
             )
@@ -593,7 +604,7 @@ async fn a_sale_authorizes_and_captures_in_one_call() {
         &app.router,
         Method::POST,
         "/v1/payments",
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("payments")),
         Some(json!({"customer": CUSTOMER, "token": d["token"], "amount_minor": 900, "currency": "EUR", "capture": true})),
         &[("idempotency-key", "sale-2")],
     )
@@ -633,7 +644,7 @@ async fn a_batch_answers_each_payment_as_its_single_call() {
                 &r,
                 Method::POST,
                 "/v1/batch/payments?webhook=false",
-                Some(SERVICE_TOKEN),
+                Some(&orders_token("payments")),
                 Some(body),
                 &[],
             )
@@ -781,7 +792,7 @@ async fn partial_refunds_add_up_to_the_capture_and_no_further() {
         &app.router,
         Method::GET,
         &format!("/v1/payments/{id}"),
-        Some(SERVICE_TOKEN),
+        Some(&orders_token("payments")),
         None,
         &[],
     )

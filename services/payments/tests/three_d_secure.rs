@@ -5,7 +5,7 @@ use axum::http::{Method, StatusCode};
 use axum::Router;
 use ecom_payments::{router, AppState, MIGRATOR};
 use ecom_shared::settings::CommonSettings;
-use ecom_shared::testing::{call, TestAuth, TestDb, SERVICE_TOKEN};
+use ecom_shared::testing::{call, orders_token, TestAuth, TestDb};
 use ecom_shared::Kit;
 use serde_json::{json, Value};
 
@@ -21,7 +21,7 @@ struct App {
 async fn app() -> App {
     let db = TestDb::new().await.expect("PostgreSQL");
     MIGRATOR.run(&db.pool).await.expect("migrate");
-    let auth = TestAuth::new();
+    let auth = TestAuth::shared();
     let mut settings = CommonSettings::for_tests("payments", &db.url);
     auth.trust(&mut settings);
     let kit = Kit::from_pool(settings, db.pool.clone()).expect("kit");
@@ -53,7 +53,7 @@ impl App {
             &self.router,
             Method::POST,
             "/v1/payments",
-            Some(SERVICE_TOKEN),
+            Some(&orders_token("payments")),
             Some(
                 json!({"customer": CUSTOMER, "token": token, "amount_minor": 700,
                         "currency": "EUR", "order_ref": "o-1", "capture": capture}),
@@ -69,7 +69,7 @@ impl App {
             &self.router,
             Method::POST,
             path,
-            Some(SERVICE_TOKEN),
+            Some(&orders_token("payments")),
             body,
             &[],
         )

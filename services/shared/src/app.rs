@@ -18,7 +18,7 @@ use crate::metrics::Metrics;
 use crate::openapi::ApiDoc;
 use crate::problem::Problem;
 use crate::ratelimit::RateLimiter;
-use crate::settings::{CommonSettings, Secret};
+use crate::settings::CommonSettings;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KitError {
@@ -63,8 +63,8 @@ impl<T: HasKit> HasAuth for T {
     fn verifier(&self) -> &Verifier {
         &self.kit().verifier
     }
-    fn service_token(&self) -> Option<&Secret> {
-        self.kit().settings.service_token.as_ref()
+    fn audience(&self) -> &str {
+        &self.kit().settings.service
     }
 }
 

@@ -1,5 +1,6 @@
 //! JWT verification against a JWKS (login's or Cognito's), Ed25519 signing keys for login,
-//! and the extractors handlers use: [`AuthUser`], [`ServiceCaller`] and [`Caller`].
+//! and the user extractor [`AuthUser`]. Service identities (the [`crate::identity`]
+//! extractors) are verified by the same [`Verifier`].
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -15,15 +16,20 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use ring::signature::KeyPair as _;
 use serde::{Deserialize, Serialize};
 use sha2::Digest as _;
-use subtle::ConstantTimeEq;
 
 use crate::problem::Problem;
-use crate::settings::{AuthSettings, JwksSource, Secret};
+use crate::settings::{AuthSettings, JwksSource};
 
 const REFETCH_AFTER: Duration = Duration::from_secs(1);
 
 /// The issuer tokens must name when `JWT_ISSUER` is not set: login's.
 pub const DEFAULT_ISSUER: &str = "ecom-login";
+
+/// `token_use` of a user's access token.
+pub const ACCESS_USE: &str = "access";
+/// `token_use` of a platform service's token (login's client-credentials grant): never
+/// accepted where a user's token is, and the other way round.
+pub const SERVICE_USE: &str = "service";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -45,12 +51,21 @@ pub enum AuthError {
     MissingRole(String),
     #[error("not an access token (token_use must be \"access\")")]
     NotAccess,
+    #[error("not a service token (token_use must be \"service\")")]
+    NotService,
+    #[error("the token is for another audience")]
+    WrongAudience,
+    #[error("the token lacks the scope {0}")]
+    MissingScope(String),
 }
 
 impl From<AuthError> for Problem {
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::MissingRole(_) => Problem::forbidden(e.to_string()),
+            AuthError::MissingRole(_) | AuthError::MissingScope(_) => {
+                Problem::forbidden(e.to_string())
+            }
+            AuthError::NotService => Problem::forbidden("this route is for platform services"),
             AuthError::Fetch(_) | AuthError::BadJwks(_) => {
                 tracing::error!(error = %e, "jwks unavailable");
                 Problem::unavailable("token keys are unavailable")
@@ -64,8 +79,9 @@ impl From<AuthError> for Problem {
     }
 }
 
-/// Claims the services read. Cognito's `cognito:groups` is read as `roles`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// Claims the services read. Cognito's `cognito:groups` is read as `roles`. Service tokens
+/// carry `scope` (space-separated) and `client_id`, and `token_use` is `service`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Claims {
     pub sub: String,
     pub exp: u64,
@@ -81,12 +97,39 @@ pub struct Claims {
     pub roles: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_use: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// A service token's own id (each issued token is distinct, and can be named in logs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
 }
 
 impl Claims {
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
     }
+
+    /// The token's scopes (`scope`, space-separated).
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.scope.as_deref().unwrap_or("").split_whitespace()
+    }
+
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes().any(|s| s == scope)
+    }
+
+    fn is_use(&self, token_use: &str) -> bool {
+        self.token_use.as_deref() == Some(token_use)
+    }
+}
+
+/// A verified token: a user's access token or a platform service's token.
+#[derive(Debug, Clone)]
+pub enum Verified {
+    User(Claims),
+    Service(Claims),
 }
 
 struct Cache {
@@ -208,7 +251,45 @@ impl Verifier {
         self.set_jwks(&set)
     }
 
+    /// A user's access token (never a service token), for this service's audience when one
+    /// is configured (`JWT_AUDIENCE`).
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        let claims = self.decode(token).await?;
+        self.check_user(claims)
+    }
+
+    /// A platform service's token whose audience is `audience` (the service's own name).
+    pub async fn verify_service(&self, token: &str, audience: &str) -> Result<Claims, AuthError> {
+        let claims = self.decode(token).await?;
+        check_service(claims, audience)
+    }
+
+    /// Either kind of token, each checked as its own kind is.
+    pub async fn verify_any(&self, token: &str, audience: &str) -> Result<Verified, AuthError> {
+        let claims = self.decode(token).await?;
+        if claims.is_use(SERVICE_USE) {
+            return check_service(claims, audience).map(Verified::Service);
+        }
+        self.check_user(claims).map(Verified::User)
+    }
+
+    fn check_user(&self, claims: Claims) -> Result<Claims, AuthError> {
+        // Only access tokens authorise calls (not Cognito's id tokens, not service tokens).
+        if !claims.is_use(ACCESS_USE) {
+            return Err(AuthError::NotAccess);
+        }
+        // A token that names an audience must name this one (Cognito's access tokens name
+        // none: their client is `client_id`).
+        if let (Some(want), Some(aud)) = (&self.audience, &claims.aud) {
+            if aud != want {
+                return Err(AuthError::WrongAudience);
+            }
+        }
+        Ok(claims)
+    }
+
+    /// Signature, expiry and issuer; verified tokens are remembered until they expire.
+    async fn decode(&self, token: &str) -> Result<Claims, AuthError> {
         if self.source == JwksSource::None {
             return Err(AuthError::NotConfigured);
         }
@@ -237,19 +318,14 @@ impl Verifier {
         let (key, alg) = found.ok_or(AuthError::UnknownKey)?;
         let mut validation = Validation::new(alg);
         validation.leeway = 30;
-        match &self.audience {
-            Some(aud) => validation.set_audience(&[aud]),
-            None => validation.validate_aud = false,
-        }
+        // The audience is checked by kind (a user's against JWT_AUDIENCE, a service's against
+        // the service's own name), after the signature.
+        validation.validate_aud = false;
         if let Some(iss) = &self.issuer {
             validation.set_issuer(&[iss]);
         }
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
         let data = jsonwebtoken::decode::<Claims>(token, &key, &validation)?;
-        // Only access tokens authorise calls (not Cognito's id tokens, nor anything else).
-        if data.claims.token_use.as_deref() != Some("access") {
-            return Err(AuthError::NotAccess);
-        }
         if let Ok(mut v) = self.verified.lock() {
             if v.len() >= VERIFIED_MAX {
                 v.clear();
@@ -258,6 +334,16 @@ impl Verifier {
         }
         Ok(data.claims)
     }
+}
+
+fn check_service(claims: Claims, audience: &str) -> Result<Claims, AuthError> {
+    if !claims.is_use(SERVICE_USE) {
+        return Err(AuthError::NotService);
+    }
+    if claims.aud.as_deref() != Some(audience) {
+        return Err(AuthError::WrongAudience);
+    }
+    Ok(claims)
 }
 
 /// An Ed25519 signing key with its key id (login's token keys; tests mint tokens with it).
@@ -318,19 +404,14 @@ pub fn jwk_set(jwks: &[serde_json::Value]) -> Result<JwkSet, AuthError> {
 /// What the extractors need from a service's state.
 pub trait HasAuth {
     fn verifier(&self) -> &Verifier;
-    fn service_token(&self) -> Option<&Secret>;
+    /// The audience service tokens must name to be accepted here: the service's own name.
+    fn audience(&self) -> &str;
 }
 
-fn bearer(parts: &Parts) -> Option<&str> {
+pub(crate) fn bearer(parts: &Parts) -> Option<&str> {
     let v = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = v.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
-fn is_service_token<S: HasAuth>(state: &S, token: &str) -> bool {
-    state
-        .service_token()
-        .is_some_and(|t| bool::from(t.expose().as_bytes().ct_eq(token.as_bytes())))
 }
 
 /// A signed-in user (verified bearer JWT).
@@ -356,52 +437,6 @@ impl<S: HasAuth + Send + Sync> FromRequestParts<S> for AuthUser {
     }
 }
 
-/// Another service of the platform, authenticated by the shared service token.
-#[derive(Debug, Clone, Copy)]
-pub struct ServiceCaller;
-
-impl<S: HasAuth + Send + Sync> FromRequestParts<S> for ServiceCaller {
-    type Rejection = Problem;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match bearer(parts) {
-            Some(t) if is_service_token(state, t) => Ok(ServiceCaller),
-            Some(_) => Err(Problem::forbidden("this route is for platform services")),
-            None => Err(AuthError::MissingToken.into()),
-        }
-    }
-}
-
-/// Either a platform service or a user.
-#[derive(Debug, Clone)]
-pub enum Caller {
-    Service,
-    User(Claims),
-}
-
-impl Caller {
-    /// Services and users with `role` pass.
-    pub fn require_service_or_role(&self, role: &str) -> Result<(), Problem> {
-        match self {
-            Caller::Service => Ok(()),
-            Caller::User(c) if c.has_role(role) => Ok(()),
-            Caller::User(_) => Err(AuthError::MissingRole(role.to_string()).into()),
-        }
-    }
-}
-
-impl<S: HasAuth + Send + Sync> FromRequestParts<S> for Caller {
-    type Rejection = Problem;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts).ok_or(AuthError::MissingToken)?;
-        if is_service_token(state, token) {
-            return Ok(Caller::Service);
-        }
-        Ok(Caller::User(state.verifier().verify(token).await?))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -423,6 +458,7 @@ mod tests {
             email: None,
             roles: vec!["admin".into()],
             token_use: Some("access".into()),
+            ..Claims::default()
         }
     }
 

@@ -6,7 +6,9 @@
 //! - [`service`]: a service's process from start to stop (`run()` and its [`RunError`]).
 //! - [`problem`]: `application/problem+json` errors; [`edge`]: every error answered as one,
 //!   `nosniff` on every answer.
-//! - [`auth`]: JWT verification against a JWKS, Ed25519 signing keys, caller extractors.
+//! - [`auth`]: JWT verification against a JWKS, Ed25519 signing keys, the user extractor.
+//! - [`identity`]: per-service identities: the service-caller extractors and the scopes;
+//!   [`credentials`]: the calling side (this service's tokens from login).
 //! - [`ratelimit`]: per-route token buckets.
 //! - [`client`]: authenticated service-to-service calls; [`webhook`]: HMAC signatures.
 //! - [`testing`]: a fresh database per test and request helpers.
@@ -14,7 +16,9 @@
 pub mod app;
 pub mod auth;
 pub mod client;
+pub mod credentials;
 pub mod edge;
+pub mod identity;
 pub mod metrics;
 pub mod openapi;
 pub mod problem;

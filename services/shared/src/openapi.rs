@@ -10,9 +10,9 @@ pub enum Security {
     User,
     /// A user's bearer JWT with the `admin` role.
     Admin,
-    /// The platform's service token.
+    /// A calling service's own token from login (for this service, with the route's scope).
     Service,
-    /// The service token, or a user JWT with the `admin` role.
+    /// A service token with the route's scope, or a user JWT with the `admin` role.
     ServiceOrAdmin,
     /// An HMAC signature header (webhooks).
     Signature,
@@ -303,7 +303,7 @@ impl ApiDoc {
             "components": {
                 "securitySchemes": {
                     "bearerJwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
-                    "serviceToken": {"type": "http", "scheme": "bearer", "description": "platform service token"},
+                    "serviceToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT", "description": "a calling service's own short-lived token from login (POST /v1/service-tokens), for this service's audience, with the route's scope"},
                     "webhookSignature": {"type": "apiKey", "in": "header", "name": "X-Signature"}
                 },
                 "schemas": {
@@ -361,6 +361,11 @@ fn implied_responses(op: &Operation) -> Vec<u16> {
     }
     if op.security != Security::Public {
         codes.push(401);
+    }
+    // A service token without the route's scope (or a user's token where a service's is
+    // needed) is refused.
+    if matches!(op.security, Security::Service | Security::ServiceOrAdmin) {
+        codes.push(403);
     }
     codes.retain(|c| !op.responses.contains(c));
     codes.sort_unstable();

@@ -141,6 +141,15 @@ pub struct AuthSettings {
     pub audience: Option<String>,
 }
 
+/// This service's own client credentials for login's client-credentials grant
+/// (`SERVICE_CLIENT_ID`, default the service's name; `SERVICE_CLIENT_SECRET`; `LOGIN_URL`).
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    pub id: String,
+    pub secret: Secret,
+    pub login_url: String,
+}
+
 /// Settings every service reads.
 #[derive(Debug, Clone)]
 pub struct CommonSettings {
@@ -156,8 +165,8 @@ pub struct CommonSettings {
     pub db_generic_plans: bool,
     pub log_filter: String,
     pub auth: AuthSettings,
-    /// Shared token that service-to-service calls present as `Authorization: Bearer ...`.
-    pub service_token: Option<Secret>,
+    /// This service's client credentials, when it calls other services' protected routes.
+    pub client: Option<ClientSettings>,
     /// Requests per second and burst for rate-limited routes.
     pub rate_limit_per_second: f64,
     pub rate_limit_burst: f64,
@@ -230,6 +239,29 @@ impl CommonSettings {
             (None, Some(json)) => JwksSource::Inline(json),
             (None, None) => JwksSource::None,
         };
+        if env.get("SERVICE_TOKEN").is_some() {
+            return Err(SettingsError::Invalid {
+                name: "SERVICE_TOKEN".into(),
+                reason: "the shared service token is no longer accepted: each calling service \
+                         has its own client (SERVICE_CLIENT_SECRET, LOGIN_URL) and login issues \
+                         it short-lived, scoped tokens (see services/README.md); unset it"
+                    .into(),
+            });
+        }
+        let client = match env.secret("SERVICE_CLIENT_SECRET") {
+            None => None,
+            Some(secret) => Some(ClientSettings {
+                id: env
+                    .get("SERVICE_CLIENT_ID")
+                    .unwrap_or_else(|| service.to_string()),
+                secret,
+                login_url: env.required(
+                    "LOGIN_URL",
+                    "where login issues service tokens, e.g. http://login:8081 (needed with \
+                     SERVICE_CLIENT_SECRET)",
+                )?,
+            }),
+        };
         let rate_limit_per_second: f64 = env.parse_or("RATE_LIMIT_PER_SECOND", 50.0)?;
         let rate_limit_burst: f64 = env.parse_or("RATE_LIMIT_BURST", 100.0)?;
         if rate_limit_per_second <= 0.0 || rate_limit_burst < 1.0 {
@@ -250,7 +282,7 @@ impl CommonSettings {
                 issuer: env.get("JWT_ISSUER"),
                 audience: env.get("JWT_AUDIENCE"),
             },
-            service_token: env.secret("SERVICE_TOKEN"),
+            client,
             rate_limit_per_second,
             rate_limit_burst,
             trusted_proxies: parse_proxies(env.get("TRUSTED_PROXIES"))?,
@@ -272,7 +304,7 @@ impl CommonSettings {
                 issuer: None,
                 audience: None,
             },
-            service_token: Some(Secret("test-service-token".into())),
+            client: None,
             rate_limit_per_second: 10_000.0,
             rate_limit_burst: 10_000.0,
             trusted_proxies: Vec::new(),
@@ -307,11 +339,13 @@ mod tests {
     fn reads_defaults_and_hides_secrets() {
         let env = Env::from_pairs([
             ("DATABASE_URL", "postgres://u:pw@h/db"),
-            ("SERVICE_TOKEN", "s3cret"),
+            ("SERVICE_CLIENT_SECRET", "s3cret"),
+            ("LOGIN_URL", "http://login:8081"),
             ("JWKS_URL", "http://login:8080/.well-known/jwks.json"),
         ]);
         let s = CommonSettings::from_env("catalog", 8081, &env).expect("settings");
         assert_eq!(s.bind.port(), 8081);
+        assert_eq!(s.client.as_ref().map(|c| c.id.as_str()), Some("catalog"));
         assert!(matches!(s.auth.jwks, JwksSource::Url(_)));
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("s3cret") && !dbg.contains("pw@"), "{dbg}");
@@ -336,6 +370,22 @@ mod tests {
             "{err}"
         );
         assert!(err.to_string().contains("\"the-alb\""), "{err}");
+    }
+
+    #[test]
+    fn the_shared_service_token_is_refused_and_a_client_needs_login() {
+        let env = Env::from_pairs([("DATABASE_URL", "postgres://h/db"), ("SERVICE_TOKEN", "x")]);
+        let err = CommonSettings::from_env("x", 1, &env).expect_err("must fail");
+        assert!(
+            err.to_string().contains("SERVICE_TOKEN is invalid"),
+            "{err}"
+        );
+        let env = Env::from_pairs([
+            ("DATABASE_URL", "postgres://h/db"),
+            ("SERVICE_CLIENT_SECRET", "x"),
+        ]);
+        let err = CommonSettings::from_env("x", 1, &env).expect_err("must fail");
+        assert!(err.to_string().starts_with("LOGIN_URL is not set"), "{err}");
     }
 
     #[test]

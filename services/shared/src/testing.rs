@@ -237,12 +237,128 @@ impl TestAuth {
             aud: None,
             email: None,
             roles: roles.iter().map(|r| r.to_string()).collect(),
-            token_use: Some("access".into()),
+            token_use: Some(crate::auth::ACCESS_USE.into()),
+            ..Default::default()
         };
         self.key
             .sign(&claims)
             .unwrap_or_else(|e| panic!("sign test token: {e}"))
     }
+
+    /// A service token as login issues them: `client`'s, for `audience`, with `scopes`,
+    /// valid for 10 minutes.
+    pub fn service_token(&self, client: &str, audience: &str, scopes: &[&str]) -> String {
+        self.service_token_until(client, audience, scopes, crate::unix_now() + 600)
+    }
+
+    /// A service token that expires at `exp` (seconds since the epoch; in the past for an
+    /// expired one).
+    pub fn service_token_until(
+        &self,
+        client: &str,
+        audience: &str,
+        scopes: &[&str],
+        exp: u64,
+    ) -> String {
+        let claims = crate::auth::Claims {
+            sub: format!("svc:{client}"),
+            exp,
+            iat: exp.saturating_sub(300),
+            iss: Some(crate::auth::DEFAULT_ISSUER.into()),
+            aud: Some(audience.to_string()),
+            token_use: Some(crate::auth::SERVICE_USE.into()),
+            scope: Some(scopes.join(" ")),
+            client_id: Some(client.to_string()),
+            jti: Some(uuid::Uuid::new_v4().simple().to_string()),
+            ..Default::default()
+        };
+        self.key
+            .sign(&claims)
+            .unwrap_or_else(|e| panic!("sign test service token: {e}"))
+    }
+
+    /// orders' token for `audience` with every scope orders is given (what its callers' tests
+    /// present).
+    pub fn orders_token(&self, audience: &str) -> String {
+        let scopes: Vec<&str> = crate::identity::scopes::ORDERS
+            .iter()
+            .copied()
+            .filter(|s| crate::identity::scopes::audience(s) == audience)
+            .collect();
+        self.service_token("orders", audience, &scopes)
+    }
+
+    /// A stand-in for login's `POST /v1/service-tokens`: client `client` with secret
+    /// `secret` gets tokens for any audience with the scopes of [`Self::orders_token`],
+    /// valid `ttl` seconds; anything else is answered 401. Counts the tokens it issues.
+    pub fn token_endpoint(
+        &self,
+        client: &str,
+        secret: &str,
+        ttl: u64,
+    ) -> (Router, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let key = std::sync::Arc::new(
+            crate::auth::SigningKey::from_pkcs8(&self.key.kid, self.key.pkcs8())
+                .unwrap_or_else(|e| panic!("copy test key: {e}")),
+        );
+        let issued = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = issued.clone();
+        let (client, secret) = (client.to_string(), secret.to_string());
+        let router = Router::new().route(
+            "/v1/service-tokens",
+            axum::routing::post(move |axum::Json(b): axum::Json<serde_json::Value>| {
+                let me = TestAuth {
+                    key: crate::auth::SigningKey::from_pkcs8(&key.kid, key.pkcs8())
+                        .unwrap_or_else(|e| panic!("copy test key: {e}")),
+                };
+                let ok = b["client_id"] == client.as_str() && b["client_secret"] == secret.as_str();
+                let count = count.clone();
+                async move {
+                    if !ok {
+                        return Err(crate::Problem::unauthorized("bad client"));
+                    }
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let aud = b["audience"].as_str().unwrap_or_default().to_string();
+                    let scopes: Vec<&str> = crate::identity::scopes::ORDERS
+                        .iter()
+                        .copied()
+                        .filter(|s| crate::identity::scopes::audience(s) == aud)
+                        .collect();
+                    let token =
+                        me.service_token_until("orders", &aud, &scopes, crate::unix_now() + ttl);
+                    Ok(axum::Json(serde_json::json!({
+                        "access_token": token, "token_type": "Bearer", "expires_in": ttl,
+                    })))
+                }
+            }),
+        );
+        (router, issued)
+    }
+}
+
+/// The key [`TestAuth::shared`] uses: made once per test process.
+static SHARED_KEY: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+
+impl TestAuth {
+    /// A test key that is the same for every call in this process, so a test can mint tokens
+    /// (e.g. [`orders_token`]) without a reference to the app's `TestAuth`.
+    pub fn shared() -> Self {
+        let der = SHARED_KEY.get_or_init(|| {
+            crate::auth::SigningKey::generate("test-shared-key")
+                .unwrap_or_else(|e| panic!("test key: {e}"))
+                .pkcs8()
+                .to_vec()
+        });
+        Self {
+            key: crate::auth::SigningKey::from_pkcs8("test-shared-key", der)
+                .unwrap_or_else(|e| panic!("test key: {e}")),
+        }
+    }
+}
+
+/// orders' service token for `audience`, signed with [`TestAuth::shared`]'s key.
+pub fn orders_token(audience: &str) -> String {
+    TestAuth::shared().orders_token(audience)
 }
 
 impl Default for TestAuth {
@@ -250,9 +366,6 @@ impl Default for TestAuth {
         Self::new()
     }
 }
-
-/// The service token [`crate::settings::CommonSettings::for_tests`] configures.
-pub const SERVICE_TOKEN: &str = "test-service-token";
 
 /// Every `schema.table` in `pool`'s database (outside the system schemas) whose rows, cast to
 /// text with all their columns, contain `needle`.

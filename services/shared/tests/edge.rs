@@ -189,6 +189,7 @@ async fn tokens_need_the_issuer_and_access_use_and_errors_stay_generic() {
                 email: None,
                 roles: vec![],
                 token_use: token_use.map(str::to_string),
+                ..Claims::default()
             })
             .expect("sign")
     };

@@ -7,8 +7,8 @@
 use std::net::SocketAddr;
 
 use ecom_frontend::backend::Urls;
-use ecom_shared::settings::{CommonSettings, Env, JwksSource};
-use ecom_shared::testing::{spawn, TestDb, SERVICE_TOKEN};
+use ecom_shared::settings::{ClientSettings, CommonSettings, Env, JwksSource, Secret};
+use ecom_shared::testing::{spawn, TestDb};
 use ecom_shared::Kit;
 use reqwest::redirect::Policy;
 
@@ -18,6 +18,9 @@ pub struct Shop {
     pub frontend: SocketAddr,
     pub urls: Urls,
 }
+
+/// orders' client secret, which login knows by its hash.
+const ORDERS_SECRET: &str = "orders-client-secret-for-tests-0123456789";
 
 fn url(addr: SocketAddr) -> String {
     format!("http://{addr}")
@@ -47,7 +50,18 @@ pub async fn shop_with(tweak: impl FnOnce(&mut ecom_frontend::Settings)) -> Shop
         ("LOGIN_LOCKOUT_THRESHOLD", "5"),
     ]);
     let cfg = ecom_login::LoginConfig::from_env(&env, &common).expect("login config");
-    let login = ecom_login::state(common, login_db.pool.clone(), cfg)
+    // orders is the one service that calls others' protected routes: its own client.
+    let clients = ecom_login::clients::Clients {
+        by_id: ecom_login::clients::Clients::parse(
+            &serde_json::json!({"orders": {
+                "secret_sha256": [ecom_login::clients::secret_sha256(ORDERS_SECRET)],
+                "scopes": ecom_shared::identity::scopes::ORDERS}})
+            .to_string(),
+        )
+        .expect("clients"),
+        ttl_seconds: 300,
+    };
+    let login = ecom_login::state(common, login_db.pool.clone(), cfg, clients)
         .await
         .expect("login state");
     let login = spawn(ecom_login::router(login)).await.expect("spawn login");
@@ -81,11 +95,10 @@ pub async fn shop_with(tweak: impl FnOnce(&mut ecom_frontend::Settings)) -> Shop
     .execute(&inventory_db.pool)
     .await
     .expect("stock");
-    let kit = Kit::from_pool(
-        CommonSettings::for_tests("inventory", &inventory_db.url),
-        inventory_db.pool.clone(),
-    )
-    .expect("kit");
+    // Inventory verifies orders' token for it with login's keys.
+    let mut common = CommonSettings::for_tests("inventory", &inventory_db.url);
+    common.auth.jwks = jwks.clone();
+    let kit = Kit::from_pool(common, inventory_db.pool.clone()).expect("kit");
     let inventory = spawn(ecom_inventory::router(ecom_inventory::AppState {
         kit,
         reservation_ttl_seconds: 900,
@@ -111,6 +124,11 @@ pub async fn shop_with(tweak: impl FnOnce(&mut ecom_frontend::Settings)) -> Shop
         .expect("migrate orders");
     let mut common = CommonSettings::for_tests("orders", &orders_db.url);
     common.auth.jwks = jwks.clone();
+    common.client = Some(ClientSettings {
+        id: "orders".into(),
+        secret: Secret::new(ORDERS_SECRET),
+        login_url: url(login),
+    });
     let (catalog_url, inventory_url, payments_url) = (url(catalog), url(inventory), url(payments));
     let settings = ecom_orders::Settings::read(
         common,
@@ -151,7 +169,6 @@ pub async fn shop_with(tweak: impl FnOnce(&mut ecom_frontend::Settings)) -> Shop
     let frontend = spawn(ecom_frontend::router(state))
         .await
         .expect("spawn frontend");
-    let _ = SERVICE_TOKEN;
     Shop {
         catalog_db: catalog_db.pool.clone(),
         dbs: vec![

@@ -13,13 +13,16 @@ use axum::http::{Method, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 use ecom_orders::{router, AppState, Settings, MIGRATOR};
-use ecom_shared::settings::{CommonSettings, Env};
-use ecom_shared::testing::{call, TestAuth, TestDb, SERVICE_TOKEN};
+use ecom_shared::settings::{ClientSettings, CommonSettings, Env, Secret};
+use ecom_shared::testing::{call, TestAuth, TestDb};
 use ecom_shared::{Kit, Problem};
 use serde_json::{json, Value};
 
 pub const CARD_OK: &str = "4242424242424242";
 pub const CARD_DECLINED: &str = "4000000000000002";
+
+/// orders' client secret, which the stand-in for login's token endpoint knows.
+pub const ORDERS_SECRET: &str = "orders-test-client-secret";
 
 /// The services orders calls, up on loopback for the whole test.
 pub struct Deps {
@@ -31,6 +34,11 @@ pub struct Deps {
     pub auth: TestAuth,
     /// Base URLs: catalog (the stub), inventory, payments.
     pub urls: (String, String, String),
+    /// Where orders gets its service tokens: a stand-in for login's `/v1/service-tokens`
+    /// that signs with `auth`'s key (inventory and payments trust it).
+    pub login_url: String,
+    /// How many service tokens it has issued.
+    pub tokens_issued: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// orders in-process over its own database, with its dependencies (reached through `Deref`).
@@ -50,13 +58,21 @@ impl std::ops::Deref for Platform {
     }
 }
 
+/// The catalog's public price route. orders must call it with no credential at all (issue 13,
+/// point 4: no service token goes where none is needed): a request with one is refused, so
+/// every checkout test checks it.
 pub fn catalog_stub(prices: HashMap<String, i64>) -> Router {
     let prices = Arc::new(prices);
     Router::new().route(
         "/v1/skus/{sku}",
-        get(move |Path(sku): Path<String>| {
+        get(move |Path(sku): Path<String>, headers: axum::http::HeaderMap| {
             let prices = prices.clone();
             async move {
+                if headers.contains_key(axum::http::header::AUTHORIZATION) {
+                    return Err(Problem::forbidden(
+                        "a credential was sent to the catalog's public route",
+                    ));
+                }
                 match prices.get(&sku) {
                     Some(p) => Ok(Json(json!({"sku": sku, "name": format!("Item {sku}"), "price_minor": p, "currency": "EUR"}))),
                     None => Err(Problem::not_found("no such sku")),
@@ -68,16 +84,15 @@ pub fn catalog_stub(prices: HashMap<String, i64>) -> Router {
 
 /// Inventory with `stock` (SKU, on hand, price), payments and a catalog stub with the prices.
 pub async fn dependencies(stock: &[(&str, i32, i64)]) -> Deps {
+    let auth = TestAuth::new();
     let inventory_db = TestDb::new().await.expect("PostgreSQL");
     ecom_inventory::MIGRATOR
         .run(&inventory_db.pool)
         .await
         .expect("migrate inventory");
-    let inv_kit = Kit::from_pool(
-        CommonSettings::for_tests("inventory", &inventory_db.url),
-        inventory_db.pool.clone(),
-    )
-    .expect("kit");
+    let mut inv_settings = CommonSettings::for_tests("inventory", &inventory_db.url);
+    auth.trust(&mut inv_settings);
+    let inv_kit = Kit::from_pool(inv_settings, inventory_db.pool.clone()).expect("kit");
     let inventory = ecom_inventory::router(ecom_inventory::AppState {
         kit: inv_kit,
         reservation_ttl_seconds: 900,
@@ -91,7 +106,6 @@ pub async fn dependencies(stock: &[(&str, i32, i64)]) -> Deps {
         .run(&payments_db.pool)
         .await
         .expect("migrate payments");
-    let auth = TestAuth::new();
     let mut pay_settings = CommonSettings::for_tests("payments", &payments_db.url);
     auth.trust(&mut pay_settings);
     let pay_kit = Kit::from_pool(pay_settings, payments_db.pool.clone()).expect("kit");
@@ -104,7 +118,11 @@ pub async fn dependencies(stock: &[(&str, i32, i64)]) -> Deps {
     let cat_addr: SocketAddr = ecom_shared::testing::spawn(catalog_stub(prices))
         .await
         .expect("spawn");
+    let (endpoint, tokens_issued) = auth.token_endpoint("orders", ORDERS_SECRET, 300);
+    let login_addr = ecom_shared::testing::spawn(endpoint).await.expect("spawn");
     let deps = Deps {
+        login_url: format!("http://{login_addr}"),
+        tokens_issued,
         inventory_db,
         payments_db,
         inventory,
@@ -121,7 +139,7 @@ pub async fn dependencies(stock: &[(&str, i32, i64)]) -> Deps {
             &deps.inventory,
             Method::PUT,
             &format!("/v1/stock/{sku}"),
-            Some(SERVICE_TOKEN),
+            Some(&deps.auth.orders_token("inventory")),
             Some(json!({"on_hand": n})),
             &[],
         )
@@ -138,6 +156,7 @@ pub async fn platform(stock: &[(&str, i32, i64)]) -> Platform {
     MIGRATOR.run(&orders_db.pool).await.expect("migrate orders");
     let mut common = CommonSettings::for_tests("orders", &orders_db.url);
     deps.auth.trust(&mut common);
+    common.client = Some(deps.orders_client());
     let settings = orders_settings(common, &deps.urls, &[]);
     let kit = Kit::from_pool(settings.common.clone(), orders_db.pool.clone()).expect("kit");
     let state = AppState::from_settings(kit, &settings);
@@ -176,6 +195,15 @@ pub async fn count(db: &TestDb, sql: &str) -> i64 {
 }
 
 impl Deps {
+    /// orders' client settings: its secret, and the token endpoint.
+    pub fn orders_client(&self) -> ClientSettings {
+        ClientSettings {
+            id: "orders".into(),
+            secret: Secret::new(ORDERS_SECRET),
+            login_url: self.login_url.clone(),
+        }
+    }
+
     /// A payment token for the tests' usual customer, `u`.
     pub async fn token(&self, card: &str) -> String {
         self.token_for("u", card).await
