@@ -191,7 +191,8 @@ pub async fn get_product(
         return Err(CatalogError::NotFound("product"));
     }
     cached(&st, &uri, async {
-        Ok(Bytes::from(store::doc(&st.kit.pool, &id).await?))
+        let doc = st.lookups.doc(&id).await?;
+        Ok(Bytes::from(doc.ok_or(CatalogError::NotFound("product"))?))
     })
     .await
 }
@@ -206,7 +207,8 @@ pub async fn get_sku(
         return Err(CatalogError::NotFound("SKU"));
     }
     cached(&st, &uri, async {
-        Ok(Bytes::from(store::price_doc(&st.kit.pool, &sku).await?))
+        let doc = st.lookups.price_doc(&sku).await?;
+        Ok(Bytes::from(doc.ok_or(CatalogError::NotFound("SKU"))?))
     })
     .await
 }

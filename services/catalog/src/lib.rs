@@ -4,6 +4,8 @@
 pub mod api;
 pub mod cache;
 pub mod error;
+pub mod list;
+pub mod lookup;
 pub mod seed;
 pub mod store;
 
@@ -24,6 +26,8 @@ pub const DEFAULT_PORT: u16 = 8082;
 pub struct AppState {
     pub kit: Kit,
     pub cache: Arc<cache::ReadCache>,
+    /// Point reads (SKU, product by id or slug), batched under load.
+    pub lookups: Arc<lookup::Lookups>,
     /// Public reads answered from the read cache, and computed (`/metrics`: the hit rate).
     pub read_hits: Arc<std::sync::atomic::AtomicU64>,
     pub read_misses: Arc<std::sync::atomic::AtomicU64>,
@@ -38,6 +42,7 @@ impl AppState {
             read_misses: kit
                 .metrics
                 .shared_counter("catalog_read_cache_misses_total"),
+            lookups: Arc::new(lookup::Lookups::new(&kit.pool)),
             kit,
             cache: Arc::new(cache::ReadCache::new(cache_entries)),
         }
