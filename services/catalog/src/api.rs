@@ -139,7 +139,13 @@ pub async fn list(
     uri: Uri,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, CatalogError> {
-    cached(&st, &uri, list_value(&st, &q)).await
+    cached(&st, &uri, collapsed_list(&st, &q)).await
+}
+
+/// A page computed by one statement for every identical read waiting with it (see
+/// [`crate::collapse`]).
+async fn collapsed_list(st: &AppState, q: &ListQuery) -> Result<Bytes, CatalogError> {
+    st.collapse.run(format!("{q:?}"), list_value(st, q)).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,7 +176,7 @@ pub async fn search(
         featured: None,
         facets: None,
     };
-    cached(&st, &uri, list_value(&st, &q)).await
+    cached(&st, &uri, collapsed_list(&st, &q)).await
 }
 
 pub async fn featured(State(st): State<AppState>, uri: Uri) -> Result<Response, CatalogError> {

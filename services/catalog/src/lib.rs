@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod cache;
+pub mod collapse;
 pub mod error;
 pub mod list;
 pub mod lookup;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub cache: Arc<cache::ReadCache>,
     /// Point reads (SKU, product by id or slug), batched under load.
     pub lookups: Arc<lookup::Lookups>,
+    /// Identical list and search reads waiting together share one statement.
+    pub collapse: Arc<collapse::Collapser>,
     /// Public reads answered from the read cache, and computed (`/metrics`: the hit rate).
     pub read_hits: Arc<std::sync::atomic::AtomicU64>,
     pub read_misses: Arc<std::sync::atomic::AtomicU64>,
@@ -43,6 +46,7 @@ impl AppState {
                 .metrics
                 .shared_counter("catalog_read_cache_misses_total"),
             lookups: Arc::new(lookup::Lookups::new(&kit.pool)),
+            collapse: Arc::default(),
             kit,
             cache: Arc::new(cache::ReadCache::new(cache_entries)),
         }
