@@ -4,8 +4,9 @@
 --   product (about a fifth of a `products` row), kept by a trigger. A search ranks every match,
 --   so it visits every matching row: on the narrow table that is a few pages instead of one
 --   page per match, and the wide documents are read only for the page it answers.
--- - Lists without a search are index-only scans: each sort's index holds the document, so a
---   page is one walk down one index (once vacuum has marked the pages all-visible).
+-- - Lists without a search are index-only scans: each sort's index holds the document and the
+--   filtered columns, so a page is one walk down one index (once vacuum has marked the pages
+--   all-visible).
 
 CREATE TABLE product_search (
     id            uuid PRIMARY KEY REFERENCES products (id) ON DELETE CASCADE,
@@ -42,6 +43,11 @@ SELECT id, active, category_id, price_minor, name, created_at, featured_rank, se
 
 CREATE INDEX product_search_text ON product_search USING gin (search) WITH (fastupdate = off);
 
-CREATE INDEX products_list_newest ON products (created_at DESC, id DESC) INCLUDE (doc) WHERE active;
-CREATE INDEX products_list_price ON products (price_minor, id) INCLUDE (doc) WHERE active;
-CREATE INDEX products_list_name ON products (name, id) INCLUDE (doc) WHERE active;
+-- Each holds the columns a list filters on as well (category, price, featured), so a filtered
+-- list is index-only too.
+CREATE INDEX products_list_newest ON products (created_at DESC, id DESC)
+    INCLUDE (category_id, price_minor, featured_rank, doc) WHERE active;
+CREATE INDEX products_list_price ON products (price_minor, id)
+    INCLUDE (category_id, featured_rank, doc) WHERE active;
+CREATE INDEX products_list_name ON products (name, id)
+    INCLUDE (category_id, price_minor, featured_rank, doc) WHERE active;

@@ -1,9 +1,10 @@
 //! Identical reads that wait together are answered by one statement (request collapsing).
 //!
-//! Lists and searches hold at most [`IN_FLIGHT`] statements at once. A read that finds every
-//! slot taken waits for one; an identical read (same filters, sort, cursor, page size,
-//! facets) arriving meanwhile joins it instead of queueing a statement of its own, and both
-//! get the answer of the one statement run once a slot frees.
+//! Lists and searches hold at most as many statements at once as the pool has connections (no
+//! tighter limit: a slow search must not hold up the lists behind it any more than the pool
+//! already does). A read that finds every slot taken waits for one; an identical read (same
+//! filters, sort, cursor, page size, facets) arriving meanwhile joins it instead of queueing
+//! a statement of its own, and both get the answer of the one statement run once a slot frees.
 //!
 //! Nothing is kept: a read only ever joins a statement that has not started yet, so every
 //! answer comes from a statement that began after the read arrived and sees every write that
@@ -19,10 +20,6 @@ use tokio::sync::{oneshot, Semaphore};
 
 use crate::error::CatalogError;
 
-/// List and search statements in flight at once (the pool has a few more connections, for
-/// point reads and writes).
-pub const IN_FLIGHT: usize = 8;
-
 /// Waiters of a group not started yet; `None` tells a waiter to compute its own answer (the
 /// statement failed: the error is the caller's to report, with its own request).
 type Waiters = Vec<oneshot::Sender<Option<Bytes>>>;
@@ -32,16 +29,15 @@ pub struct Collapser {
     pending: Mutex<HashMap<String, Waiters>>,
 }
 
-impl Default for Collapser {
-    fn default() -> Self {
+impl Collapser {
+    /// At most `in_flight` statements at once (at least one).
+    pub fn new(in_flight: usize) -> Self {
         Self {
-            slots: Arc::new(Semaphore::new(IN_FLIGHT)),
+            slots: Arc::new(Semaphore::new(in_flight.max(1))),
             pending: Mutex::new(HashMap::new()),
         }
     }
-}
 
-impl Collapser {
     /// `compute`'s answer, or that of an identical read's statement that had not started when
     /// this read arrived.
     pub async fn run<F>(&self, key: String, compute: F) -> Result<Bytes, CatalogError>
@@ -124,7 +120,8 @@ mod tests {
 
     #[tokio::test]
     async fn identical_reads_waiting_together_share_one_statement() {
-        let c = Arc::new(Collapser::default());
+        const IN_FLIGHT: usize = 4;
+        let c = Arc::new(Collapser::new(IN_FLIGHT));
         let gate = Arc::new(Notify::new());
         let runs = Arc::new(AtomicUsize::new(0));
         // Every slot taken by a read that waits for the gate.

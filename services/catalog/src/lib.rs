@@ -46,7 +46,9 @@ impl AppState {
                 .metrics
                 .shared_counter("catalog_read_cache_misses_total"),
             lookups: Arc::new(lookup::Lookups::new(&kit.pool)),
-            collapse: Arc::default(),
+            collapse: Arc::new(collapse::Collapser::new(
+                kit.pool.options().get_max_connections() as usize,
+            )),
             kit,
             cache: Arc::new(cache::ReadCache::new(cache_entries)),
         }
