@@ -139,7 +139,13 @@ pub async fn list(
     uri: Uri,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, CatalogError> {
-    cached(&st, &uri, list_value(&st, &q)).await
+    cached(&st, &uri, collapsed_list(&st, &q)).await
+}
+
+/// A page computed by one statement for every identical read waiting with it (see
+/// [`crate::collapse`]).
+async fn collapsed_list(st: &AppState, q: &ListQuery) -> Result<Bytes, CatalogError> {
+    st.collapse.run(format!("{q:?}"), list_value(st, q)).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -170,7 +176,7 @@ pub async fn search(
         featured: None,
         facets: None,
     };
-    cached(&st, &uri, list_value(&st, &q)).await
+    cached(&st, &uri, collapsed_list(&st, &q)).await
 }
 
 pub async fn featured(State(st): State<AppState>, uri: Uri) -> Result<Response, CatalogError> {
@@ -191,7 +197,8 @@ pub async fn get_product(
         return Err(CatalogError::NotFound("product"));
     }
     cached(&st, &uri, async {
-        Ok(Bytes::from(store::doc(&st.kit.pool, &id).await?))
+        let doc = st.lookups.doc(&id).await?;
+        Ok(Bytes::from(doc.ok_or(CatalogError::NotFound("product"))?))
     })
     .await
 }
@@ -206,7 +213,8 @@ pub async fn get_sku(
         return Err(CatalogError::NotFound("SKU"));
     }
     cached(&st, &uri, async {
-        Ok(Bytes::from(store::price_doc(&st.kit.pool, &sku).await?))
+        let doc = st.lookups.price_doc(&sku).await?;
+        Ok(Bytes::from(doc.ok_or(CatalogError::NotFound("SKU"))?))
     })
     .await
 }

@@ -13,6 +13,8 @@ pub enum CatalogError {
     BadCursor,
     #[error(transparent)]
     Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Lookup(#[from] crate::lookup::LookupError),
 }
 
 impl From<&CatalogError> for Problem {
@@ -24,6 +26,7 @@ impl From<&CatalogError> for Problem {
             CatalogError::Forbidden => Problem::forbidden(e.to_string()),
             CatalogError::NotFound(_) => Problem::not_found(e.to_string()),
             CatalogError::Db(db) => ecom_shared::problem::from_db_error(db),
+            CatalogError::Lookup(_) => Problem::internal(),
         }
     }
 }

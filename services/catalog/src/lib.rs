@@ -3,7 +3,10 @@
 
 pub mod api;
 pub mod cache;
+pub mod collapse;
 pub mod error;
+pub mod list;
+pub mod lookup;
 pub mod seed;
 pub mod store;
 
@@ -24,6 +27,10 @@ pub const DEFAULT_PORT: u16 = 8082;
 pub struct AppState {
     pub kit: Kit,
     pub cache: Arc<cache::ReadCache>,
+    /// Point reads (SKU, product by id or slug), batched under load.
+    pub lookups: Arc<lookup::Lookups>,
+    /// Identical list and search reads waiting together share one statement.
+    pub collapse: Arc<collapse::Collapser>,
     /// Public reads answered from the read cache, and computed (`/metrics`: the hit rate).
     pub read_hits: Arc<std::sync::atomic::AtomicU64>,
     pub read_misses: Arc<std::sync::atomic::AtomicU64>,
@@ -38,6 +45,10 @@ impl AppState {
             read_misses: kit
                 .metrics
                 .shared_counter("catalog_read_cache_misses_total"),
+            lookups: Arc::new(lookup::Lookups::new(&kit.pool)),
+            collapse: Arc::new(collapse::Collapser::new(
+                kit.pool.options().get_max_connections() as usize,
+            )),
             kit,
             cache: Arc::new(cache::ReadCache::new(cache_entries)),
         }
