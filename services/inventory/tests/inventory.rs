@@ -1,29 +1,18 @@
 use axum::http::{Method, StatusCode};
-use axum::Router;
 use ecom_inventory::{openapi, router, store, AppState, MIGRATOR};
-use ecom_shared::settings::CommonSettings;
-use ecom_shared::testing::{assert_documented_routes_exist, call, orders_token, TestAuth, TestDb};
-use ecom_shared::Kit;
+use ecom_shared::testing::{assert_documented_routes_exist, call, orders_token, TestApp, TestAuth};
 use serde_json::json;
 
-struct App {
-    db: TestDb,
-    router: Router,
-    auth: TestAuth,
-}
+type App = TestApp;
 
 async fn app() -> App {
-    let db = TestDb::new().await.expect("PostgreSQL");
-    MIGRATOR.run(&db.pool).await.expect("migrate");
-    let auth = TestAuth::shared();
-    let mut settings = CommonSettings::for_tests("inventory", &db.url);
-    auth.trust(&mut settings);
-    let kit = Kit::from_pool(settings, db.pool.clone()).expect("kit");
-    let router = router(AppState {
-        kit,
-        reservation_ttl_seconds: 900,
-    });
-    App { db, router, auth }
+    TestApp::start("inventory", &MIGRATOR, TestAuth::shared(), |kit| {
+        router(AppState {
+            kit,
+            reservation_ttl_seconds: 900,
+        })
+    })
+    .await
 }
 
 async fn set_stock(app: &App, sku: &str, n: i32) {

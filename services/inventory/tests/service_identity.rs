@@ -3,37 +3,32 @@
 //! not a token for another audience, not an expired token.
 
 use axum::http::Method;
-use axum::Router;
 use ecom_inventory::{router, AppState, MIGRATOR};
 use ecom_shared::identity::scopes;
-use ecom_shared::settings::CommonSettings;
-use ecom_shared::testing::{call, TestAuth, TestDb};
-use ecom_shared::Kit;
+use ecom_shared::testing::{call, TestApp, TestAuth};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-struct App {
-    _db: TestDb,
-    router: Router,
-    auth: TestAuth,
+/// The service under test, with this file's helpers.
+struct App(TestApp);
+
+impl std::ops::Deref for App {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.0
+    }
 }
 
 async fn app() -> App {
-    let db = TestDb::new().await.expect("PostgreSQL");
-    MIGRATOR.run(&db.pool).await.expect("migrate");
-    let auth = TestAuth::new();
-    let mut settings = CommonSettings::for_tests("inventory", &db.url);
-    auth.trust(&mut settings);
-    let kit = Kit::from_pool(settings, db.pool.clone()).expect("kit");
-    let router = router(AppState {
-        kit,
-        reservation_ttl_seconds: 900,
-    });
-    App {
-        _db: db,
-        router,
-        auth,
-    }
+    App(
+        TestApp::start("inventory", &MIGRATOR, TestAuth::new(), |kit| {
+            router(AppState {
+                kit,
+                reservation_ttl_seconds: 900,
+            })
+        })
+        .await,
+    )
 }
 
 impl App {

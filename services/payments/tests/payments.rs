@@ -4,31 +4,21 @@ use axum::http::{HeaderMap, Method, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use ecom_payments::{openapi, router, store, AppState, MIGRATOR};
-use ecom_shared::settings::CommonSettings;
 use ecom_shared::testing::{
-    assert_documented_routes_exist, call, orders_token, tables_containing, TestAuth, TestDb,
+    assert_documented_routes_exist, call, orders_token, tables_containing, TestApp, TestAuth,
 };
-use ecom_shared::Kit;
 use serde_json::{json, Value};
 
 /// The customer the tests' tokens are made by and their payments made for.
 const CUSTOMER: &str = "cust-1";
 
-struct App {
-    db: TestDb,
-    router: Router,
-    auth: TestAuth,
-}
+type App = TestApp;
 
 async fn app() -> App {
-    let db = TestDb::new().await.expect("PostgreSQL");
-    MIGRATOR.run(&db.pool).await.expect("migrate");
-    let auth = TestAuth::shared();
-    let mut settings = CommonSettings::for_tests("payments", &db.url);
-    auth.trust(&mut settings);
-    let kit = Kit::from_pool(settings, db.pool.clone()).expect("kit");
-    let router = router(AppState::new(kit));
-    App { db, router, auth }
+    TestApp::start("payments", &MIGRATOR, TestAuth::shared(), |kit| {
+        router(AppState::new(kit))
+    })
+    .await
 }
 
 async fn tokenize(app: &App, number: &str) -> Value {

@@ -3,34 +3,30 @@
 //! refund are orders' alone. A user's token is not a service's, nor the other way round.
 
 use axum::http::{Method, StatusCode};
-use axum::Router;
 use ecom_payments::{router, AppState, MIGRATOR};
 use ecom_shared::identity::scopes;
-use ecom_shared::settings::CommonSettings;
-use ecom_shared::testing::{call, TestAuth, TestDb};
-use ecom_shared::Kit;
+use ecom_shared::testing::{call, TestApp, TestAuth};
 use serde_json::{json, Value};
 
 const CUSTOMER: &str = "cust-1";
 
-struct App {
-    _db: TestDb,
-    router: Router,
-    auth: TestAuth,
+/// The service under test, with this file's helpers.
+struct App(TestApp);
+
+impl std::ops::Deref for App {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.0
+    }
 }
 
 async fn app() -> App {
-    let db = TestDb::new().await.expect("PostgreSQL");
-    MIGRATOR.run(&db.pool).await.expect("migrate");
-    let auth = TestAuth::new();
-    let mut settings = CommonSettings::for_tests("payments", &db.url);
-    auth.trust(&mut settings);
-    let kit = Kit::from_pool(settings, db.pool.clone()).expect("kit");
-    App {
-        router: router(AppState::new(kit)),
-        _db: db,
-        auth,
-    }
+    App(
+        TestApp::start("payments", &MIGRATOR, TestAuth::new(), |kit| {
+            router(AppState::new(kit))
+        })
+        .await,
+    )
 }
 
 impl App {

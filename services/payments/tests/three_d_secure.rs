@@ -2,34 +2,30 @@
 //! authorizes (or, for a sale, captures) or declines it, once; an unanswered one is voided.
 
 use axum::http::{Method, StatusCode};
-use axum::Router;
 use ecom_payments::{router, AppState, MIGRATOR};
-use ecom_shared::settings::CommonSettings;
-use ecom_shared::testing::{call, orders_token, TestAuth, TestDb};
-use ecom_shared::Kit;
+use ecom_shared::testing::{call, orders_token, TestApp, TestAuth};
 use serde_json::{json, Value};
 
 const CARD_3DS: &str = "4000000000003220";
 const CUSTOMER: &str = "cust-1";
 
-struct App {
-    db: TestDb,
-    router: Router,
-    auth: TestAuth,
+/// The service under test, with this file's helpers.
+struct App(TestApp);
+
+impl std::ops::Deref for App {
+    type Target = TestApp;
+    fn deref(&self) -> &TestApp {
+        &self.0
+    }
 }
 
 async fn app() -> App {
-    let db = TestDb::new().await.expect("PostgreSQL");
-    MIGRATOR.run(&db.pool).await.expect("migrate");
-    let auth = TestAuth::shared();
-    let mut settings = CommonSettings::for_tests("payments", &db.url);
-    auth.trust(&mut settings);
-    let kit = Kit::from_pool(settings, db.pool.clone()).expect("kit");
-    App {
-        router: router(AppState::new(kit)),
-        db,
-        auth,
-    }
+    App(
+        TestApp::start("payments", &MIGRATOR, TestAuth::shared(), |kit| {
+            router(AppState::new(kit))
+        })
+        .await,
+    )
 }
 
 impl App {

@@ -208,6 +208,39 @@ pub async fn assert_documented_routes_exist(router: &Router, doc: &ApiDoc) {
     }
 }
 
+/// A service under test: its router over a fresh, migrated database of its own, trusting the
+/// tokens `auth` mints.
+pub struct TestApp {
+    pub db: TestDb,
+    pub router: Router,
+    pub auth: TestAuth,
+}
+
+impl TestApp {
+    /// `make` builds the service's router from a kit set up for `service` by
+    /// `CommonSettings::for_tests`.
+    pub async fn start(
+        service: &str,
+        migrator: &sqlx::migrate::Migrator,
+        auth: TestAuth,
+        make: impl FnOnce(crate::Kit) -> Router,
+    ) -> Self {
+        let db = TestDb::new()
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL: {e}"));
+        migrator
+            .run(&db.pool)
+            .await
+            .unwrap_or_else(|e| panic!("migrate: {e}"));
+        let mut settings = crate::settings::CommonSettings::for_tests(service, &db.url);
+        auth.trust(&mut settings);
+        let kit =
+            crate::Kit::from_pool(settings, db.pool.clone()).unwrap_or_else(|e| panic!("kit: {e}"));
+        let router = make(kit);
+        Self { db, router, auth }
+    }
+}
+
 /// A signing key whose JWKS a service under test trusts, to mint user tokens.
 pub struct TestAuth {
     pub key: crate::auth::SigningKey,
