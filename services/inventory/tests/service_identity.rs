@@ -9,15 +9,7 @@ use ecom_shared::testing::{call, TestApp, TestAuth};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-/// The service under test, with this file's helpers.
-struct App(TestApp);
-
-impl std::ops::Deref for App {
-    type Target = TestApp;
-    fn deref(&self) -> &TestApp {
-        &self.0
-    }
-}
+ecom_shared::test_app_type!(App);
 
 async fn app() -> App {
     App(

@@ -10,15 +10,7 @@ use serde_json::{json, Value};
 
 const CUSTOMER: &str = "cust-1";
 
-/// The service under test, with this file's helpers.
-struct App(TestApp);
-
-impl std::ops::Deref for App {
-    type Target = TestApp;
-    fn deref(&self) -> &TestApp {
-        &self.0
-    }
-}
+ecom_shared::test_app_type!(App);
 
 async fn app() -> App {
     App(

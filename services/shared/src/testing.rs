@@ -241,6 +241,23 @@ impl TestApp {
     }
 }
 
+/// Declares `struct $name(TestApp)`, dereferencing to [`TestApp`], for a test file that adds
+/// helper methods of its own to the service under test.
+#[macro_export]
+macro_rules! test_app_type {
+    ($name:ident) => {
+        /// The service under test, with this file's helpers.
+        struct $name($crate::testing::TestApp);
+
+        impl std::ops::Deref for $name {
+            type Target = $crate::testing::TestApp;
+            fn deref(&self) -> &Self::Target {
+                &self.0
+            }
+        }
+    };
+}
+
 /// A signing key whose JWKS a service under test trusts, to mint user tokens.
 pub struct TestAuth {
     pub key: crate::auth::SigningKey,
