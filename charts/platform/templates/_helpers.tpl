@@ -151,14 +151,21 @@ Cross-field checks JSON Schema cannot express cleanly; each fails the render wit
 {{- else if and $v.services.login.enabled (ne .name "login") -}}
 {{- $_ := set $data "JWKS_URL" (printf "%s/.well-known/jwks.json" (include "platform.url" (dict "root" $root "name" "login" "svc" $v.services.login))) -}}
 {{- end -}}
-{{- /* login: the calling services' clients, each by the SHA-256 of its secrets, with its
-     scopes (a client with no hash is left out: it gets no token). */ -}}
+{{- /* login: the calling services' clients with their scopes. login reads each client's
+     secret from the client's own Secret (LOGIN_CLIENT_SECRET_<ID>, in the container's env)
+     and accepts the SHA-256s listed here besides; a client with neither gets no token. */ -}}
 {{- if and (eq .name "login") (not $v.cognito.enabled) -}}
 {{- $clients := dict -}}
 {{- range $id, $c := $v.serviceIdentities.clients -}}
-{{- if $c.secretSha256 -}}
-{{- $_ := set $clients $id (dict "secret_sha256" $c.secretSha256 "scopes" $c.scopes) -}}
+{{- /* scopes for a disabled service are left out, as the service is */ -}}
+{{- $scopes := list -}}
+{{- range $c.scopes -}}
+{{- $target := index $v.services (first (splitList ":" .)) | default dict -}}
+{{- if $target.enabled -}}
+{{- $scopes = append $scopes . -}}
 {{- end -}}
+{{- end -}}
+{{- $_ := set $clients $id (dict "secret_sha256" ($c.secretSha256 | default list) "scopes" $scopes) -}}
 {{- end -}}
 {{- $_ := set $data "LOGIN_SERVICE_CLIENTS" (toJson $clients) -}}
 {{- $_ := set $data "LOGIN_SERVICE_TOKEN_TTL_SECONDS" (toString $v.serviceIdentities.tokenTtlSeconds) -}}
@@ -260,6 +267,25 @@ spec:
               key: {{ .key }}
         {{- end }}
         {{- if and (eq .name "login") (not $v.cognito.enabled) }}
+        {{- range $id, $c := $v.serviceIdentities.clients }}
+        {{- $var := printf "LOGIN_CLIENT_SECRET_%s" (upper $id | replace "-" "_") }}
+        # The secret of client {{ $id }}, from the client's own Secret: login keeps its hash only.
+        - name: {{ $var }}
+          valueFrom:
+            secretKeyRef:
+              name: {{ $c.secretName }}
+              key: {{ $c.key }}
+              optional: true
+        {{- if $c.previousKey }}
+        # Its previous secret, accepted too while a rotation is under way.
+        - name: {{ $var }}_PREVIOUS
+          valueFrom:
+            secretKeyRef:
+              name: {{ $c.secretName }}
+              key: {{ $c.previousKey }}
+              optional: true
+        {{- end }}
+        {{- end }}
         # Signing keys are stored encrypted with it; login refuses to start without it.
         - name: LOGIN_KEY_ENCRYPTION_KEY
           valueFrom:

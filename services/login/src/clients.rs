@@ -8,6 +8,12 @@
 //! no downtime (add the new hash, move the service to the new secret, remove the old hash).
 //! Every scope must be one a service checks ([`scopes::ALL`]); the audience of a scope is
 //! what comes before its `:`.
+//!
+//! A client's secrets may also be given to login as themselves, from the same Kubernetes
+//! Secret the client reads (the chart does this, so no hash has to be written into values):
+//! `LOGIN_CLIENT_SECRET_<ID>` and, during a rotation, `LOGIN_CLIENT_SECRET_<ID>_PREVIOUS`
+//! (the id upper-cased, `-` as `_`). Login hashes them at start. A listed client with no
+//! secret at all is kept but can never authenticate: it gets no token.
 
 use std::collections::BTreeMap;
 
@@ -48,6 +54,14 @@ fn invalid(reason: String) -> SettingsError {
     }
 }
 
+/// The variable that gives login client `id`'s secret itself.
+pub fn secret_var(id: &str) -> String {
+    format!(
+        "LOGIN_CLIENT_SECRET_{}",
+        id.to_ascii_uppercase().replace('-', "_")
+    )
+}
+
 /// SHA-256 of a client secret, in hex (what `LOGIN_SERVICE_CLIENTS` lists).
 pub fn secret_sha256(secret: &str) -> String {
     sha2::Sha256::digest(secret.as_bytes())
@@ -65,10 +79,24 @@ impl Clients {
                 reason: format!("must be 10 to 3600 (got {ttl_seconds})"),
             });
         }
-        let by_id = match env.get("LOGIN_SERVICE_CLIENTS") {
+        let mut by_id = match env.get("LOGIN_SERVICE_CLIENTS") {
             None => BTreeMap::new(),
             Some(raw) => Self::parse(&raw)?,
         };
+        for (id, client) in &mut by_id {
+            let var = secret_var(id);
+            for name in [var.clone(), format!("{var}_PREVIOUS")] {
+                if let Some(secret) = env.secret(&name) {
+                    if secret.expose().len() < 32 {
+                        return Err(SettingsError::Invalid {
+                            name,
+                            reason: "a client secret is at least 32 characters".into(),
+                        });
+                    }
+                    client.secret_sha256.push(secret_sha256(secret.expose()));
+                }
+            }
+        }
         Ok(Self { by_id, ttl_seconds })
     }
 
@@ -82,9 +110,6 @@ impl Clients {
         for (id, c) in &by_id {
             if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
                 return Err(invalid(format!("client id {id:?}: letters, digits and -")));
-            }
-            if c.secret_sha256.is_empty() {
-                return Err(invalid(format!("client {id} has no secret_sha256")));
             }
             if let Some(h) = c
                 .secret_sha256
@@ -248,7 +273,6 @@ mod tests {
     fn bad_configuration_is_named() {
         for bad in [
             "[]",
-            r#"{"orders": {"secret_sha256": [], "scopes": []}}"#,
             r#"{"orders": {"secret_sha256": ["abc"], "scopes": []}}"#,
             &format!(
                 r#"{{"orders": {{"secret_sha256": ["{}"], "scopes": ["payments:everything"]}}}}"#,
@@ -258,5 +282,40 @@ mod tests {
             let err = Clients::parse(bad).expect_err(bad);
             assert!(err.to_string().contains("LOGIN_SERVICE_CLIENTS"), "{err}");
         }
+    }
+
+    #[test]
+    fn secrets_given_as_themselves_are_hashed_and_a_client_without_one_gets_nothing() {
+        let (new, old) = ("n".repeat(40), "o".repeat(40));
+        let listed = r#"{"orders": {"secret_sha256": [], "scopes": ["payments:capture"]},
+                         "admin-tool": {"secret_sha256": [], "scopes": ["inventory:write"]}}"#;
+        let c = Clients::from_env(&Env::from_pairs([
+            ("LOGIN_SERVICE_CLIENTS", listed),
+            ("LOGIN_CLIENT_SECRET_ORDERS", new.as_str()),
+            ("LOGIN_CLIENT_SECRET_ORDERS_PREVIOUS", old.as_str()),
+        ]))
+        .expect("clients");
+        assert!(c.authenticate("orders", &new).is_some());
+        assert!(c.authenticate("orders", &old).is_some(), "rotation: both");
+        assert!(c.authenticate("orders", "").is_none());
+        assert!(
+            c.authenticate("admin-tool", &new).is_none(),
+            "no secret, no token"
+        );
+        assert_eq!(secret_var("admin-tool"), "LOGIN_CLIENT_SECRET_ADMIN_TOOL");
+
+        let err = Clients::from_env(&Env::from_pairs([
+            ("LOGIN_SERVICE_CLIENTS", listed),
+            ("LOGIN_CLIENT_SECRET_ORDERS", "short"),
+        ]))
+        .expect_err("a short secret");
+        assert!(
+            err.to_string().contains("LOGIN_CLIENT_SECRET_ORDERS"),
+            "{err}"
+        );
+        assert!(
+            !err.to_string().contains("short"),
+            "the value is never shown: {err}"
+        );
     }
 }
