@@ -195,11 +195,7 @@ pub fn push(settings: &Settings, args: &PushArgs, ui: &Ui) -> Result<()> {
     )?;
     let client = client(settings, &args.auth, &[&to.registry])?;
     let rt = runtime()?;
-    let s3 = sbom_to.as_ref().map(|(_, region)| {
-        let endpoint = settings.run.aws_endpoint.as_deref();
-        let config = rt.block_on(ecr::sdk_config(region.clone(), endpoint));
-        crate::oci::artifacts::s3_client(&config, endpoint)
-    });
+    let s3 = sbom_s3(settings, &rt, sbom_to.as_ref());
     for (s, layout, tag) in work {
         let repo = to.child(s.name());
         ui.status("pushing", &format!("{} to {repo}:{tag}", s.name()));
@@ -243,6 +239,19 @@ pub fn push(settings: &Settings, args: &PushArgs, ui: &Ui) -> Result<()> {
 
 /// Where `--sbom-bucket` sends the SBOMs, and the region of the S3 calls: the flag's bucket, or
 /// (given without a value) the bootstrap stage's `artifact_bucket_name` and `kms_key_arn`.
+/// The S3 client for `--sbom-bucket`'s bucket, in its region (none without the flag).
+pub(super) fn sbom_s3(
+    settings: &Settings,
+    rt: &tokio::runtime::Runtime,
+    sbom_to: Option<&(SbomBucket, String)>,
+) -> Option<aws_sdk_s3::Client> {
+    sbom_to.map(|(_, region)| {
+        let endpoint = settings.run.aws_endpoint.as_deref();
+        let config = rt.block_on(ecr::sdk_config(region.clone(), endpoint));
+        artifacts::s3_client(&config, endpoint)
+    })
+}
+
 pub(super) fn sbom_bucket(
     settings: &Settings,
     flag: Option<&String>,

@@ -3,7 +3,9 @@
 use anyhow::{Context, Result};
 use serde_json::json;
 
-use super::images::{attach_sbom, client, explain, repo_arg, runtime, sbom_bucket, upload_sbom};
+use super::images::{
+    attach_sbom, client, explain, repo_arg, runtime, sbom_bucket, sbom_s3, upload_sbom,
+};
 use super::Settings;
 use crate::cli::IndexArgs;
 use crate::exit::{Exit, USAGE};
@@ -79,11 +81,7 @@ pub fn index(settings: &Settings, args: &IndexArgs, ui: &Ui) -> Result<()> {
     )?;
     let client = client(settings, &args.auth, &[&repo.registry])?;
     let rt = runtime()?;
-    let s3 = sbom_to.as_ref().map(|(_, region)| {
-        let endpoint = settings.run.aws_endpoint.as_deref();
-        let config = rt.block_on(crate::oci::ecr::sdk_config(region.clone(), endpoint));
-        crate::oci::artifacts::s3_client(&config, endpoint)
-    });
+    let s3 = sbom_s3(settings, &rt, sbom_to.as_ref());
     let platforms: Vec<String> = images.iter().map(|i| i.platform()).collect();
     ui.status(
         "pushing",
