@@ -86,8 +86,14 @@ pub struct Settings {
 
 impl Settings {
     pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
+        let mut common = CommonSettings::from_env("catalog", DEFAULT_PORT, env)?;
+        // Every list and search walks an index whatever its filters' values (the sorts'
+        // covering indexes, the search table's GIN index), so a plan made once per connection
+        // is as good as one made per request, and planning was a third of the database's CPU
+        // on a list. On unless `DB_GENERIC_PLANS=false`.
+        common.db_generic_plans = env.parse_or("DB_GENERIC_PLANS", true)?;
         Ok(Self {
-            common: CommonSettings::from_env("catalog", DEFAULT_PORT, env)?,
+            common,
             cache_entries: env.parse_or("CATALOG_READ_CACHE_ENTRIES", 20_000)?,
             seed_demo: env.parse_or("CATALOG_SEED_DEMO", 0)?,
         })
