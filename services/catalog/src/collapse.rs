@@ -238,19 +238,29 @@ mod tests {
         let first = read(&c, "k", &runs, Some(gate.clone()), "first");
         settle().await;
         assert_eq!(runs.load(Ordering::SeqCst), 1, "the first statement runs");
-        let later: Vec<_> = (0..3).map(|_| read(&c, "k", &runs, None, "second")).collect();
+        let later: Vec<_> = (0..3)
+            .map(|_| read(&c, "k", &runs, None, "second"))
+            .collect();
         // Another key does not wait for this one.
         let other = read(&c, "other", &runs, None, "other");
         assert_eq!(other.await.expect("task").expect("page"), "other");
         settle().await;
-        assert_eq!(runs.load(Ordering::SeqCst), 2, "the later reads wait for their turn");
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            2,
+            "the later reads wait for their turn"
+        );
         gate.notify_waiters();
         assert_eq!(first.await.expect("task").expect("page"), "first");
         for t in later {
             // Answered by a statement that started after they arrived.
             assert_eq!(t.await.expect("task").expect("page"), "second");
         }
-        assert_eq!(runs.load(Ordering::SeqCst), 3, "one statement for the three");
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            3,
+            "one statement for the three"
+        );
         assert_eq!(c.keys_in_use(), 0, "nothing is kept");
     }
 
@@ -270,7 +280,11 @@ mod tests {
         for t in joined {
             assert_eq!(t.await.expect("task").expect("page"), "own");
         }
-        assert_eq!(runs.load(Ordering::SeqCst), 3, "one each, without waiting for the turn");
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            3,
+            "one each, without waiting for the turn"
+        );
         gate.notify_waiters();
         assert_eq!(first.await.expect("task").expect("page"), "first");
         assert_eq!(c.keys_in_use(), 0, "nothing is kept");

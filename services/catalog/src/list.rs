@@ -2,10 +2,11 @@
 //!
 //! Every answer is built from the documents the database rendered when each product was
 //! written (`products.doc`), never from columns read and serialised here.
-//! - A list without a search walks the sort's index, which holds the document (an index-only
-//!   scan once vacuum has marked the pages all-visible), and stops after a page.
-//! - A search ranks every match, so it finds and ranks them in the narrow `product_search`
-//!   table and reads the wide documents of the one page it answers only; all in one statement.
+//! - A list without filters walks the sort's index on `products`, which holds the document (an
+//!   index-only scan once vacuum has marked the pages all-visible), and stops after a page.
+//! - A search ranks every match, and a filtered list (category, price) skips the entries that
+//!   fail its filter: both find their page in the narrow `product_search` table and its
+//!   indexes, then read the wide documents of that page only; all in one statement.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -194,26 +195,40 @@ pub async fn list(
     limit: i64,
 ) -> Result<(Vec<String>, Option<String>), CatalogError> {
     let offset = cursor.and_then(|c| c.offset).unwrap_or(0);
-    let mut qb: QueryBuilder<'_, Postgres> = match &f.q {
-        None => QueryBuilder::new(format!(
-            "SELECT p.doc, p.id, p.{} FROM products p",
-            sort.key()
-        )),
-        Some(q) => {
-            // The page's ids found in the narrow table, then their documents.
-            let mut qb = QueryBuilder::new("WITH ");
-            push_query(&mut qb, q);
-            qb.push("top AS (SELECT p.id, ");
-            if sort == Sort::Relevance {
-                qb.push("ts_rank(p.search, q.q) AS r");
-            } else {
-                qb.push(format_args!("p.{}", sort.key()));
-            }
-            qb.push(" FROM product_search p, q");
-            qb
+    let key = sort.key();
+    let narrow =
+        f.q.is_some() || f.category.is_some() || f.min_price.is_some() || f.max_price.is_some();
+    let mut qb: QueryBuilder<'_, Postgres> = if !narrow {
+        QueryBuilder::new(format!("SELECT p.doc, p.id, p.{key} FROM products p"))
+    } else if let Some(q) = &f.q {
+        // Every match, found through the text index (and ranked), then the page of them: a
+        // plan made once for any query must not walk a sort's index testing each row against
+        // a query it cannot know to be rare.
+        let mut qb = QueryBuilder::new("WITH ");
+        push_query(&mut qb, q);
+        qb.push("m AS MATERIALIZED (SELECT p.id, ");
+        if sort == Sort::Relevance {
+            qb.push("ts_rank(p.search, q.q) AS r");
+        } else {
+            qb.push(format_args!("p.{key}"));
         }
+        qb.push(" FROM product_search p, q");
+        push_filters(&mut qb, f);
+        qb.push(format_args!(
+            "), top AS (SELECT p.id, p.{key} FROM m p WHERE true"
+        ));
+        qb
+    } else {
+        // The page's ids found in the narrow table, then their documents.
+        let mut qb = QueryBuilder::new(format!(
+            "WITH top AS (SELECT p.id, p.{key} FROM product_search p"
+        ));
+        push_filters(&mut qb, f);
+        qb
     };
-    push_filters(&mut qb, f);
+    if !narrow {
+        push_filters(&mut qb, f);
+    }
     if let Some(c) = cursor {
         push_after(&mut qb, sort, c)?;
     }
@@ -222,10 +237,9 @@ pub async fn list(
     if sort == Sort::Relevance {
         qb.push(" OFFSET ").push_bind(offset);
     }
-    if f.q.is_some() {
+    if narrow {
         qb.push(format_args!(
-            ") SELECT d.doc, top.id, top.{} FROM top JOIN products d ON d.id = top.id",
-            sort.key()
+            ") SELECT d.doc, top.id, top.{key} FROM top JOIN products d ON d.id = top.id"
         ));
         qb.push(sort.order("top"));
     }

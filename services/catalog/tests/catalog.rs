@@ -165,6 +165,44 @@ async fn filters_and_facets() {
     assert_eq!(cats["items"].as_array().map(Vec::len), Some(6));
 }
 
+/// Filtered lists and searches find their pages in the narrow table (and its own indexes),
+/// unfiltered ones walk the wide covering indexes: paged in every sort, a filtered list must
+/// be exactly the unfiltered list of that sort with the others left out.
+#[tokio::test]
+async fn filtered_pages_are_the_unfiltered_order_with_the_rest_left_out() {
+    let app = app(95).await;
+    let in_range = |p: &Value| (9_000..=30_000).contains(&p["price_minor"].as_i64().unwrap_or(-1));
+    let clothing = |p: &Value| p["category"] == "jackets" || p["category"] == "shirts";
+    let jacket = |p: &Value| p["name"].as_str().unwrap_or_default().contains("Jacket");
+    type Keep = Box<dyn Fn(&Value) -> bool>;
+    let filters: Vec<(&str, Keep)> = vec![
+        ("category=clothing", Box::new(clothing)),
+        ("min_price=9000&max_price=30000", Box::new(in_range)),
+        ("q=jacket", Box::new(jacket)),
+        (
+            "category=clothing&min_price=9000&max_price=30000&q=jacket",
+            Box::new(move |p| clothing(p) && in_range(p) && jacket(p)),
+        ),
+    ];
+    let id = |p: &Value| p["id"].as_str().unwrap_or_default().to_string();
+    for sort in ["price_asc", "price_desc", "name", "newest"] {
+        let all = all_pages(&app, &format!("/v1/products?sort={sort}&limit=100")).await;
+        assert_eq!(all.len(), 95, "{sort}");
+        for (filter, keep) in &filters {
+            let want: Vec<String> = all.iter().filter(|p| keep(p)).map(id).collect();
+            assert!(!want.is_empty(), "{filter}: the seed has matches");
+            let got = all_pages(&app, &format!("/v1/products?{filter}&sort={sort}&limit=4")).await;
+            let got: Vec<String> = got.iter().map(id).collect();
+            assert_eq!(got, want, "{filter}, {sort}");
+        }
+    }
+    // Relevance pages (by offset) cover every match once too.
+    let ranked = all_pages(&app, "/v1/products?q=jacket&limit=4").await;
+    let ids: HashSet<String> = ranked.iter().map(id).collect();
+    assert_eq!(ids.len(), ranked.len(), "no duplicates");
+    assert!(ranked.iter().all(jacket) && !ranked.is_empty());
+}
+
 #[tokio::test]
 async fn full_text_search() {
     let app = app(60).await;
