@@ -15,6 +15,9 @@ pub enum CatalogError {
     Db(#[from] sqlx::Error),
     #[error(transparent)]
     Lookup(#[from] crate::lookup::LookupError),
+    /// What an identical read's statement met, shared with the reads it answered.
+    #[error("{}", .0.title)]
+    Shared(Problem),
 }
 
 impl From<&CatalogError> for Problem {
@@ -27,6 +30,7 @@ impl From<&CatalogError> for Problem {
             CatalogError::NotFound(_) => Problem::not_found(e.to_string()),
             CatalogError::Db(db) => ecom_shared::problem::from_db_error(db),
             CatalogError::Lookup(_) => Problem::internal(),
+            CatalogError::Shared(p) => p.clone(),
         }
     }
 }

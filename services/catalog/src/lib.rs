@@ -46,8 +46,9 @@ impl AppState {
                 .metrics
                 .shared_counter("catalog_read_cache_misses_total"),
             lookups: Arc::new(lookup::Lookups::new(&kit.pool)),
+            // The change feed's listener keeps one of the pool's connections.
             collapse: Arc::new(collapse::Collapser::new(
-                kit.pool.options().get_max_connections() as usize,
+                (kit.pool.options().get_max_connections() as usize).saturating_sub(1),
             )),
             kit,
             cache: Arc::new(cache::ReadCache::new(cache_entries)),
@@ -88,7 +89,8 @@ impl Settings {
     pub fn from_env(env: &Env) -> Result<Self, SettingsError> {
         let mut common = CommonSettings::from_env("catalog", DEFAULT_PORT, env)?;
         // Every list and search walks an index whatever its filters' values (the sorts'
-        // covering indexes, the search table's GIN index), so a plan made once per connection
+        // covering indexes, the narrow table's sort indexes for a filtered list, its GIN index
+        // for a search), so a plan made once per connection
         // is as good as one made per request, and planning was a third of the database's CPU
         // on a list. On unless `DB_GENERIC_PLANS=false`.
         common.db_generic_plans = env.parse_or("DB_GENERIC_PLANS", true)?;

@@ -128,7 +128,8 @@ impl Cursor {
 }
 
 /// The filter's conditions on rows `p` of `products` or `product_search` (both have every
-/// column filtered on).
+/// column filtered on); with a search, the statement must also have the parsed query `q` in
+/// its `FROM` (see [`push_query`]).
 fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, f: &Filter) {
     qb.push(" WHERE p.active");
     if let Some(c) = &f.category {
@@ -156,7 +157,9 @@ fn push_filters(qb: &mut QueryBuilder<'_, Postgres>, f: &Filter) {
 
 /// `q AS MATERIALIZED (...), ` for a statement with a search: the query parsed once and joined
 /// as `q`. Written inline, a generic plan (the statement is planned once per connection) would
-/// parse the query again for every row it ranks: measured, 4 times the ranking's cost.
+/// parse the query again for every row it ranks: measured, 4 times the ranking's cost. (With
+/// `DB_GENERIC_PLANS=false` the planner no longer sees the query's words when it estimates
+/// how many rows match; the text index is used either way.)
 fn push_query(qb: &mut QueryBuilder<'_, Postgres>, q: &str) {
     qb.push("q AS MATERIALIZED (SELECT websearch_to_tsquery('english', ")
         .push_bind(q.to_string())

@@ -93,8 +93,8 @@ pub async fn connect(settings: &CommonSettings) -> Result<PgPool, KitError> {
         // until the table's statistics change. Made while a table is new and nearly empty, it
         // would scan the whole table for every keyed lookup until autoanalyze comes round
         // (measured: checkout fell by a third within 20 s of a fresh start). These services'
-        // statements are all keyed, so a sequential scan is priced out (not forbidden: a
-        // statement with no usable index still runs).
+        // statements each have an index to walk, so a sequential scan is priced out (not
+        // forbidden: a statement with no usable index still runs).
         //
         // JIT off: pricing a scan out adds a huge constant to the plan's cost, far over
         // `jit_above_cost`, so a statement with no better path than a scan was compiled at

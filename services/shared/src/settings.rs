@@ -158,10 +158,11 @@ pub struct CommonSettings {
     pub database_url: Secret,
     pub db_max_connections: u32,
     /// Sessions run with `plan_cache_mode = force_generic_plan`: prepared statements are
-    /// planned once per connection instead of at every execution (`DB_GENERIC_PLANS`), and
-    /// with `enable_seqscan = off`, so a plan made while a table is still empty uses its index
-    /// once the table has grown. Right for services whose statements are all keyed lookups;
-    /// the services set the default.
+    /// planned once per connection instead of at every execution (`DB_GENERIC_PLANS`), with
+    /// `enable_seqscan = off`, so a plan made while a table is still empty uses its index
+    /// once the table has grown, and with `jit = off`. Right for services whose statements
+    /// each have an index to walk whatever their parameters' values (keyed lookups, the
+    /// catalog's lists and searches); the services set the default.
     pub db_generic_plans: bool,
     pub log_filter: String,
     pub auth: AuthSettings,

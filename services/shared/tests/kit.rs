@@ -138,6 +138,7 @@ async fn serve_stops_gracefully_on_signal() {
 async fn generic_plans_are_a_session_setting_of_the_pool() {
     let db = TestDb::new().await.expect("database");
     for (on, want, seqscan) in [(true, "force_generic_plan", "off"), (false, "auto", "on")] {
+        let jit = if on { "off" } else { "on" };
         let mut settings = CommonSettings::for_tests("demo", &db.url);
         settings.db_generic_plans = on;
         let pool = ecom_shared::app::connect(&settings).await.expect("connect");
@@ -151,6 +152,11 @@ async fn generic_plans_are_a_session_setting_of_the_pool() {
             .await
             .expect("show");
         assert_eq!(scan, seqscan);
+        let compiled: String = sqlx::query_scalar("SHOW jit")
+            .fetch_one(&pool)
+            .await
+            .expect("show");
+        assert_eq!(compiled, jit);
         pool.close().await;
     }
 }
