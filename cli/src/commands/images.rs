@@ -237,8 +237,6 @@ pub fn push(settings: &Settings, args: &PushArgs, ui: &Ui) -> Result<()> {
     Ok(())
 }
 
-/// Where `--sbom-bucket` sends the SBOMs, and the region of the S3 calls: the flag's bucket, or
-/// (given without a value) the bootstrap stage's `artifact_bucket_name` and `kms_key_arn`.
 /// The S3 client for `--sbom-bucket`'s bucket, in its region (none without the flag).
 pub(super) fn sbom_s3(
     settings: &Settings,
@@ -252,6 +250,8 @@ pub(super) fn sbom_s3(
     })
 }
 
+/// Where `--sbom-bucket` sends the SBOMs, and the region of the S3 calls: the flag's bucket, or
+/// (given without a value) the bootstrap stage's `artifact_bucket_name` and `kms_key_arn`.
 pub(super) fn sbom_bucket(
     settings: &Settings,
     flag: Option<&String>,

@@ -64,7 +64,8 @@ impl Collapser {
     }
 
     /// Keys with a statement running or waiting (none once the reads have been answered).
-    pub fn keys_in_use(&self) -> usize {
+    #[cfg(test)]
+    fn keys_in_use(&self) -> usize {
         self.keys.lock().map(|k| k.len()).unwrap_or(0)
     }
 

@@ -90,9 +90,9 @@ impl Settings {
         let mut common = CommonSettings::from_env("catalog", DEFAULT_PORT, env)?;
         // Every list and search walks an index whatever its filters' values (the sorts'
         // covering indexes, the narrow table's sort indexes for a filtered list, its GIN index
-        // for a search), so a plan made once per connection
-        // is as good as one made per request, and planning was a third of the database's CPU
-        // on a list. On unless `DB_GENERIC_PLANS=false`.
+        // for a search), so a plan made once per connection is as good as one made per
+        // request, and planning was a third of the database's CPU on a list. On unless
+        // `DB_GENERIC_PLANS=false`.
         common.db_generic_plans = env.parse_or("DB_GENERIC_PLANS", true)?;
         Ok(Self {
             common,

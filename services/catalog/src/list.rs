@@ -166,6 +166,14 @@ fn push_query(qb: &mut QueryBuilder<'_, Postgres>, q: &str) {
         .push(") AS q), ");
 }
 
+/// ` FROM product_search p`, and the parsed query `q` with a search (see [`push_query`]).
+fn push_narrow_from(qb: &mut QueryBuilder<'_, Postgres>, f: &Filter) {
+    qb.push(" FROM product_search p");
+    if f.q.is_some() {
+        qb.push(", q");
+    }
+}
+
 /// Rows after the cursor, in the sort's order (relevance pages by offset instead).
 fn push_after(
     qb: &mut QueryBuilder<'_, Postgres>,
@@ -202,7 +210,9 @@ pub async fn list(
     let narrow =
         f.q.is_some() || f.category.is_some() || f.min_price.is_some() || f.max_price.is_some();
     let mut qb: QueryBuilder<'_, Postgres> = if !narrow {
-        QueryBuilder::new(format!("SELECT p.doc, p.id, p.{key} FROM products p"))
+        let mut qb = QueryBuilder::new(format!("SELECT p.doc, p.id, p.{key} FROM products p"));
+        push_filters(&mut qb, f);
+        qb
     } else if let Some(q) = &f.q {
         // Every match, found through the text index (and ranked), then the page of them: a
         // plan made once for any query must not walk a sort's index testing each row against
@@ -215,7 +225,7 @@ pub async fn list(
         } else {
             qb.push(format_args!("p.{key}"));
         }
-        qb.push(" FROM product_search p, q");
+        push_narrow_from(&mut qb, f);
         push_filters(&mut qb, f);
         qb.push(format_args!(
             "), top AS (SELECT p.id, p.{key} FROM m p WHERE true"
@@ -223,15 +233,11 @@ pub async fn list(
         qb
     } else {
         // The page's ids found in the narrow table, then their documents.
-        let mut qb = QueryBuilder::new(format!(
-            "WITH top AS (SELECT p.id, p.{key} FROM product_search p"
-        ));
+        let mut qb = QueryBuilder::new(format!("WITH top AS (SELECT p.id, p.{key}"));
+        push_narrow_from(&mut qb, f);
         push_filters(&mut qb, f);
         qb
     };
-    if !narrow {
-        push_filters(&mut qb, f);
-    }
     if let Some(c) = cursor {
         push_after(&mut qb, sort, c)?;
     }
@@ -274,10 +280,8 @@ pub async fn facets(pool: &PgPool, f: &Filter) -> Result<Value, CatalogError> {
         if let Some(q) = &f.q {
             push_query(&mut qb, q);
         }
-        qb.push("n AS (SELECT p.category_id, count(*) AS n FROM product_search p");
-        if f.q.is_some() {
-            qb.push(", q");
-        }
+        qb.push("n AS (SELECT p.category_id, count(*) AS n");
+        push_narrow_from(&mut qb, &f);
         push_filters(&mut qb, &f);
         qb.push(" GROUP BY p.category_id)");
         qb
